@@ -1,0 +1,5 @@
+"""hypercorn_cli."""
+
+from hypercorn_cli.__about__ import __version__
+
+__all__ = ["__version__"]

@@ -1,0 +1,107 @@
+"""Events a :class:`~hypercorn_protocol.ServerConnection` hands to its driver.
+
+The driver drains them with ``conn.next_event()`` after every input (bytes, a
+timer, an app message) and acts on each:
+
+* :class:`StartApp` - start ``app(scope, receive, send)`` for a new stream;
+* :class:`AppMessage` - make ``message`` the next thing that stream's ``receive()``
+  returns (the driver keeps one small FIFO per stream);
+* :class:`PauseReading` / :class:`ResumeReading` - stop / restart reading the socket
+  (the app is not keeping up, or pipelined requests are waiting);
+* :class:`StreamWritable` - a stream that was waiting for flow-control window may
+  send again (HTTP/2 and HTTP/3);
+* :class:`RequestCompleted` - one request/response exchange finished (access log,
+  metrics, ``max_requests``);
+* :class:`CloseConnection` - write what ``data_to_send()`` still holds, then close.
+
+Events are small frozen dataclasses; do not subclass them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypercorn_protocol.typing import Headers, Message, Scope
+
+
+class Event:
+    """Base class of every connection event."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StartApp(Event):
+    """Run the ASGI app for ``stream_id`` with ``scope``."""
+
+    stream_id: int
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
+class AppMessage(Event):
+    """Queue ``message`` for the app of ``stream_id`` (its next ``receive()``)."""
+
+    stream_id: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class PauseReading(Event):
+    """Stop reading from the peer until :class:`ResumeReading`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReading(Event):
+    """Reading may continue."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWritable(Event):
+    """The app of ``stream_id`` may send more body data."""
+
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSummary:
+    """What the access log needs to know of a response."""
+
+    status: int
+    headers: Headers = field(default_factory=list)
+    body_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCompleted(Event):
+    """A request finished; ``response`` is None when none was sent.
+
+    ``start`` and ``end`` are the ``now`` values the connection was given when the
+    request head arrived and when the exchange finished.
+    """
+
+    stream_id: int
+    scope: Scope
+    response: ResponseSummary | None
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection(Event):
+    """Flush ``data_to_send()`` and close. ``error`` says why, when it was the peer."""
+
+    error: Exception | None = None
+
+
+__all__ = [
+    "AppMessage",
+    "CloseConnection",
+    "Event",
+    "PauseReading",
+    "RequestCompleted",
+    "ResponseSummary",
+    "ResumeReading",
+    "StartApp",
+    "StreamWritable",
+]

@@ -1,0 +1,5 @@
+"""hypercorn_trio."""
+
+from hypercorn_trio.__about__ import __version__
+
+__all__ = ["__version__"]
