@@ -1,0 +1,836 @@
+"""Benchmark our server against Hypercorn 0.18 and uvicorn, in one run.
+
+Every server runs alone, with one worker pinned to CPU 0 (``taskset -c 0``), while the
+load generator is pinned to CPU 1, all on 127.0.0.1 and every step bounded in time.
+Servers are interleaved over ``--passes`` (odd passes in order, even passes reversed) so
+slow drifts of the machine hit every server alike. Machines are noisy: only ratios
+between servers measured in the same run mean much.
+
+Servers (``--servers``):
+  project-asyncio, project-uvloop   ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker>``
+  hypercorn-asyncio, hypercorn-uvloop   Hypercorn 0.18 from the peers virtualenv
+  uvicorn-h11-asyncio               uvicorn ``--http h11 --loop asyncio``
+  uvicorn-httptools-uvloop          uvicorn ``--http httptools --loop uvloop``
+
+Tests (``--tests``, default ``h1,close``):
+  h1     wrk -t1 -c64 --latency, keep-alive GET /, hello app
+  close  the same with ``Connection: close`` (a new TCP connection per request)
+  h2c    h2load -c16 -m32, HTTP/2 prior knowledge, hello app (Hypercorn-style servers)
+  post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
+
+Before each measurement it waits (bounded) for the machine to be idle, and it measures
+again (up to ``--attempts`` times) when other processes used more than ``--max-other``
+percent of a core during the timed window. Results go to a JSON-lines file (one ``meta``
+line, then one line per attempt); the final table keeps the best clean attempt of each
+pass and shows the mean over passes and its ratio to Hypercorn 0.18 asyncio and to
+uvicorn h11+asyncio.
+
+Set-up, once per machine (this script installs nothing)::
+
+    apt-get update && apt-get install -y wrk nghttp2-client
+    python3 -m venv /tmp/peers-venv
+    /tmp/peers-venv/bin/pip install -r /work/shared/bench/requirements-peers.txt
+
+Usage (from the repository root; any Python >= 3.10 runs this file)::
+
+    python3 benchmarks/run.py --passes 2 --duration 10
+    python3 benchmarks/run.py --servers hypercorn-asyncio,uvicorn-h11-asyncio --tests h1
+    python3 benchmarks/run.py --summarize benchmarks/results/run-20250101-120000.jsonl
+
+Environment:
+  PROJECT_PYTHON  a python whose environment has this project installed; default: the
+                  hatch default env of this repository (``hatch env find`` + ``/bin/python``).
+  PEERS_VENV      the peers' virtualenv (default ``/tmp/peers-venv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+APPS = os.path.join(HERE, "apps")
+POST_LUA = os.path.join(HERE, "post64k.lua")
+H2C_CONFIG = os.path.join(HERE, "h2c.toml")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+BASELINES = ("hypercorn-asyncio", "uvicorn-h11-asyncio")
+DEFAULT_TESTS = ("h1", "close")
+
+Record = dict[str, Any]
+
+
+# ------------------------------------------------------------------ what is measured
+@dataclass(frozen=True)
+class Test:
+    """One load test: which app it needs and how the load generator is run."""
+
+    name: str
+    app: str
+    tool: str  # "wrk" or "h2load"
+    conns: int
+    wrk_args: tuple[str, ...] = ()
+    title: str = ""
+
+
+TESTS: dict[str, Test] = {
+    t.name: t
+    for t in (
+        Test("h1", "hello:app", "wrk", 64, title="HTTP/1.1 hello, keep-alive (wrk -t1 -c64)"),
+        Test(
+            "close",
+            "hello:app",
+            "wrk",
+            64,
+            ("-H", "Connection: close"),
+            title="HTTP/1.1 hello, Connection: close (wrk -t1 -c64)",
+        ),
+        Test("h2c", "hello:app", "h2load", 16, title="HTTP/2 h2c hello (h2load -c16 -m32)"),
+        Test(
+            "post",
+            "echo:app",
+            "wrk",
+            16,
+            ("-s", POST_LUA),
+            title="64 KiB POST echo (wrk -t1 -c16)",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server under test: how to start it for an app on a port, and what it supports."""
+
+    name: str
+    argv: Callable[[str, int, bool], list[str]]  # (app, port, h2c config?) -> argv
+    tests: tuple[str, ...]
+    project: bool = False
+
+
+def hypercorn_argv(launcher: Sequence[str], worker: str) -> Callable[[str, int, bool], list[str]]:
+    """Command line of a Hypercorn-compatible CLI (ours or 0.18) with one worker."""
+
+    def argv(app: str, port: int, h2c: bool) -> list[str]:
+        config = ["-c", H2C_CONFIG] if h2c else []
+        return [*launcher, "-w", "1", "-k", worker, *config, "-b", f"127.0.0.1:{port}", app]
+
+    return argv
+
+
+def uvicorn_argv(
+    launcher: Sequence[str], http: str, loop: str
+) -> Callable[[str, int, bool], list[str]]:
+    """Command line of uvicorn with one in-process worker and no access log."""
+
+    def argv(app: str, port: int, h2c: bool) -> list[str]:
+        return [
+            *launcher,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--http",
+            http,
+            "--loop",
+            loop,
+            app,
+        ]
+
+    return argv
+
+
+def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
+    """All known servers, ours first, then the peers."""
+    ours = [project_python, "-m", "hypercorn"]
+    hyper = [os.path.join(peers_venv, "bin", "hypercorn")]
+    uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
+    every = ("h1", "close", "h2c", "post")
+    no_h2 = ("h1", "close", "post")
+    servers = [
+        Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
+        Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
+        Server("hypercorn-asyncio", hypercorn_argv(hyper, "asyncio"), every),
+        Server("hypercorn-uvloop", hypercorn_argv(hyper, "uvloop"), every),
+        Server("uvicorn-h11-asyncio", uvicorn_argv(uvi, "h11", "asyncio"), no_h2),
+        Server("uvicorn-httptools-uvloop", uvicorn_argv(uvi, "httptools", "uvloop"), no_h2),
+    ]
+    return {s.name: s for s in servers}
+
+
+# ------------------------------------------------------------------ processes and CPU
+def process_tree(root: int) -> list[int]:
+    """PIDs of ``root`` and all its live descendants, from the ppid field in /proc."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may contain spaces and parentheses: split after the last ")"
+        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        children[ppid].append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds used so far by the given processes."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLK_TCK
+
+
+def tree_rss_mib(pids: Sequence[int]) -> float:
+    """Sum of the resident set sizes of the given processes, in MiB."""
+    kib = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        kib += int(line.split()[1])
+        except OSError:
+            continue
+    return round(kib / 1024, 1)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy (user, nice, system, irq, softirq) over all CPUs since boot."""
+    with open("/proc/stat") as f:
+        first = f.readline().split()  # the aggregate "cpu" line
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in first[1:8])
+    return (user + nice + system + irq + softirq) / CLK_TCK
+
+
+def wait_until_quiet(max_wait: float, threshold_pct: float = 15.0) -> tuple[float, float]:
+    """Wait (at most ``max_wait`` s) until the machine uses < ``threshold_pct`` of a core.
+
+    Returns:
+        The seconds waited and the busy percentage of the last one-second sample.
+    """
+    start = time.monotonic()
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        busy_pct = (machine_busy_seconds() - before) * 100
+        waited = time.monotonic() - start
+        if busy_pct < threshold_pct or waited >= max_wait:
+            return round(waited, 1), round(busy_pct, 1)
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used by this script's waited-for children (the load generators)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ------------------------------------------------------------------ server lifecycle
+_live: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(argv: list[str], cpu: int, log_path: str) -> subprocess.Popen[bytes]:
+    """Start a server pinned to ``cpu`` in its own process group (so we can stop it whole)."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["taskset", "-c", str(cpu), *argv],
+            cwd=APPS,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _live[proc.pid] = proc
+    return proc
+
+
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 8.0) -> None:
+    """SIGINT the server's process group, then SIGKILL whatever is left of it."""
+    _live.pop(proc.pid, None)
+    pids = process_tree(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in pids[1:]:  # a descendant that left the group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def _stop_all() -> None:
+    for proc in list(_live.values()):
+        stop_server(proc, grace=2.0)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
+
+
+@contextlib.contextmanager
+def running_server(argv: list[str], cpu: int, log_path: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server for the duration of a ``with`` block; it is stopped on any exit."""
+    proc = start_server(argv, cpu, log_path)
+    try:
+        yield proc
+    finally:
+        stop_server(proc)
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll ``GET /`` until the server answers 200 (or exits, or ``timeout`` passes)."""
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as s:
+                s.sendall(request)
+                if re.match(rb"HTTP/1\.[01] 200 ", s.recv(4096)):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+# ------------------------------------------------------------------ load generators
+def to_ms(text: str) -> float:
+    """wrk's durations ("612.00us", "1.20ms", "2.00s", "1.00m") in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def parse_wrk(out: str) -> Record:
+    """Req/s, request count, p50/p99 latency and errors from wrk --latency output."""
+    res: Record = {"rps": None, "requests": None, "p50_ms": None, "p99_ms": None, "errors": 0}
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
+        res["rps"] = float(m.group(1))
+    if m := re.search(r"(\d+) requests in", out):
+        res["requests"] = int(m.group(1))
+    for pct in ("50", "99"):
+        if m := re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M):
+            res[f"p{pct}_ms"] = round(to_ms(m.group(1)), 3)
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        res["errors"] += sum(int(v) for v in m.groups())
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        res["errors"] += int(m.group(1))
+    return res
+
+
+def parse_h2load(out: str, log_path: str) -> Record:
+    """Req/s and errors from h2load's summary; p50/p99 from its per-request log."""
+    res: Record = {"rps": None, "requests": None, "p50_ms": None, "p99_ms": None, "errors": 0}
+    if m := re.search(r"finished in \S+, ([\d.]+) req/s", out):
+        res["rps"] = float(m.group(1))
+    counts = (
+        r"requests: \d+ total, \d+ started, \d+ done, "
+        r"(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout"
+    )
+    if m := re.search(counts, out):
+        res["requests"] = int(m.group(1))
+        res["errors"] = sum(int(v) for v in m.groups()[1:])
+    latencies: list[int] = []  # log lines: start time, status, duration in microseconds
+    with contextlib.suppress(OSError), open(log_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2].isdigit():
+                latencies.append(int(parts[2]))
+    if latencies:
+        latencies.sort()
+        res["p50_ms"] = latencies[len(latencies) // 2] / 1000
+        res["p99_ms"] = latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)] / 1000
+    return res
+
+
+def run_client(argv: list[str], cpu: int, timeout: float) -> tuple[str, float]:
+    """Run a load generator pinned to ``cpu``; returns its output and the CPU it used."""
+    before = children_cpu_seconds()
+    try:
+        done = subprocess.run(
+            ["taskset", "-c", str(cpu), *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        out = done.stdout + done.stderr
+    except subprocess.TimeoutExpired as exc:  # run() has already killed it
+        out = f"timed out after {timeout}s: {exc.stdout!r}"
+    return out, children_cpu_seconds() - before
+
+
+def wrk_argv(test: Test, port: int, seconds: float) -> list[str]:
+    """The wrk command line for a test."""
+    return [
+        "wrk",
+        "-t1",
+        f"-c{test.conns}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        *test.wrk_args,
+        f"http://127.0.0.1:{port}/",
+    ]
+
+
+def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
+    """Warm up, then run one timed measurement; returns load and CPU figures."""
+    log_path = ""
+    if test.tool == "wrk":
+        run_client(wrk_argv(test, port, opts.warmup), opts.client_cpu, opts.warmup + 30)
+        argv = wrk_argv(test, port, opts.duration)
+    else:  # h2load has its own warm-up phase, excluded from its figures
+        with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log", delete=False) as tf:
+            log_path = tf.name
+        argv = [
+            "h2load",
+            f"-c{test.conns}",
+            "-m32",
+            "-D",
+            str(max(1, round(opts.duration))),
+            "--warm-up-time",
+            str(max(1, round(opts.warmup))),
+            "--log-file",
+            log_path,
+            f"http://127.0.0.1:{port}/",
+        ]
+    cpu0, busy0, t0 = tree_cpu_seconds(server_pids), machine_busy_seconds(), time.monotonic()
+    out, client_cpu = run_client(argv, opts.client_cpu, opts.duration + opts.warmup + 30)
+    wall = time.monotonic() - t0
+    server_cpu = tree_cpu_seconds(server_pids) - cpu0
+    busy = machine_busy_seconds() - busy0
+    if test.tool == "wrk":
+        res = parse_wrk(out)
+    else:
+        res = parse_h2load(out, log_path)
+        os.unlink(log_path)
+    if res["rps"] is None:
+        res["raw_tail"] = out[-600:]
+    res["wall_s"] = round(wall, 2)
+    res["server_cpu_pct"] = round(100 * server_cpu / wall, 1)
+    res["client_cpu_pct"] = round(100 * client_cpu / wall, 1)
+    # what neither the server nor the load generator used: other work on the machine
+    # (plus a little kernel time for loopback traffic)
+    res["other_pct"] = round(100 * (busy - server_cpu - client_cpu) / wall, 1)
+    return res
+
+
+# ------------------------------------------------------------------ the run
+@dataclass
+class Options:
+    """Settings of one benchmark run (from the command line)."""
+
+    servers: list[str]
+    tests: list[str]
+    passes: int
+    duration: float
+    warmup: float
+    attempts: int
+    max_other: float
+    quiet_wait: float
+    ready_timeout: float
+    server_cpu: int
+    client_cpu: int
+    out: str
+    project_python: str
+    peers_venv: str
+    logdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="bench-logs-"))
+
+
+def write_record(path: str, record: Record) -> None:
+    """Append one JSON line (opened per write, so an interrupted run keeps what it has)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def version_of(python: str, dist: str) -> str | None:
+    """Installed version of a distribution in another environment, or None."""
+    code = f"import importlib.metadata as m; print(m.version({dist!r}))"
+    try:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = done.stdout.strip()
+    return version if done.returncode == 0 and version else None
+
+
+def tool_version(argv: list[str]) -> str | None:
+    """First output line of a tool's version command, or None."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return lines[0] if lines else None
+
+
+def meta_record(opts: Options, run_id: str) -> Record:
+    """Where and with what the run happened, written as the first line of the results."""
+    peers_py = os.path.join(opts.peers_venv, "bin", "python")
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    return {
+        "kind": "meta",
+        "run_id": run_id,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": sys.argv,
+        "servers": opts.servers,
+        "tests": opts.tests,
+        "passes": opts.passes,
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": model,
+            "kernel": platform.release(),
+            "server_cpu": opts.server_cpu,
+            "client_cpu": opts.client_cpu,
+        },
+        "versions": {
+            "project_python": tool_version([opts.project_python, "--version"])
+            if any(name.startswith("project-") for name in opts.servers)
+            else None,
+            "peers_python": tool_version([peers_py, "--version"]),
+            **{d: version_of(peers_py, d) for d in ("hypercorn", "uvicorn", "uvloop", "httptools")},
+            "wrk": tool_version(["wrk", "-v"]),
+            "h2load": tool_version(["h2load", "--version"]) if "h2c" in opts.tests else None,
+        },
+    }
+
+
+def run(opts: Options, servers: dict[str, Server]) -> list[Record]:
+    """Measure every (server, test) pair ``opts.passes`` times; returns the result records."""
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    write_record(opts.out, meta_record(opts, run_id))
+    records: list[Record] = []
+    print(f"# results -> {opts.out}; server logs -> {opts.logdir}", flush=True)
+    for pass_no in range(1, opts.passes + 1):
+        order = opts.servers if pass_no % 2 else opts.servers[::-1]
+        for name in order:
+            server = servers[name]
+            tests = [t for t in opts.tests if t in server.tests]
+            # one server start per (app, config); h2c needs its own config file
+            groups: dict[tuple[str, bool], list[Test]] = defaultdict(list)
+            for t in tests:
+                groups[(TESTS[t].app, t == "h2c")].append(TESTS[t])
+            for (app, h2c), group in groups.items():
+                records += run_group(opts, server, app, h2c, group, pass_no, run_id)
+    print(f"# done -> {opts.out}", flush=True)
+    return records
+
+
+def run_group(
+    opts: Options,
+    server: Server,
+    app: str,
+    h2c: bool,
+    tests: list[Test],
+    pass_no: int,
+    run_id: str,
+) -> list[Record]:
+    """Start one server for one app and run the given tests against it."""
+    port = free_port()
+    argv = server.argv(app, port, h2c)
+    log_path = os.path.join(opts.logdir, f"{server.name}-p{pass_no}-{port}.log")
+    base: Record = {"kind": "result", "run_id": run_id, "pass": pass_no, "server": server.name}
+    records: list[Record] = []
+    with running_server(argv, opts.server_cpu, log_path) as proc:
+        if not wait_ready(port, proc, opts.ready_timeout):
+            print(f"p{pass_no} {server.name}: not ready (log: {log_path})", flush=True)
+            for test in tests:
+                rec = {**base, "test": test.name, "attempt": 1, "rps": None, "error": "not ready"}
+                write_record(opts.out, rec)
+                records.append(rec)
+            return records
+        time.sleep(0.5)  # let start-up work (imports, lifespan) settle
+        for test in tests:
+            for attempt in range(1, opts.attempts + 1):
+                waited, idle_busy = wait_until_quiet(opts.quiet_wait)
+                pids = process_tree(proc.pid)
+                res = measure(test, port, opts, pids)
+                clean = res["other_pct"] <= opts.max_other
+                rec = {
+                    **base,
+                    "test": test.name,
+                    "attempt": attempt,
+                    "clean": clean,
+                    **res,
+                    "rss_mib": tree_rss_mib(process_tree(proc.pid)),
+                    "quiet_wait_s": waited,
+                    "busy_before_pct": idle_busy,
+                }
+                write_record(opts.out, rec)
+                records.append(rec)
+                print(progress_line(rec), flush=True)
+                if clean or res["rps"] is None or proc.poll() is not None:
+                    break
+    return records
+
+
+def progress_line(rec: Record) -> str:
+    """One line per attempt, printed while the run goes on."""
+
+    def num(key: str, fmt: str) -> str:
+        value = rec.get(key)
+        return format(value, fmt) if value is not None else "-"
+
+    line = (
+        f"p{rec['pass']}.{rec['attempt']} {rec['server']:26} {rec['test']:6} "
+        f"rps={num('rps', '9.0f')} p50={num('p50_ms', '.2f')}ms p99={num('p99_ms', '.2f')}ms "
+        f"err={rec.get('errors')} srv={rec['server_cpu_pct']}% cli={rec['client_cpu_pct']}% "
+        f"other={rec['other_pct']}%{'' if rec['clean'] else ' (polluted)'}"
+    )
+    if rec.get("raw_tail"):
+        line += "\n   output: " + rec["raw_tail"].replace("\n", " | ")[:400]
+    return line
+
+
+# ------------------------------------------------------------------ the table
+def summarize(records: Sequence[Record]) -> str:
+    """Markdown tables (one per test) of mean req/s over passes and ratios to the baselines.
+
+    Of each (server, test, pass) the best clean attempt counts; a pass with no clean
+    attempt counts its best attempt and the server is marked with ``*``.
+    """
+    best: dict[tuple[str, str, int], Record] = {}
+    for rec in records:
+        if rec.get("kind") != "result" or rec.get("rps") is None:
+            continue
+        key = (rec["server"], rec["test"], rec["pass"])
+        old = best.get(key)
+        rank = (rec.get("clean", True), rec["rps"])
+        if old is None or rank > (old.get("clean", True), old["rps"]):
+            best[key] = rec
+    per: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    servers: list[str] = []
+    for (server, test_name, _), rec in sorted(best.items(), key=lambda kv: kv[0][2]):
+        per[(server, test_name)].append(rec)
+        if server not in servers:
+            servers.append(server)
+    mean = {key: sum(r["rps"] for r in rs) / len(rs) for key, rs in per.items()}
+    lines: list[str] = []
+    for test in TESTS.values():
+        rows = [s for s in servers if (s, test.name) in per]
+        if not rows:
+            continue
+        lines += [
+            f"### {test.title}",
+            "",
+            "| server | req/s (mean) | passes | min-max | p50 ms | p99 ms | errors "
+            "| server CPU | x hypercorn-asyncio | x uvicorn-h11-asyncio |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for server in rows:
+            rs = per[(server, test.name)]
+            vals = [r["rps"] for r in rs]
+            top = max(rs, key=lambda r: r["rps"])
+            ratios = []
+            for base in BASELINES:
+                ref = mean.get((base, test.name))
+                ratios.append(f"{mean[(server, test.name)] / ref:.2f}" if ref else "n/a")
+            flag = "" if all(r.get("clean", True) for r in rs) else "*"
+            lat = [f"{top[k]:.2f}" if top.get(k) is not None else "-" for k in ("p50_ms", "p99_ms")]
+            lines.append(
+                f"| {server}{flag} | {mean[(server, test.name)]:,.0f} | {len(vals)} "
+                f"| {min(vals):,.0f}-{max(vals):,.0f} | {lat[0]} | {lat[1]} "
+                f"| {sum(int(r.get('errors') or 0) for r in rs)} "
+                f"| {top['server_cpu_pct']:.0f}% | {ratios[0]} | {ratios[1]} |"
+            )
+        lines.append("")
+    if any(line.startswith("| ") and "* |" in line for line in lines):
+        lines.append("`*` a pass had no attempt without other load on the machine.")
+    return "\n".join(lines)
+
+
+def load_records(paths: Sequence[str]) -> list[Record]:
+    """Records of one or more JSON-lines result files."""
+    records: list[Record] = []
+    for path in paths:
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+# ------------------------------------------------------------------ command line
+def default_project_python() -> str:
+    """``$PROJECT_PYTHON``, else the python of this repository's hatch default env."""
+    if env := os.environ.get("PROJECT_PYTHON"):
+        return env
+    if shutil.which("hatch") is None:
+        return ""
+    try:
+        done = subprocess.run(
+            ["hatch", "env", "find"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = done.stdout.strip().splitlines()
+    return os.path.join(lines[0], "bin", "python") if done.returncode == 0 and lines else ""
+
+
+def project_runnable(python: str) -> bool:
+    """Whether ``python -m hypercorn`` can run in that environment."""
+    if not python or not os.path.exists(python):
+        return False
+    code = "import importlib.util as u, sys; sys.exit(u.find_spec('hypercorn.__main__') is None)"
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--servers", default="", help="comma-separated names (default: all runnable)")
+    p.add_argument("--tests", default=",".join(DEFAULT_TESTS), help="of: " + ",".join(TESTS))
+    p.add_argument("--passes", type=int, default=2, help="interleaved passes over the servers")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per timed measurement")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each")
+    p.add_argument("--attempts", type=int, default=3, help="max measurements of a polluted test")
+    p.add_argument(
+        "--max-other",
+        type=float,
+        default=25.0,
+        help="percent of a core used by other processes above which a measurement is polluted",
+    )
+    p.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for an idle box")
+    p.add_argument("--ready-timeout", type=float, default=20.0, help="max s for a server to start")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--out", default="", help="JSON-lines file (default benchmarks/results/...)")
+    p.add_argument("--list", action="store_true", help="print the server commands and exit")
+    p.add_argument("--summarize", nargs="+", metavar="JSONL", help="print the table of results")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = parse_args(argv)
+    if args.summarize:
+        print(summarize(load_records(args.summarize)))
+        return 0
+    project_python = default_project_python()
+    peers_venv = os.environ.get("PEERS_VENV", "/tmp/peers-venv")
+    servers = build_servers(project_python or "<PROJECT_PYTHON>", peers_venv)
+    tests = [t for t in args.tests.split(",") if t]
+    if unknown := [t for t in tests if t not in TESTS]:
+        sys.exit(f"unknown test(s) {unknown}; known: {list(TESTS)}")
+    if args.list:
+        for server in servers.values():
+            print(f"{server.name}: {' '.join(server.argv('hello:app', 8000, False))}")
+        return 0
+    explicit = [s for s in args.servers.split(",") if s]
+    if unknown := [s for s in explicit if s not in servers]:
+        sys.exit(f"unknown server(s) {unknown}; known: {list(servers)}")
+    chosen = explicit or list(servers)
+    if any(servers[s].project for s in chosen) and not project_runnable(project_python):
+        if explicit:
+            sys.exit(f"`{project_python or '$PROJECT_PYTHON'} -m hypercorn` cannot run here")
+        print("# skipping project-* servers: `python -m hypercorn` is not runnable", flush=True)
+        chosen = [s for s in chosen if not servers[s].project]
+    peer_bins = {
+        a for s in chosen if not servers[s].project for a in servers[s].argv("a", 1, False)[:1]
+    }
+    tools = ["taskset", "wrk"] + (["h2load"] if "h2c" in tests else [])
+    if missing := [t for t in tools if shutil.which(t) is None] + [
+        b for b in peer_bins if not os.path.exists(b)
+    ]:
+        sys.exit(f"missing {missing}: see the set-up in this script's docstring")
+    out = args.out or os.path.join(HERE, "results", time.strftime("run-%Y%m%d-%H%M%S.jsonl"))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    opts = Options(
+        servers=chosen,
+        tests=tests,
+        passes=args.passes,
+        duration=args.duration,
+        warmup=args.warmup,
+        attempts=args.attempts,
+        max_other=args.max_other,
+        quiet_wait=args.quiet_wait,
+        ready_timeout=args.ready_timeout,
+        server_cpu=args.server_cpu,
+        client_cpu=args.client_cpu,
+        out=out,
+        project_python=project_python,
+        peers_venv=peers_venv,
+    )
+    atexit.register(_stop_all)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    started = time.monotonic()
+    try:
+        records = run(opts, servers)
+    except KeyboardInterrupt:
+        print("\n# interrupted; partial results in", out, file=sys.stderr)
+        return 130
+    finally:
+        _stop_all()
+    print(f"# wall time {time.monotonic() - started:.0f} s\n")
+    print(summarize(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
