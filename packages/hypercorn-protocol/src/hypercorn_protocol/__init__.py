@@ -1,5 +1,51 @@
-"""hypercorn_protocol."""
+"""hypercorn-protocol: the sans-IO core of the hypercorn server.
 
+Feed bytes in, take bytes and events out; bring your own sockets, clock and event
+loop. See :class:`ServerConnection` for the loop a driver runs.
+"""
+
+from __future__ import annotations
+
+from hypercorn_protocol import events
 from hypercorn_protocol.__about__ import __version__
+from hypercorn_protocol._headers import DateCache
+from hypercorn_protocol.connection import ServerConnection
+from hypercorn_protocol.errors import (
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    UnexpectedMessageError,
+)
+from hypercorn_protocol.events import (
+    AppMessage,
+    CloseConnection,
+    Event,
+    PauseReading,
+    RequestCompleted,
+    ResponseSummary,
+    ResumeReading,
+    StartApp,
+    StreamWritable,
+)
+from hypercorn_protocol.settings import ProtocolSettings
 
-__all__ = ["__version__"]
+__all__ = [
+    "AppMessage",
+    "CloseConnection",
+    "DateCache",
+    "Event",
+    "LocalProtocolError",
+    "PauseReading",
+    "ProtocolError",
+    "ProtocolSettings",
+    "RemoteProtocolError",
+    "RequestCompleted",
+    "ResponseSummary",
+    "ResumeReading",
+    "ServerConnection",
+    "StartApp",
+    "StreamWritable",
+    "UnexpectedMessageError",
+    "__version__",
+    "events",
+]

@@ -1,0 +1,88 @@
+"""Header helpers shared by the HTTP versions: Date caching, Server/Alt-Svc, validation."""
+
+from __future__ import annotations
+
+import re
+from email.utils import formatdate
+from typing import Protocol
+
+from hypercorn_protocol.typing import Headers
+
+# RFC 9110 token and field-value rules: anything else would let an app inject
+# extra headers or split the response.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*|")
+
+
+class HeaderSettings(Protocol):
+    """The Config attributes the default response headers depend on."""
+
+    include_date_header: bool
+    include_server_header: bool
+    alt_svc_headers: list[str]
+
+
+class DateCache:
+    """Formats the Date header at most once per second of ``now``."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def get(self, now: float) -> bytes:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._value = formatdate(second, usegmt=True).encode("ascii")
+        return self._value
+
+
+class DefaultHeaders:
+    """The headers the server adds to every response of one protocol."""
+
+    __slots__ = ("_dates", "_static", "include_date")
+
+    def __init__(self, settings: HeaderSettings, protocol: str, dates: DateCache) -> None:
+        static: Headers = []
+        if settings.include_server_header:
+            static.append((b"server", b"hypercorn-" + protocol.encode("ascii")))
+        for value in settings.alt_svc_headers:
+            static.append((b"alt-svc", value.encode("latin-1")))
+        self._static = static
+        self._dates = dates
+        self.include_date = settings.include_date_header
+
+    def get(self, now: float) -> Headers:
+        if self.include_date:
+            return [(b"date", self._dates.get(now)), *self._static]
+        return list(self._static)
+
+
+def normalise_app_headers(raw: object) -> Headers:
+    """Validate the headers an app sent; names keep the app's casing, values are stripped.
+
+    Raises:
+        TypeError / ValueError: the app sent something that is not a valid header.
+    """
+    headers: Headers = []
+    for item in raw:  # type: ignore[attr-defined]
+        name, value = item
+        name = bytes(name)
+        value = bytes(value).strip()
+        if _TOKEN.fullmatch(name) is None:
+            raise ValueError(f"Invalid header name {name!r}")
+        if _FIELD_VALUE.fullmatch(value) is None:
+            raise ValueError(f"Invalid header value {value!r} for {name!r}")
+        headers.append((name, value))
+    return headers
+
+
+def is_valid_token(value: bytes) -> bool:
+    return _TOKEN.fullmatch(value) is not None
+
+
+def body_allowed(method: bytes, status: int) -> bool:
+    """Whether a response may carry a body (RFC 9110: not HEAD, 1xx, 204, 304)."""
+    return not (method == b"HEAD" or status < 200 or status == 204 or status == 304)
