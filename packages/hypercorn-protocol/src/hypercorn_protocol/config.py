@@ -1,0 +1,689 @@
+"""Server configuration: Hypercorn 0.18's ``Config`` with the same names and defaults.
+
+Options are class attributes, as in Hypercorn, so ``Config.keep_alive_timeout`` reads the
+default and assigning to the class changes the default of later instances. List defaults
+are copied into each instance at construction, so mutating one config's list never leaks
+into another config or into the class.
+
+Unlike Hypercorn, the loaders (``from_mapping``, ``from_toml``, ``from_pyfile``,
+``from_object``) check what they are given: an unknown key is ignored with a
+``ConfigWarning`` suggesting the closest valid name, and a value of the wrong type raises
+``ConfigError``. Plain attribute assignment is not checked (except ``worker_class``).
+
+This module must not import ``socket`` (``ssl`` imports it), so socket and TLS helpers
+import lazily; ``Sockets`` and ``SocketTypeError`` are re-exported lazily from
+``hypercorn_protocol.binding``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import time
+import types
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hypercorn_protocol.logging import Logger
+
+if TYPE_CHECKING:
+    import ssl
+
+    from hypercorn_protocol.binding import BindError, Sockets, SocketTypeError
+
+BYTES = 1
+OCTETS = 1
+SECONDS = 1.0
+
+WORKER_CLASSES = ("asyncio", "uvloop", "trio")
+
+_ConfigT = TypeVar("_ConfigT", bound="Config")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file is invalid. The message is a single line."""
+
+
+class ConfigWarning(UserWarning):
+    """A configuration key is unknown or a setting has no effect."""
+
+
+# Expected kind of every option, used by the loaders to check values. Kinds:
+# "str", "int", "float" (ints accepted), "bool", "list[str]", "binds" (str or list of str),
+# "logtarget" (str or logging.Logger), "dict", "type", "verify_mode", "verify_flags";
+# a trailing "?" allows None.
+_OPTION_KINDS: dict[str, str] = {
+    "access_log_format": "str",
+    "accesslog": "logtarget?",
+    "alpn_protocols": "list[str]",
+    "alt_svc_headers": "list[str]",
+    "application_path": "str",
+    "backlog": "int",
+    "bind": "binds",
+    "ca_certs": "str?",
+    "certfile": "str?",
+    "cert_reqs": "int",
+    "ciphers": "str",
+    "daemon": "bool",
+    "debug": "bool",
+    "dogstatsd_tags": "str",
+    "errorlog": "logtarget?",
+    "graceful_timeout": "float",
+    "group": "int?",
+    "h11_max_incomplete_size": "int",
+    "h11_pass_raw_headers": "bool",
+    "h2_max_concurrent_streams": "int",
+    "h2_max_header_list_size": "int",
+    "h2_max_inbound_frame_size": "int",
+    "include_date_header": "bool",
+    "include_server_header": "bool",
+    "insecure_bind": "binds",
+    "keep_alive_max_requests": "int",
+    "keep_alive_timeout": "float",
+    "keyfile": "str?",
+    "keyfile_password": "str?",
+    "logconfig": "str?",
+    "logconfig_dict": "dict?",
+    "logger_class": "type",
+    "loglevel": "str",
+    "max_app_queue_size": "int",
+    "max_requests": "int?",
+    "max_requests_jitter": "int",
+    "pid_path": "str?",
+    "quic_bind": "binds",
+    "read_timeout": "float?",
+    "root_path": "str",
+    "server_names": "list[str]",
+    "shutdown_timeout": "float",
+    "ssl_handshake_timeout": "float",
+    "startup_timeout": "float",
+    "statsd_host": "str?",
+    "statsd_prefix": "str",
+    "umask": "int?",
+    "use_reloader": "bool",
+    "user": "int?",
+    "verify_flags": "verify_flags?",
+    "verify_mode": "verify_mode?",
+    "websocket_max_message_size": "int",
+    "websocket_ping_interval": "float?",
+    "worker_class": "str",
+    "workers": "int",
+    "wsgi_max_body_size": "int",
+}
+
+#: Every settable option name (Hypercorn 0.18's ``Config`` attributes).
+OPTIONS: frozenset[str] = frozenset(_OPTION_KINDS)
+
+# Names that exist on Config but cannot be set: loaders skip them silently, as Hypercorn does.
+_READ_ONLY = frozenset({"log", "ssl_enabled", "BYTES", "OCTETS", "SECONDS"})
+
+# Options whose class default is a list and must be copied per instance.
+_LIST_DEFAULTS = ("alpn_protocols", "alt_svc_headers", "server_names")
+_BIND_DEFAULTS = ("_bind", "_insecure_bind", "_quic_bind")
+
+_LAZY_BINDING_NAMES = ("BindError", "Sockets", "SocketTypeError")
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# (whole second, formatted value): the date only changes once a second.
+_date_cache: tuple[int, bytes] = (-1, b"")
+
+
+def http_date(now: float) -> bytes:
+    """Format a POSIX timestamp as an RFC 7231 IMF-fixdate, e.g. ``Thu, 01 Jan 1970 ...``.
+
+    Locale independent, and cached for the current second.
+
+    Args:
+        now: Seconds since the epoch.
+
+    Returns:
+        The date as ASCII bytes.
+    """
+    global _date_cache
+    second = int(now)
+    cached_second, cached_value = _date_cache
+    if cached_second == second:
+        return cached_value
+    tm = time.gmtime(second)
+    value = (
+        f"{_WEEKDAYS[tm.tm_wday]}, {tm.tm_mday:02d} {_MONTHS[tm.tm_mon - 1]} {tm.tm_year:04d} "
+        f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} GMT"
+    ).encode("ascii")
+    _date_cache = (second, value)
+    return value
+
+
+class Config:
+    """Server configuration with Hypercorn 0.18's attribute names and defaults.
+
+    Example:
+        >>> config = Config.from_mapping(bind="0.0.0.0:8080", workers=2)
+        >>> config.bind
+        ['0.0.0.0:8080']
+    """
+
+    _bind: list[str] = ["127.0.0.1:8000"]  # noqa: RUF012 - copied per instance
+    _insecure_bind: list[str] = []  # noqa: RUF012
+    _quic_bind: list[str] = []  # noqa: RUF012
+    _root_path: str = ""
+    _log: Logger | None = None
+    # Auto-generated alt-svc values, filled in by create_sockets() when QUIC sockets exist.
+    _quic_alt_svc: tuple[str, ...] = ()
+
+    access_log_format: str = '%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+    accesslog: logging.Logger | str | None = None
+    alpn_protocols: list[str] = ["h2", "http/1.1"]  # noqa: RUF012
+    alt_svc_headers: list[str] = []  # noqa: RUF012
+    application_path: str
+    backlog: int = 100
+    ca_certs: str | None = None
+    certfile: str | None = None
+    ciphers: str = "ECDHE+AESGCM"
+    daemon: bool = True
+    debug: bool = False
+    dogstatsd_tags: str = ""
+    errorlog: logging.Logger | str | None = "-"
+    graceful_timeout: float = 3 * SECONDS
+    group: int | None = None
+    h11_max_incomplete_size: int = 16 * 1024 * BYTES
+    h11_pass_raw_headers: bool = False
+    h2_max_concurrent_streams: int = 100
+    h2_max_header_list_size: int = 2**16
+    h2_max_inbound_frame_size: int = 2**14 * OCTETS
+    include_date_header: bool = True
+    include_server_header: bool = True
+    keep_alive_max_requests: int = 1000
+    keep_alive_timeout: float = 5 * SECONDS
+    keyfile: str | None = None
+    keyfile_password: str | None = None
+    logconfig: str | None = None
+    logconfig_dict: dict[str, Any] | None = None
+    logger_class: type[Logger] = Logger
+    loglevel: str = "INFO"
+    max_app_queue_size: int = 10
+    max_requests: int | None = None
+    max_requests_jitter: int = 0
+    pid_path: str | None = None
+    read_timeout: float | None = None
+    server_names: list[str] = []  # noqa: RUF012
+    shutdown_timeout: float = 60 * SECONDS
+    ssl_handshake_timeout: float = 60 * SECONDS
+    startup_timeout: float = 60 * SECONDS
+    statsd_host: str | None = None
+    statsd_prefix: str = ""
+    umask: int | None = None
+    use_reloader: bool = False
+    user: int | None = None
+    verify_flags: ssl.VerifyFlags | None = None
+    verify_mode: ssl.VerifyMode | None = None
+    websocket_max_message_size: int = 16 * 1024 * 1024 * BYTES
+    websocket_ping_interval: float | None = None
+    worker_class: str = "asyncio"
+    workers: int = 1
+    wsgi_max_body_size: int = 16 * 1024 * 1024 * BYTES
+
+    def __init__(self) -> None:
+        cls = type(self)
+        # Copy list defaults (read from the class now, so class monkeypatching is honoured).
+        for name in _LIST_DEFAULTS + _BIND_DEFAULTS:
+            object.__setattr__(self, name, list(getattr(cls, name)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "worker_class" and value not in WORKER_CLASSES:
+            raise ConfigError(
+                f"invalid worker_class {value!r}: expected one of {', '.join(WORKER_CLASSES)}"
+            )
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_log", None)  # loggers hold handlers and open files
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} bind={self.bind!r} worker_class={self.worker_class!r}>"
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def bind(self) -> list[str]:
+        """Addresses to serve on (TLS ones when TLS is enabled); a str is wrapped in a list."""
+        return self._bind
+
+    @bind.setter
+    def bind(self, value: list[str] | str) -> None:
+        self._bind = [value] if isinstance(value, str) else value
+
+    @property
+    def insecure_bind(self) -> list[str]:
+        """Plain-HTTP addresses, used only when TLS is enabled."""
+        return self._insecure_bind
+
+    @insecure_bind.setter
+    def insecure_bind(self, value: list[str] | str) -> None:
+        self._insecure_bind = [value] if isinstance(value, str) else value
+
+    @property
+    def quic_bind(self) -> list[str]:
+        """UDP addresses for HTTP/3, used only when TLS is enabled."""
+        return self._quic_bind
+
+    @quic_bind.setter
+    def quic_bind(self, value: list[str] | str) -> None:
+        self._quic_bind = [value] if isinstance(value, str) else value
+
+    @property
+    def root_path(self) -> str:
+        """The ASGI ``root_path``; a trailing ``/`` is stripped on assignment."""
+        return self._root_path
+
+    @root_path.setter
+    def root_path(self, value: str) -> None:
+        self._root_path = value.rstrip("/")
+
+    def set_cert_reqs(self, value: int) -> None:
+        """Deprecated: set ``verify_mode`` from an integer (``cert_reqs`` setter)."""
+        import ssl
+
+        warnings.warn(
+            "cert_reqs is deprecated, use verify_mode instead", DeprecationWarning, stacklevel=2
+        )
+        self.verify_mode = ssl.VerifyMode(value)
+
+    cert_reqs = property(None, set_cert_reqs)
+
+    @property
+    def ssl_enabled(self) -> bool:
+        """True when both ``certfile`` and ``keyfile`` are set."""
+        return self.certfile is not None and self.keyfile is not None
+
+    @property
+    def log(self) -> Logger:
+        """The logger, created on first use from ``logger_class`` (not pickled)."""
+        log = self._log
+        if log is None:
+            log = self.logger_class(self)
+            self._log = log
+        return log
+
+    def set_statsd_logger_class(self, statsd_logger: type[Logger]) -> None:
+        """Use ``statsd_logger`` if ``statsd_host`` is set and no custom logger was chosen."""
+        if self.logger_class is Logger and self.statsd_host is not None:
+            self.logger_class = statsd_logger
+
+    # -- helpers used by the drivers --------------------------------------------------------
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        """Build the server TLS context, or return None when TLS is not enabled.
+
+        Raises:
+            ConfigError: A certificate, key or CA file is missing or invalid, the key
+                password is wrong, or the cipher string selects nothing.
+        """
+        if not self.ssl_enabled:
+            return None
+        import ssl
+
+        certfile, keyfile = self.certfile, self.keyfile
+        assert certfile is not None  # ssl_enabled checked both
+        assert keyfile is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.set_ciphers(self.ciphers)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"invalid ciphers {self.ciphers!r}: {_reason(exc)}") from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        # Keep the stdlib's safe defaults and add no-compression (CRIME).
+        context.options |= ssl.OP_NO_COMPRESSION
+        context.set_alpn_protocols(self.alpn_protocols)
+        for path, what in ((certfile, "certificate"), (keyfile, "key")):
+            if not os.path.isfile(path):
+                raise ConfigError(f"cannot load TLS {what} file {path}: file not found")
+        password = self.keyfile_password
+        try:
+            # Without a password, answer OpenSSL's prompt with "" rather than block on a tty.
+            context.load_cert_chain(
+                certfile, keyfile, password if password is not None else _no_password
+            )
+        except (ssl.SSLError, OSError) as exc:
+            files = certfile if certfile == keyfile else f"{certfile} / key file {keyfile}"
+            hint = ""
+            if "bad decrypt" in str(exc).lower() or "bad password" in str(exc).lower():
+                hint = " (wrong or missing keyfile_password?)"
+            raise ConfigError(
+                f"cannot load TLS certificate file {files}: {_reason(exc)}{hint}"
+            ) from None
+        if self.ca_certs is not None:
+            try:
+                context.load_verify_locations(self.ca_certs)
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(
+                    f"cannot load TLS CA file {self.ca_certs}: {_reason(exc)}"
+                ) from None
+        if self.verify_mode is not None:
+            context.verify_mode = ssl.VerifyMode(self.verify_mode)
+        if self.verify_flags is not None:
+            context.verify_flags = ssl.VerifyFlags(self.verify_flags)
+        return context
+
+    def create_sockets(self) -> Sockets:
+        """Bind every configured address once (see ``hypercorn_protocol.binding``).
+
+        Returns:
+            The secure, insecure and QUIC sockets, bound, non-blocking and inheritable;
+            stream sockets are already listening.
+
+        Raises:
+            BindError: An address could not be bound (nothing is left open).
+            SocketTypeError: An ``fd://`` socket has the wrong type.
+        """
+        from hypercorn_protocol import binding
+
+        sockets = binding.create_sockets(self)
+        alt_svc = []
+        for sock in sockets.quic_sockets:
+            address = sock.getsockname()
+            if isinstance(address, tuple):
+                alt_svc.append(f'h3=":{address[1]}"; ma=3600')
+        self._quic_alt_svc = tuple(alt_svc)
+        return sockets
+
+    def response_headers(
+        self, protocol: str, *, now: float | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """Headers the server adds to every response.
+
+        Args:
+            protocol: ``"h11"``, ``"h2"`` or ``"h3"``, used in the ``server`` header.
+            now: The current time (POSIX seconds); read from the clock when omitted.
+
+        Returns:
+            ``date`` and ``server`` (if enabled) and one ``alt-svc`` per configured value
+            (or per QUIC socket when none is configured).
+        """
+        headers: list[tuple[bytes, bytes]] = []
+        if self.include_date_header:
+            headers.append((b"date", http_date(time.time() if now is None else now)))
+        if self.include_server_header:
+            headers.append((b"server", f"hypercorn-{protocol}".encode("ascii")))
+        for value in self.alt_svc_headers or self._quic_alt_svc:
+            headers.append((b"alt-svc", value.encode("latin-1")))
+        return headers
+
+    # -- loaders ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(
+        cls: type[_ConfigT], mapping: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> _ConfigT:
+        """Create a config from a mapping and/or keyword arguments.
+
+        Args:
+            mapping: Option names to values.
+            **kwargs: More options; they win over ``mapping``.
+
+        Returns:
+            A new config.
+
+        Raises:
+            ConfigError: A value has the wrong type.
+
+        Warns:
+            ConfigWarning: A key is not an option; it is ignored.
+        """
+        options: dict[str, Any] = {}
+        if mapping is not None:
+            options.update(mapping)
+        options.update(kwargs)
+        config = cls()
+        for key, value in options.items():
+            config._load_option(key, value, warn_unknown=True)
+        return config
+
+    @classmethod
+    def from_toml(cls: type[_ConfigT], filename: str | os.PathLike[str]) -> _ConfigT:
+        """Create a config from a TOML file whose keys are option names.
+
+        Raises:
+            ConfigError: The file is missing or not valid TOML, or a value is invalid.
+        """
+        return cls.from_mapping(load_toml_file(filename))
+
+    @classmethod
+    def from_pyfile(cls: type[_ConfigT], filename: str | os.PathLike[str]) -> _ConfigT:
+        """Create a config by running a Python file and reading its top-level names.
+
+        Raises:
+            ConfigError: The file does not exist or a value is invalid.
+        """
+        path = os.fspath(filename)
+        if not os.path.isfile(path):
+            raise ConfigError(f"cannot load config file {path}: file not found")
+        spec = importlib.util.spec_from_file_location("hypercorn_config_file", path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot load config file {path}: not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return cls.from_object(module)
+
+    @classmethod
+    def from_object(cls: type[_ConfigT], instance: object | str) -> _ConfigT:
+        """Create a config from the attributes of an object, module or dotted name.
+
+        A string is imported as a module, or else as ``module.attribute``. Dunder names
+        and modules are skipped. Classes and functions whose names are not options are
+        ignored silently (a Python config file may import helpers).
+
+        Raises:
+            ConfigError: The dotted name cannot be imported or a value is invalid.
+        """
+        if isinstance(instance, str):
+            instance = _import_object(instance)
+        config = cls()
+        for key in dir(instance):
+            if key.startswith("__"):
+                continue
+            value = getattr(instance, key)
+            if isinstance(value, types.ModuleType):
+                continue
+            helper = callable(value) and key not in OPTIONS
+            config._load_option(key, value, warn_unknown=not helper)
+        return config
+
+    def _load_option(self, key: str, value: Any, *, warn_unknown: bool) -> None:
+        """Check one loaded key and value, then set it."""
+        if key in _READ_ONLY:
+            return
+        kind = _OPTION_KINDS.get(key)
+        if kind is None:
+            if warn_unknown and not key.startswith("_"):
+                _warn_unknown(key)
+            return
+        setattr(self, key, _check_value(key, kind, value))
+
+
+def load_toml_file(filename: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML file.
+
+    Raises:
+        ConfigError: The file is missing, unreadable or not valid TOML (one line, with
+            the TOML line and column).
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib as toml_parser
+    else:  # pragma: no cover - Python 3.10
+        import tomli as toml_parser  # type: ignore[import-not-found,unused-ignore]
+
+    path = os.fspath(filename)
+    try:
+        with open(path, "rb") as file:
+            data: dict[str, Any] = toml_parser.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"cannot load config file {path}: file not found") from None
+    except (OSError, UnicodeDecodeError, toml_parser.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot load config file {path}: {_reason(exc)}") from None
+    return data
+
+
+def _no_password() -> str:
+    return ""
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line description of an exception."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _warn_unknown(key: str) -> None:
+    close = difflib.get_close_matches(key, sorted(OPTIONS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    warnings.warn(f"unknown config option {key!r} ignored{hint}", ConfigWarning, stacklevel=4)
+
+
+_KIND_TEXT = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "list[str]": "a list of strings",
+    "binds": "a string or a list of strings",
+    "logtarget": "a string (path or '-') or a logging.Logger",
+    "dict": "a table/dict",
+    "type": "a class",
+    "verify_mode": "an ssl.VerifyMode, its name or an integer",
+    "verify_flags": "an ssl.VerifyFlags, its name or an integer",
+}
+
+
+def _check_value(key: str, kind: str, value: Any) -> Any:
+    """Return ``value`` (possibly converted) if it suits ``kind``, else raise ConfigError."""
+    optional = kind.endswith("?")
+    base = kind.rstrip("?")
+    if value is None and optional:
+        return None
+    ok = False
+    if base == "str":
+        ok = isinstance(value, str)
+    elif base == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "list[str]":
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = list(value) if ok else value
+    elif base == "binds":
+        ok = isinstance(value, str) or (
+            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        )
+        value = list(value) if ok and not isinstance(value, str) else value
+    elif base == "logtarget":
+        ok = isinstance(value, (str, logging.Logger))
+    elif base == "dict":
+        ok = isinstance(value, Mapping)
+        value = dict(value) if ok else value
+    elif base == "type":
+        ok = isinstance(value, type)
+    elif base in ("verify_mode", "verify_flags"):
+        converted = _convert_ssl_enum(base, value)
+        ok = converted is not None
+        value = converted if ok else value
+    expected = _KIND_TEXT[base] + (" or None" if optional else "")
+    if not ok:
+        raise ConfigError(f"invalid value for {key}: expected {expected}, got {_short_repr(value)}")
+    if key == "loglevel" and not isinstance(logging.getLevelName(value.upper()), int):
+        raise ConfigError(
+            f"invalid value for loglevel: expected a level name such as DEBUG, INFO, WARNING, "
+            f"ERROR or CRITICAL, got {_short_repr(value)}"
+        )
+    return value
+
+
+def _convert_ssl_enum(kind: str, value: Any) -> Any:
+    """Convert an int or member name to the ssl enum for ``kind``; None if impossible."""
+    import ssl
+
+    enum_type: Any = ssl.VerifyMode if kind == "verify_mode" else ssl.VerifyFlags
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return enum_type(value)
+        except ValueError:
+            return None
+    if isinstance(value, str):
+        try:
+            return enum_type[value]
+        except KeyError:
+            return None
+    return None
+
+
+def _import_object(dotted: str) -> object:
+    """Import ``dotted`` as a module, or else as ``module.attribute``."""
+    try:
+        return importlib.import_module(dotted)
+    except ImportError as module_error:
+        module_name, _, attribute = dotted.rpartition(".")
+        if not module_name:
+            raise ConfigError(
+                f"cannot import config object {dotted!r}: {_reason(module_error)}"
+            ) from None
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import config object {dotted!r}: {_reason(exc)}") from None
+        try:
+            return getattr(module, attribute)
+        except AttributeError:
+            raise ConfigError(
+                f"cannot import config object {dotted!r}: module {module_name!r} "
+                f"has no attribute {attribute!r}"
+            ) from None
+
+
+def __getattr__(name: str) -> Any:
+    # Hypercorn exposes these from hypercorn.config; import the socket module only on use.
+    if name in _LAZY_BINDING_NAMES:
+        from hypercorn_protocol import binding
+
+        return getattr(binding, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "BYTES",
+    "OCTETS",
+    "OPTIONS",
+    "SECONDS",
+    "WORKER_CLASSES",
+    "BindError",
+    "Config",
+    "ConfigError",
+    "ConfigWarning",
+    "SocketTypeError",
+    "Sockets",
+    "http_date",
+    "load_toml_file",
+]
