@@ -1,0 +1,60 @@
+"""The ``hypercorn`` command: ``hypercorn [OPTIONS] APPLICATION``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from hypercorn_cli import run as run_module
+from hypercorn_cli._config_source import load_config
+from hypercorn_cli._errors import EXIT_RUNTIME, EXIT_USAGE, one_line, runtime_errors, usage_errors
+from hypercorn_cli._options import apply_flags, parse_args
+
+
+def main(sys_args: Sequence[str] | None = None) -> int:
+    """Run the ``hypercorn`` command.
+
+    Expected failures (bad flag, config file, application path or bind address) are
+    one ``Error: ...`` line on stderr, with exit code 2 for usage and configuration
+    problems and 1 for failures at run time; never a traceback.
+
+    Args:
+        sys_args: the arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The process exit code.
+    """
+    args = sys.argv[1:] if sys_args is None else sys_args
+    try:
+        namespace = parse_args(args)
+    except SystemExit as exc:  # --help and --version print and stop
+        return exc.code if isinstance(exc.code, int) else 0
+    except usage_errors() as exc:
+        return _fail(exc, EXIT_USAGE)
+
+    # ``module:app`` and ``python:config`` resolve against the current directory,
+    # whichever way the command was started.
+    cwd = os.getcwd()
+    if sys.path[:1] != [cwd]:
+        sys.path.insert(0, cwd)
+
+    try:
+        config = load_config(getattr(namespace, "config", None))
+        apply_flags(config, namespace)
+        return run_module.run(config)
+    except usage_errors() as exc:
+        return _fail(exc, EXIT_USAGE)
+    except runtime_errors() as exc:
+        return _fail(exc, EXIT_RUNTIME)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(exc: BaseException, code: int) -> int:
+    print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

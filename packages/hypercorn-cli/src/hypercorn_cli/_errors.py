@@ -1,0 +1,30 @@
+"""Which exceptions are reported as one ``Error:`` line, and with which exit code."""
+
+from __future__ import annotations
+
+from hypercorn_cli._options import UsageError
+from hypercorn_cli._workers import WorkerClassError
+from hypercorn_protocol.binding import BindError, SocketTypeError
+from hypercorn_protocol.config import ConfigError
+from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError, NoAppError
+
+#: Exit code for a bad command line, config, application path or worker class.
+EXIT_USAGE = 2
+#: Exit code for a failure while starting or running the server.
+EXIT_RUNTIME = 1
+
+
+def one_line(exc: BaseException) -> str:
+    """``str(exc)`` squeezed onto one line (falls back to the exception's type name)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def usage_errors() -> tuple[type[Exception], ...]:
+    """Errors caused by what the user asked for: exit code 2."""
+    return (UsageError, ConfigError, NoAppError, SocketTypeError, WorkerClassError)
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """Errors met while starting or serving: exit code 1."""
+    return (BindError, LifespanFailureError, LifespanTimeoutError, OSError)

@@ -1,0 +1,252 @@
+"""The command line: one table of flags, each mapped to one ``Config`` attribute.
+
+Every flag defaults to ``argparse.SUPPRESS``, so the parsed namespace holds only the
+flags the user actually gave; only those override the config file (precedence:
+``Config`` defaults < config file < explicit flags). Repeatable flags (``--bind``...)
+replace the file's list only when given at least once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from hypercorn_cli.__about__ import __version__
+
+WORKER_CLASSES = ("asyncio", "uvloop", "trio")
+
+
+class UsageError(Exception):
+    """The command line could not be parsed (reported as one line, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag and the ``Config`` attribute it sets."""
+
+    names: tuple[str, ...]
+    attribute: str
+    help: str
+    convert: Callable[[str], Any] | None = None
+    action: str | type[argparse.Action] = "store"
+    choices: Sequence[str] | None = None
+    deprecated_by: str | None = None
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value!r}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value!r}")
+    return number
+
+
+def _octal(value: str) -> int:
+    # A umask is octal by convention (``-m 022``); Hypercorn parsed it as decimal.
+    text = value.lower().removeprefix("0o")
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal umask: {value!r}") from None
+
+
+def _verify_mode(value: str) -> ssl.VerifyMode:
+    try:
+        return ssl.VerifyMode[value]
+    except KeyError:
+        names = ", ".join(mode.name for mode in ssl.VerifyMode)
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {names}") from None
+
+
+def _cert_reqs(value: str) -> ssl.VerifyMode:
+    try:
+        return ssl.VerifyMode(int(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a certificate requirement: {value!r}") from None
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag(("--access-logfile",), "accesslog", "Access log target: '-' for stdout, else a path"),
+    Flag(("--access-log",), "accesslog", argparse.SUPPRESS, deprecated_by="--access-logfile"),
+    Flag(("--access-logformat",), "access_log_format", "Access log format (%%-style atoms)"),
+    Flag(("--backlog",), "backlog", "Maximum number of pending connections", _non_negative_int),
+    Flag(
+        ("-b", "--bind"),
+        "bind",
+        "Address to bind: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable)",
+        action="append",
+    ),
+    Flag(("--ca-certs",), "ca_certs", "CA certificates file for client verification"),
+    Flag(("--certfile",), "certfile", "TLS certificate file"),
+    Flag(
+        ("--cert-reqs",),
+        "verify_mode",
+        argparse.SUPPRESS,
+        _cert_reqs,
+        deprecated_by="--verify-mode",
+    ),
+    Flag(("--ciphers",), "ciphers", "TLS ciphers (OpenSSL cipher list)"),
+    Flag(
+        ("-D", "--daemon"),
+        "daemon",
+        "Make worker processes daemonic (--no-daemon to turn off)",
+        action=argparse.BooleanOptionalAction,
+    ),
+    Flag(("--debug",), "debug", "Enable event loop debug mode", action="store_true"),
+    Flag(
+        ("--error-logfile", "--log-file"),
+        "errorlog",
+        "Error log target: '-' for stderr, else a path",
+    ),
+    Flag(("--error-log",), "errorlog", argparse.SUPPRESS, deprecated_by="--error-logfile"),
+    Flag(
+        ("--graceful-timeout",),
+        "graceful_timeout",
+        "Seconds to let in-flight requests finish on shutdown",
+        _seconds,
+    ),
+    Flag(("--read-timeout",), "read_timeout", "Seconds to wait for each socket read", _seconds),
+    Flag(
+        ("--max-requests",),
+        "max_requests",
+        "Requests a worker serves before it is restarted",
+        _non_negative_int,
+    ),
+    Flag(
+        ("--max-requests-jitter",),
+        "max_requests_jitter",
+        "Random extra requests (0..N) added to --max-requests per worker",
+        _non_negative_int,
+    ),
+    Flag(("-g", "--group"), "group", "Group id owning unix sockets", int),
+    Flag(
+        ("-k", "--worker-class"),
+        "worker_class",
+        "Worker class: asyncio, uvloop or trio",
+        choices=WORKER_CLASSES,
+    ),
+    Flag(
+        ("--keep-alive",), "keep_alive_timeout", "Seconds to keep idle connections open", _seconds
+    ),
+    Flag(("--keyfile",), "keyfile", "TLS private key file"),
+    Flag(("--keyfile-password",), "keyfile_password", "Password of an encrypted --keyfile"),
+    Flag(
+        ("--insecure-bind",),
+        "insecure_bind",
+        "Plain-HTTP address to bind when TLS is on (repeatable)",
+        action="append",
+    ),
+    Flag(("--log-config",), "logconfig", "Logging config: json:PATH, toml:PATH or an ini file"),
+    Flag(("--log-level",), "loglevel", "Log level of the error and access logs (e.g. INFO)"),
+    Flag(("-p", "--pid"), "pid_path", "Write the server's process id to this file"),
+    Flag(
+        ("--quic-bind",),
+        "quic_bind",
+        "UDP address for HTTP/3 when TLS is on (repeatable)",
+        action="append",
+    ),
+    Flag(("--reload",), "use_reloader", "Restart workers when code changes", action="store_true"),
+    Flag(("--root-path",), "root_path", "ASGI root_path: the prefix the app is mounted under"),
+    Flag(
+        ("--server-name",),
+        "server_names",
+        "Accepted Host header value; others get 404 (repeatable)",
+        action="append",
+    ),
+    Flag(("--statsd-host",), "statsd_host", "StatsD server as HOST:PORT"),
+    Flag(("--statsd-prefix",), "statsd_prefix", "Prefix of every StatsD metric"),
+    Flag(("-m", "--umask"), "umask", "Octal umask applied while creating unix sockets", _octal),
+    Flag(("-u", "--user"), "user", "User id owning unix sockets", int),
+    Flag(
+        ("--verify-mode",),
+        "verify_mode",
+        "Client certificate policy: CERT_NONE, CERT_OPTIONAL or CERT_REQUIRED",
+        _verify_mode,
+    ),
+    Flag(
+        ("--websocket-ping-interval",),
+        "websocket_ping_interval",
+        "Seconds between server WebSocket pings",
+        _seconds,
+    ),
+    Flag(
+        ("-w", "--workers"),
+        "workers",
+        "Worker processes; 0 serves in this process",
+        _non_negative_int,
+    ),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, raised instead of printed."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _dest(flag: Flag) -> str:
+    # Flags sharing an attribute (deprecated aliases) get their own dest, so the
+    # namespace still says which one was used.
+    return flag.names[-1].lstrip("-").replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``hypercorn`` argument parser."""
+    parser = _Parser(
+        prog="hypercorn",
+        description="Serve an ASGI or WSGI application.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "application",
+        metavar="APPLICATION",
+        help="The application: module:app, path/to/file.py:app, asgi:module:app or wsgi:module:app",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        help="Config file: a TOML path, file:path/to/config.py or python:dotted.module",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    for flag in FLAGS:
+        kwargs: dict[str, Any] = {"dest": _dest(flag), "help": flag.help, "action": flag.action}
+        if flag.convert is not None:
+            kwargs["type"] = flag.convert
+        if flag.choices is not None:
+            kwargs["choices"] = flag.choices
+        parser.add_argument(*flag.names, **kwargs)
+    return parser
+
+
+def parse_args(args: Sequence[str]) -> argparse.Namespace:
+    """Parse ``args``; raises ``UsageError`` (or ``SystemExit`` for --help/--version)."""
+    return build_parser().parse_args(list(args))
+
+
+def flag_values(namespace: argparse.Namespace) -> list[tuple[Flag, Any]]:
+    """The flags given on the command line with their parsed values, in table order."""
+    given = vars(namespace)
+    return [(flag, given[_dest(flag)]) for flag in FLAGS if _dest(flag) in given]
+
+
+def apply_flags(config: Any, namespace: argparse.Namespace) -> None:
+    """Set the ``Config`` attribute of every flag that was given, and the application."""
+    for flag, value in flag_values(namespace):
+        if flag.deprecated_by is not None:
+            print(
+                f"Warning: {flag.names[0]} is deprecated, use {flag.deprecated_by}",
+                file=sys.stderr,
+            )
+        setattr(config, flag.attribute, value)
+    config.application_path = namespace.application
