@@ -1,5 +1,43 @@
-"""hypercorn_asyncio."""
+"""hypercorn-asyncio: the asyncio (and uvloop) driver of the hypercorn protocol core."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.config import Config
 
 from hypercorn_asyncio.__about__ import __version__
+from hypercorn_asyncio.run import BoundCallback, worker_serve
 
-__all__ = ["__version__"]
+
+async def serve(
+    app: Any,
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    mode: Literal["asgi", "wsgi"] | None = None,
+    on_bound: BoundCallback | None = None,
+) -> None:
+    """Serve an ASGI or WSGI app on the running asyncio (or uvloop) loop.
+
+    Args:
+        app: the ASGI 3 or WSGI application.
+        config: where and how to serve.
+        shutdown_trigger: awaited; when it returns the server shuts down gracefully.
+            Without one, SIGINT and SIGTERM do.
+        mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
+        on_bound: called with the bound addresses, e.g. ``["http://127.0.0.1:8000"]``,
+            once connections are accepted (use it to learn an ephemeral port).
+    """
+    if config.debug:
+        warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)
+    if config.workers != 1:
+        warnings.warn("The config `workers` has no effect when using serve", stacklevel=2)
+    wrapper = wrap_app(app, config.wsgi_max_body_size, mode)
+    await worker_serve(wrapper, config, shutdown_trigger=shutdown_trigger, on_bound=on_bound)
+
+
+__all__ = ["__version__", "serve"]

@@ -72,6 +72,15 @@ class HTTP1Wire(Protocol):
     def start_next_cycle(self) -> None: ...
 
 
+def _repeats_content_length(buffer: bytes) -> bool:
+    # h11 folds identical repeated Content-Length headers into one; RFC 9112 allows
+    # that, but a proxy in front may have framed the message differently, so a
+    # repeat is refused (request smuggling feeds on such disagreements).
+    end = buffer.find(b"\r\n\r\n")
+    head = buffer[: end if end != -1 else len(buffer)].lower()
+    return head.count(b"\ncontent-length") > 1
+
+
 class H11Wire:
     """:class:`HTTP1Wire` on an ``h11.Connection``."""
 
@@ -84,11 +93,15 @@ class H11Wire:
         self._conn.receive_data(data)
 
     def next_event(self) -> WireEvent:
+        conn = self._conn
+        head = conn.trailing_data[0] if conn.their_state is h11.IDLE else None
         try:
-            event = self._conn.next_event()
+            event = conn.next_event()
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolError(str(exc), status_hint=exc.error_status_hint) from exc
         kind = type(event)
+        if head is not None and kind is h11.Request and _repeats_content_length(head):
+            raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
         if kind is h11.Data:
             return Body(bytes(event.data))  # type: ignore[union-attr]
         if kind is h11.Request:

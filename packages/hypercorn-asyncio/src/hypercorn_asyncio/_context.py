@@ -1,0 +1,64 @@
+"""State one worker shares between its connections."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING, Any
+
+from hypercorn_protocol import DateCache
+from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.typing import ASGIApp
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.config import Config
+
+    from hypercorn_asyncio._tcp import HTTPProtocol
+
+
+class WorkerContext:
+    """The app, the config and the live connections of one worker."""
+
+    def __init__(self, app: ASGIApp, config: Config, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.config = config
+        self.loop = loop
+        self.dates = DateCache()
+        self.lifespan_state: dict[str, Any] = {}
+        self.connections: set[HTTPProtocol] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.shutting_down = False
+        self.terminate = asyncio.Event()
+        self.all_closed = asyncio.Event()
+        self.all_closed.set()
+        self._requests = 0
+        self._request_limit: int | None = None
+        if config.max_requests is not None:
+            self._request_limit = config.max_requests + random.randint(
+                0, max(config.max_requests_jitter, 0)
+            )
+        self._access_log = config.accesslog is not None
+
+    def request_completed(self, event: RequestCompleted) -> None:
+        if self._access_log:
+            response = None
+            if event.response is not None:
+                response = {"status": event.response.status, "headers": event.response.headers}
+            task = self.loop.create_task(
+                self.config.log.access(event.scope, response, event.end - event.start)
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        if self._request_limit is not None:
+            self._requests += 1
+            if self._requests >= self._request_limit:
+                self.terminate.set()
+
+    def connection_opened(self, protocol: HTTPProtocol) -> None:
+        self.connections.add(protocol)
+        self.all_closed.clear()
+
+    def connection_closed(self, protocol: HTTPProtocol) -> None:
+        self.connections.discard(protocol)
+        if not self.connections:
+            self.all_closed.set()

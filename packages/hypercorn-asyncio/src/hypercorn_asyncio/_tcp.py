@@ -1,0 +1,244 @@
+"""One TCP (or TLS, or unix) connection: an asyncio Protocol around a ServerConnection.
+
+Everything HTTP happens in the sans-IO core; this class only moves bytes, runs one
+task per stream, and keeps a single timer. After each input it *pumps*: drains the
+core's events, writes what the core queued in one ``transport.write``, and re-arms
+the timer only if the deadline moved earlier (a late timer re-checks and re-arms
+itself, so keep-alive needs no cancel/reschedule per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from time import time
+from typing import TYPE_CHECKING, Any
+
+from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.events import (
+    AppMessage,
+    CloseConnection,
+    PauseReading,
+    RequestCompleted,
+    ResumeReading,
+    StartApp,
+)
+from hypercorn_protocol.typing import Message, Scope
+
+if TYPE_CHECKING:
+    from hypercorn_asyncio._context import WorkerContext
+
+error_logger = logging.getLogger("hypercorn.error")
+
+
+def _address(value: Any) -> tuple[str, int] | None:
+    # IPv6 addresses come as 4-tuples; unix sockets as a path or "".
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None
+
+
+class _AppStream:
+    """The app side of one stream: its receive FIFO and the task running the app."""
+
+    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiter")
+
+    def __init__(self, protocol: HTTPProtocol, stream_id: int) -> None:
+        self._protocol = protocol
+        self.stream_id = stream_id
+        self.queue: deque[Message] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def push(self, message: Message) -> None:
+        self.queue.append(message)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> Message:
+        protocol = self._protocol
+        if not self.queue:
+            protocol.conn.app_receive_waiting(self.stream_id, time())
+            protocol.pump()
+            while not self.queue:
+                self.waiter = protocol.loop.create_future()
+                try:
+                    await self.waiter
+                finally:
+                    self.waiter = None
+        message = self.queue.popleft()
+        protocol.conn.app_consumed(self.stream_id)
+        if protocol.reading_paused:
+            protocol.pump()
+        return message
+
+    async def send(self, message: Message) -> None:
+        protocol = self._protocol
+        protocol.conn.app_send(self.stream_id, message, time())
+        protocol.pump()
+        if protocol.write_paused:
+            await protocol.drained()
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """asyncio Protocol serving one client connection."""
+
+    def __init__(self, context: WorkerContext, *, secure: bool) -> None:
+        self.context = context
+        self.loop = context.loop
+        self.secure = secure
+        self.conn: ServerConnection = None  # type: ignore[assignment]  # set in connection_made
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, _AppStream] = {}
+        self.reading_paused = False
+        self.write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------ transport API
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        alpn = None
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            alpn = ssl_object.selected_alpn_protocol()
+        context = self.context
+        self.conn = ServerConnection(
+            context.config,
+            client=_address(transport.get_extra_info("peername")),
+            server=_address(transport.get_extra_info("sockname")),
+            scheme="https" if self.secure else "http",
+            now=time(),
+            alpn=alpn,
+            state=context.lifespan_state,
+            dates=context.dates,
+        )
+        context.connection_opened(self)
+        if context.shutting_down:
+            self.conn.start_shutdown(time())
+        self.pump()
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data, time())
+        self.pump()
+
+    def eof_received(self) -> bool:
+        self.conn.receive_data(b"", time())
+        self.pump()
+        return True  # keep the transport open: a half-closed client still gets its response
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self.conn.connection_lost(time())
+        self.pump()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters.clear()
+        self.write_paused = False
+        self.context.connection_closed(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters.clear()
+
+    async def drained(self) -> None:
+        if self.write_paused and not self._closing:
+            waiter = self.loop.create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
+
+    # --------------------------------------------------------------- the pump
+    def pump(self) -> None:
+        conn = self.conn
+        close = False
+        while (event := conn.next_event()) is not None:
+            kind = type(event)
+            if kind is AppMessage:
+                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.push(event.message)  # type: ignore[attr-defined]
+            elif kind is StartApp:
+                self._start_app(event.stream_id, event.scope)  # type: ignore[attr-defined]
+            elif kind is RequestCompleted:
+                self.context.request_completed(event)  # type: ignore[arg-type]
+            elif kind is PauseReading:
+                if not self.reading_paused and self.transport is not None:
+                    self.reading_paused = True
+                    self.transport.pause_reading()
+            elif kind is ResumeReading:
+                if self.reading_paused and self.transport is not None and not self._closing:
+                    self.reading_paused = False
+                    self.transport.resume_reading()
+            elif kind is CloseConnection:
+                close = True
+        transport = self.transport
+        if transport is None or self._closing:
+            return
+        data = conn.data_to_send()
+        if data:
+            transport.write(data)
+        if close:
+            self._closing = True
+            transport.close()
+            return
+        deadline = conn.get_timer()
+        if deadline is not None and (self._timer_deadline is None or deadline < self._timer_deadline):
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_deadline = deadline
+            self._timer = self.loop.call_later(max(deadline - time(), 0.0), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        now = time()
+        deadline = self.conn.get_timer()
+        if deadline is not None and deadline <= now:
+            self.conn.handle_timer(now)
+        self.pump()
+
+    # ---------------------------------------------------------------- the app
+    def _start_app(self, stream_id: int, scope: Scope) -> None:
+        stream = _AppStream(self, stream_id)
+        self.streams[stream_id] = stream
+        stream.task = self.loop.create_task(self._run_app(stream, scope))
+        self.context.tasks.add(stream.task)
+        stream.task.add_done_callback(self.context.tasks.discard)
+
+    async def _run_app(self, stream: _AppStream, scope: Scope) -> None:
+        exc: BaseException | None = None
+        try:
+            await self.context.app(scope, stream.receive, stream.send)
+        except Exception as error:
+            exc = error
+            error_logger.exception("Error in ASGI Framework")
+        finally:
+            del self.streams[stream.stream_id]
+            self.conn.app_finished(stream.stream_id, exc, time())
+            self.pump()
+
+    def start_shutdown(self) -> None:
+        self.conn.start_shutdown(time())
+        self.pump()
+
+    def abort(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.task is not None:
+                stream.task.cancel()
+        if self.transport is not None:
+            self.transport.abort()

@@ -1,0 +1,234 @@
+"""Running one worker: lifespan, listeners, serving, graceful shutdown.
+
+Shutdown order (the same whatever triggered it: a signal, the caller's
+``shutdown_trigger``, the supervisor's event, or ``max_requests``):
+
+1. stop accepting: every listener is closed at once, so new connections are
+   refused rather than left waiting in a backlog;
+2. every connection is told to finish: idle ones close now, busy ones after their
+   current response (``connection: close``);
+3. wait up to ``graceful_timeout`` for them; whatever is left is aborted and its
+   app tasks cancelled (``Server.wait_closed`` is never awaited: on Python 3.12+ it
+   waits for every connection and would defeat the timeout);
+4. lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any
+
+from hypercorn_protocol.app_loading import AppWrapper, load_application
+from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.config import Config
+from hypercorn_protocol.wsgi import WSGIWrapper
+
+from hypercorn_asyncio._context import WorkerContext
+from hypercorn_asyncio._lifespan import Lifespan
+from hypercorn_asyncio._tcp import HTTPProtocol
+from hypercorn_asyncio.wsgi import AsyncioWSGIApp
+
+error_logger = logging.getLogger("hypercorn.error")
+
+BoundCallback = Callable[[list[str]], object]
+
+
+async def worker_serve(
+    app: AppWrapper,
+    config: Config,
+    *,
+    sockets: Sockets | None = None,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    on_bound: BoundCallback | None = None,
+) -> None:
+    """Serve ``app`` until ``shutdown_trigger`` returns (or a signal, without one).
+
+    Args:
+        app: the loaded application (see ``hypercorn_protocol.app_loading``).
+        config: the configuration.
+        sockets: listening sockets made earlier (the supervisor's); made here when None.
+        shutdown_trigger: awaited; when it returns the worker shuts down gracefully.
+            Without one, SIGINT and SIGTERM trigger the shutdown.
+        on_bound: called with the bound addresses (``"http://127.0.0.1:8000"``, ...)
+            once the server accepts connections; the way to learn an ephemeral port.
+    """
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_exception_handler)
+    asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
+    context = WorkerContext(asgi_app, config, loop)
+
+    signal_event = asyncio.Event()
+    if shutdown_trigger is None:
+        _install_signal_handlers(loop, signal_event)
+        shutdown_trigger = signal_event.wait
+
+    lifespan: Lifespan | None = None
+    if not isinstance(app, WSGIWrapper):
+        lifespan = Lifespan(app.app, config, context.lifespan_state)
+        await lifespan.startup()
+
+    servers: list[asyncio.Server] = []
+    try:
+        if sockets is None:
+            sockets = config.create_sockets()
+        ssl_context = config.create_ssl_context()
+        binds: list[str] = []
+        for sock, secure in [(s, True) for s in sockets.secure_sockets] + [
+            (s, False) for s in sockets.insecure_sockets
+        ]:
+            server = await loop.create_server(
+                lambda secure=secure: HTTPProtocol(context, secure=secure),  # type: ignore[misc]
+                sock=sock,
+                ssl=ssl_context if secure else None,
+                backlog=config.backlog,
+                ssl_handshake_timeout=config.ssl_handshake_timeout if secure else None,
+            )
+            servers.append(server)
+            binds.append(describe_bind(sock, secure))
+        for bind in binds:
+            error_logger.info("Running on %s (CTRL + C to quit)", bind)
+        if on_bound is not None:
+            on_bound(binds)
+
+        await _first_of(shutdown_trigger(), context.terminate.wait())
+    finally:
+        await _shutdown(context, servers)
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+async def _first_of(*awaitables: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a failing trigger stops the server with its error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> None:
+    context.shutting_down = True
+    for server in servers:
+        server.close()
+    for connection in list(context.connections):
+        connection.start_shutdown()
+    try:
+        await asyncio.wait_for(context.all_closed.wait(), context.config.graceful_timeout)
+    except asyncio.TimeoutError:
+        error_logger.warning(
+            "Graceful shutdown timed out after %ss; closing %d connection(s)",
+            context.config.graceful_timeout,
+            len(context.connections),
+        )
+    for connection in list(context.connections):
+        connection.abort()
+    tasks = list(context.tasks)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    names = ["SIGINT", "SIGTERM", "SIGBREAK"]
+    for name in names:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            loop.add_signal_handler(signum, event.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Windows, or not the main thread: fall back to the plain handler when possible.
+            try:
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(event.set))
+            except ValueError:
+                pass
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exception = context.get("exception")
+    # Failed TLS handshakes and resets are the peer's business, not the operator's.
+    import ssl
+
+    if isinstance(exception, (ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        return
+    loop.default_exception_handler(context)
+
+
+# ------------------------------------------------------------------- processes
+async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
+    signal_event = asyncio.Event()
+    _install_signal_handlers(asyncio.get_running_loop(), signal_event)
+    while not signal_event.is_set():
+        if shutdown_event is not None and shutdown_event.is_set():
+            return
+        try:
+            await asyncio.wait_for(signal_event.wait(), 0.1)
+        except asyncio.TimeoutError:
+            pass
+
+
+def _worker(
+    config: Config,
+    sockets: Sockets | None,
+    shutdown_event: ProcessEvent | None,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None,
+) -> None:
+    app = load_application(config.application_path, config.wsgi_max_body_size)
+
+    async def main() -> None:
+        await worker_serve(
+            app, config, sockets=sockets, shutdown_trigger=lambda: _process_trigger(shutdown_event)
+        )
+
+    run(main(), debug=config.debug, loop_factory=loop_factory)
+
+
+def asyncio_worker(
+    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+) -> None:
+    """A worker process (or the in-process server) on the standard asyncio loop."""
+    _worker(config, sockets, shutdown_event, None)
+
+
+def uvloop_worker(
+    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+) -> None:
+    """A worker process (or the in-process server) on uvloop."""
+    try:
+        import uvloop
+    except ImportError as error:
+        raise ImportError(
+            "The uvloop worker needs uvloop: pip install 'hypercorn[uvloop]'"
+        ) from error
+    _worker(config, sockets, shutdown_event, uvloop.new_event_loop)
+
+
+def run(
+    main: Coroutine[Any, Any, None],
+    *,
+    debug: bool = False,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> None:
+    """``asyncio.run`` with a loop factory, on every supported Python."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(debug=debug, loop_factory=loop_factory) as runner:
+            runner.run(main)
+        return
+    loop = loop_factory() if loop_factory is not None else asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        loop.set_debug(debug)
+        loop.run_until_complete(main)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
