@@ -355,13 +355,7 @@ class Config:
                 certfile, keyfile, password if password is not None else _no_password
             )
         except (ssl.SSLError, OSError) as exc:
-            files = certfile if certfile == keyfile else f"{certfile} / key file {keyfile}"
-            hint = ""
-            if "bad decrypt" in str(exc).lower() or "bad password" in str(exc).lower():
-                hint = " (wrong or missing keyfile_password?)"
-            raise ConfigError(
-                f"cannot load TLS certificate file {files}: {_reason(exc)}{hint}"
-            ) from None
+            raise ConfigError(_cert_chain_problem(certfile, keyfile, exc)) from None
         if self.ca_certs is not None:
             try:
                 context.load_verify_locations(self.ca_certs)
@@ -532,6 +526,24 @@ def load_toml_file(filename: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, toml_parser.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot load config file {path}: {_reason(exc)}") from None
     return data
+
+
+def _cert_chain_problem(certfile: str, keyfile: str, exc: BaseException) -> str:
+    """Say which file made ``load_cert_chain`` fail (OpenSSL only says "PEM lib")."""
+    try:
+        with open(certfile, "rb") as file:
+            cert_pem = file.read()
+        with open(keyfile, "rb") as file:
+            key_pem = file.read()
+    except OSError as read_error:
+        return f"cannot load TLS certificate file {certfile}: {_reason(read_error)}"
+    if b"-----BEGIN CERTIFICATE-----" not in cert_pem:
+        return f"cannot load TLS certificate file {certfile}: no PEM certificate found"
+    if b"PRIVATE KEY-----" not in key_pem:
+        return f"cannot load TLS key file {keyfile}: no PEM private key found"
+    if b"ENCRYPTED" in key_pem:
+        return f"cannot load TLS key file {keyfile}: wrong or missing keyfile_password"
+    return f"cannot load TLS certificate file {certfile} with key file {keyfile}: {_reason(exc)}"
 
 
 def _no_password() -> str:
