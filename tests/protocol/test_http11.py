@@ -113,7 +113,9 @@ def test_date_header_follows_the_clock_per_second() -> None:
 def test_streamed_response_is_chunked_and_request_body_streams_in() -> None:
     h = Harness()
     h.send_request(
-        h11.Request(method="POST", target="/", headers=[("host", "x"), ("transfer-encoding", "chunked")])
+        h11.Request(
+            method="POST", target="/", headers=[("host", "x"), ("transfer-encoding", "chunked")]
+        )
     )
     h.send_request(h11.Data(data=b"ab"))
     h.send_request(h11.Data(data=b"cd"), h11.EndOfMessage())
@@ -206,7 +208,9 @@ def test_http10_response_closes_connection() -> None:
 @pytest.mark.parametrize(("method", "status"), [("HEAD", 200), ("GET", 204), ("GET", 304)])
 def test_body_suppressed_for_head_204_304(method: str, status: int) -> None:
     h = Harness()
-    h.send_request(h11.Request(method=method, target="/", headers=[("host", "x")]), h11.EndOfMessage())
+    h.send_request(
+        h11.Request(method=method, target="/", headers=[("host", "x")]), h11.EndOfMessage()
+    )
     h.app_send(
         1,
         {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"5")]},

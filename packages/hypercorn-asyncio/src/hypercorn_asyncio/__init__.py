@@ -6,11 +6,10 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from hypercorn_protocol.app_loading import wrap_app
-from hypercorn_protocol.config import Config
-
 from hypercorn_asyncio.__about__ import __version__
 from hypercorn_asyncio.run import BoundCallback, worker_serve
+from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.config import Config
 
 
 async def serve(

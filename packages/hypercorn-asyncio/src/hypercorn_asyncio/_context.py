@@ -11,9 +11,8 @@ from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.typing import ASGIApp
 
 if TYPE_CHECKING:
-    from hypercorn_protocol.config import Config
-
     from hypercorn_asyncio._tcp import HTTPProtocol
+    from hypercorn_protocol.config import Config
 
 
 class WorkerContext:

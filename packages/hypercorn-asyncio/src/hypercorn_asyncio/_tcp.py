@@ -197,7 +197,9 @@ class HTTPProtocol(asyncio.Protocol):
             transport.close()
             return
         deadline = conn.get_timer()
-        if deadline is not None and (self._timer_deadline is None or deadline < self._timer_deadline):
+        if deadline is not None and (
+            self._timer_deadline is None or deadline < self._timer_deadline
+        ):
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_deadline = deadline

@@ -23,15 +23,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
-from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
-from hypercorn_protocol.config import Config
-from hypercorn_protocol.wsgi import WSGIWrapper
-
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
 from hypercorn_asyncio._tcp import HTTPProtocol
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
+from hypercorn_protocol.app_loading import AppWrapper, load_application
+from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.config import Config
+from hypercorn_protocol.wsgi import WSGIWrapper
 
 error_logger = logging.getLogger("hypercorn.error")
 
@@ -82,7 +81,7 @@ async def worker_serve(
             (s, False) for s in sockets.insecure_sockets
         ]:
             server = await loop.create_server(
-                lambda secure=secure: HTTPProtocol(context, secure=secure),  # type: ignore[misc]
+                lambda secure=secure: HTTPProtocol(context, secure=secure),
                 sock=sock,
                 ssl=ssl_context if secure else None,
                 backlog=config.backlog,

@@ -17,9 +17,12 @@ _FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+
 class HeaderSettings(Protocol):
     """The Config attributes the default response headers depend on."""
 
-    include_date_header: bool
-    include_server_header: bool
-    alt_svc_headers: list[str]
+    @property
+    def include_date_header(self) -> bool: ...
+    @property
+    def include_server_header(self) -> bool: ...
+    @property
+    def alt_svc_headers(self) -> list[str]: ...
 
 
 class DateCache:

@@ -45,7 +45,12 @@ from hypercorn_protocol._h11 import (
     HTTP1Wire,
     RequestHead,
 )
-from hypercorn_protocol._headers import DateCache, DefaultHeaders, body_allowed, normalise_app_headers
+from hypercorn_protocol._headers import (
+    DateCache,
+    DefaultHeaders,
+    body_allowed,
+    normalise_app_headers,
+)
 from hypercorn_protocol._scope import Address, host_header, http_scope, split_target
 from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
 from hypercorn_protocol.events import (
@@ -59,10 +64,11 @@ from hypercorn_protocol.events import (
     StartApp,
 )
 from hypercorn_protocol.settings import ProtocolSettings
-from hypercorn_protocol.typing import Headers, Message
+from hypercorn_protocol.typing import Headers, Message, Scope
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _DISCONNECT: Message = {"type": "http.disconnect"}
+_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 
 
 class ResponseState(Enum):
@@ -89,7 +95,7 @@ class _Stream:
         "unconsumed",
     )
 
-    def __init__(self, stream_id: int, scope: dict[str, Any], method: bytes, start: float) -> None:
+    def __init__(self, stream_id: int, scope: Scope, method: bytes, start: float) -> None:
         self.stream_id = stream_id
         self.scope = scope
         self.method = method
@@ -361,7 +367,9 @@ class HTTP11Connection:
         if stream is None or stream.response is ResponseState.DONE or not data:
             return  # the app already answered: the rest of the body is dropped
         if self._pending_body is not None:
-            self._deliver(stream, {"type": "http.request", "body": self._pending_body, "more_body": True})
+            self._deliver(
+                stream, {"type": "http.request", "body": self._pending_body, "more_body": True}
+            )
         self._pending_body = data
 
     def _flush_pending_body(self) -> None:
@@ -406,9 +414,7 @@ class HTTP11Connection:
                 return
         self._reject(exc.status_hint, str(exc), now, exc)
 
-    def _reject(
-        self, status: int, reason: str, now: float, exc: Exception | None = None
-    ) -> None:
+    def _reject(self, status: int, reason: str, now: float, exc: Exception | None = None) -> None:
         """Answer a request the app never sees, then close (its framing is not trusted)."""
         headers = [(b"content-length", b"0"), (b"connection", b"close")]
         headers += self._default_headers.get(now)
@@ -421,10 +427,13 @@ class HTTP11Connection:
     # ----------------------------------------------------------- response side
     def _send_head(self, stream: _Stream, message: Message, now: float) -> None:
         headers = stream.headers
-        may_have_body = body_allowed(stream.method, stream.status)
-        if not message.get("more_body", False) and may_have_body:
-            if not any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in headers):
-                headers = [*headers, (b"content-length", b"%d" % len(message.get("body", b"")))]
+        single_message = not message.get("more_body", False)
+        if (
+            single_message
+            and body_allowed(stream.method, stream.status)
+            and not any(name.lower() in _FRAMING_HEADERS for name, _ in headers)
+        ):
+            headers = [*headers, (b"content-length", b"%d" % len(message.get("body", b"")))]
         if self._must_close_after_response():
             headers = [*headers, (b"connection", b"close")]
         headers = headers + self._default_headers.get(now)
@@ -456,7 +465,9 @@ class HTTP11Connection:
 
     def _complete(self, stream: _Stream, now: float) -> None:
         summary = ResponseSummary(stream.status, stream.headers, stream.body_bytes)
-        self._events.append(RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now))
+        self._events.append(
+            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
+        )
         self._disconnect_stream()
 
     def _disconnect_stream(self) -> None:
