@@ -293,7 +293,7 @@ class _Response:
     """One response's PEP 3333 state: ``start_response``, ``write`` and lazy headers."""
 
     def __init__(self, method: str, send_start: SendStart, send_body: SendBody) -> None:
-        self._head = method == "HEAD"
+        self.head = method == "HEAD"
         self._send_start = send_start
         self._send_body = send_body
         self.status: int | None = None
@@ -347,7 +347,7 @@ class _Response:
         if not self.headers_sent:
             if self.status is None:
                 raise RuntimeError("the WSGI application returned without calling start_response()")
-            if self.content_length is None and not self._head:
+            if self.content_length is None and not self.head:
                 self.length_hint = 0
             self.send(b"", final=True)
         elif not self.ended:
@@ -419,8 +419,10 @@ def run_wsgi(
 def _send_sequence(response: _Response, chunks: Sequence[object]) -> None:
     # The whole body is known: send a content-length and end with the last chunk.
     data = [_as_bytes(chunk) for chunk in chunks]
-    if not response.headers_sent:
-        response.length_hint = sum(len(chunk) for chunk in data)
+    total = sum(len(chunk) for chunk in data)
+    # An empty body for HEAD says nothing about the length of the GET response.
+    if not response.headers_sent and (total or not response.head):
+        response.length_hint = total
     last = max((index for index, chunk in enumerate(data) if chunk), default=-1)
     for index in range(last + 1):
         if data[index]:
