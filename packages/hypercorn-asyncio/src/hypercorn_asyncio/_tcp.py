@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from time import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hypercorn_protocol import ServerConnection
 from hypercorn_protocol.events import (
@@ -101,7 +101,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------ transport API
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         alpn = None
         ssl_object = transport.get_extra_info("ssl_object")

@@ -61,6 +61,23 @@ class HTTP1Wire(Protocol):
 
     def receive(self, data: bytes) -> None: ...
     def next_event(self) -> WireEvent: ...
+    def _check_head(self, buffer: bytes) -> None:
+        end = buffer.find(b"\r\n\r\n")
+        if end == -1:
+            end = len(buffer)
+        # h11 bounds only heads that arrive in pieces; one that arrives whole in a
+        # single read must obey the same limit.
+        if end > self._max_head:
+            raise RemoteProtocolError("request head too large", status_hint=431)
+        # h11 folds identical repeated Content-Length headers into one; RFC 9112
+        # allows that, but a proxy in front may have framed the message differently,
+        # so a repeat is refused (request smuggling feeds on such disagreements).
+        if (
+            buffer.count(b"ontent-", 0, end) > 1
+            and buffer[:end].lower().count(b"\ncontent-length") > 1
+        ):
+            raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
+
     def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes: ...
     def informational(self, status: int, headers: Headers) -> bytes: ...
     def body(self, data: bytes) -> bytes: ...
@@ -72,21 +89,13 @@ class HTTP1Wire(Protocol):
     def start_next_cycle(self) -> None: ...
 
 
-def _repeats_content_length(buffer: bytes) -> bool:
-    # h11 folds identical repeated Content-Length headers into one; RFC 9112 allows
-    # that, but a proxy in front may have framed the message differently, so a
-    # repeat is refused (request smuggling feeds on such disagreements).
-    end = buffer.find(b"\r\n\r\n")
-    head = buffer[: end if end != -1 else len(buffer)].lower()
-    return head.count(b"\ncontent-length") > 1
-
-
 class H11Wire:
     """:class:`HTTP1Wire` on an ``h11.Connection``."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_max_head")
 
     def __init__(self, max_incomplete_size: int) -> None:
+        self._max_head = max_incomplete_size
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_size)
 
     def receive(self, data: bytes) -> None:
@@ -100,8 +109,8 @@ class H11Wire:
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolError(str(exc), status_hint=exc.error_status_hint) from exc
         kind = type(event)
-        if head is not None and kind is h11.Request and _repeats_content_length(head):
-            raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
+        if head is not None and kind is h11.Request:
+            self._check_head(head)
         if kind is h11.Data:
             return Body(bytes(event.data))  # type: ignore[union-attr]
         if kind is h11.Request:
@@ -122,6 +131,23 @@ class H11Wire:
         if event is h11.PAUSED:
             return PAUSED
         return PEER_CLOSED  # h11.ConnectionClosed
+
+    def _check_head(self, buffer: bytes) -> None:
+        end = buffer.find(b"\r\n\r\n")
+        if end == -1:
+            end = len(buffer)
+        # h11 bounds only heads that arrive in pieces; one that arrives whole in a
+        # single read must obey the same limit.
+        if end > self._max_head:
+            raise RemoteProtocolError("request head too large", status_hint=431)
+        # h11 folds identical repeated Content-Length headers into one; RFC 9112
+        # allows that, but a proxy in front may have framed the message differently,
+        # so a repeat is refused (request smuggling feeds on such disagreements).
+        if (
+            buffer.count(b"ontent-", 0, end) > 1
+            and buffer[:end].lower().count(b"\ncontent-length") > 1
+        ):
+            raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
 
     def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes:
         return self._send(h11.Response(status_code=status, headers=headers, reason=reason))

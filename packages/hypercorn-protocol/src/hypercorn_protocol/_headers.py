@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from email.utils import formatdate
+from time import gmtime
 from typing import Protocol
 
 from hypercorn_protocol.typing import Headers
@@ -25,6 +25,27 @@ class HeaderSettings(Protocol):
     def alt_svc_headers(self) -> list[str]: ...
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds: float) -> bytes:
+    """RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) of a POSIX time.
+
+    Written out by hand: ``email.utils`` would pull ``socket`` into the sans-IO core.
+    """
+    t = gmtime(seconds)
+    return b"%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday].encode(),
+        t.tm_mday,
+        _MONTHS[t.tm_mon - 1].encode(),
+        t.tm_year,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+    )
+
+
 class DateCache:
     """Formats the Date header at most once per second of ``now``."""
 
@@ -38,7 +59,7 @@ class DateCache:
         second = int(now)
         if second != self._second:
             self._second = second
-            self._value = formatdate(second, usegmt=True).encode("ascii")
+            self._value = http_date(second)
         return self._value
 
 

@@ -1,0 +1,114 @@
+"""Run a real server in a background thread for e2e tests, on each asyncio-family loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from hypercorn_protocol.config import Config
+
+LOOPS = ["asyncio", "uvloop"]
+
+
+class RunningServer:
+    def __init__(
+        self, binds: list[str], stop: Callable[[], None], thread: threading.Thread
+    ) -> None:
+        self.binds = binds
+        self.stop = stop
+        self.thread = thread
+        self.error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return self.binds[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.binds[0].rsplit(":", 1)[1])
+
+
+@contextmanager
+def run_server(
+    app: Any, config: Config, loop: str, *, mode: str | None = None
+) -> Iterator[RunningServer]:
+    """Serve ``app`` with ``hypercorn_asyncio.serve`` in a thread; stop it on exit."""
+    from hypercorn_asyncio import serve
+
+    bound: list[str] = []
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        new_loop: asyncio.AbstractEventLoop
+        if loop == "uvloop":
+            import uvloop
+
+            new_loop = uvloop.new_event_loop()
+        else:
+            new_loop = asyncio.new_event_loop()
+        stop_event = asyncio.Event()
+        holder["loop"] = new_loop
+        holder["stop"] = stop_event
+
+        def on_bound(binds: list[str]) -> None:
+            bound.extend(binds)
+            ready.set()
+
+        try:
+            new_loop.run_until_complete(
+                serve(
+                    app,
+                    config,
+                    shutdown_trigger=stop_event.wait,
+                    mode=mode,  # type: ignore[arg-type]
+                    on_bound=on_bound,
+                )
+            )
+        except BaseException as error:
+            holder["error"] = error
+        finally:
+            ready.set()
+            new_loop.close()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    ready.wait(10)
+
+    def stop() -> None:
+        loop_ = holder.get("loop")
+        if loop_ is not None and not loop_.is_closed():
+            try:
+                loop_.call_soon_threadsafe(holder["stop"].set)
+            except RuntimeError:
+                pass
+        thread.join(30)
+
+    server = RunningServer(bound, stop, thread)
+    if "error" in holder:
+        server.error = holder["error"]
+        raise holder["error"]
+    try:
+        yield server
+    finally:
+        stop()
+        server.error = holder.get("error")
+
+
+def make_config(**values: Any) -> Config:
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.errorlog = None
+    for key, value in values.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture(params=LOOPS)
+def loop_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
