@@ -88,14 +88,16 @@ def test_get_post_and_lifespan_state(loop_name: str) -> None:
 
 
 def test_keep_alive_reuses_one_connection(loop_name: str) -> None:
-    with run_server(echo_app, make_config(), loop_name) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            for _ in range(3):
-                sock.sendall(b"GET /k HTTP/1.1\r\nhost: x\r\n\r\n")
-                data = b""
-                while not data.endswith(b"\r\n\r\n") or b"x-path" not in data:
-                    data += sock.recv(65536)
-                assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    with (
+        run_server(echo_app, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+    ):
+        for _ in range(3):
+            sock.sendall(b"GET /k HTTP/1.1\r\nhost: x\r\n\r\n")
+            data = b""
+            while not data.endswith(b"\r\n\r\n") or b"x-path" not in data:
+                data += sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 def test_pipelined_requests_in_order(loop_name: str) -> None:
@@ -124,18 +126,20 @@ def test_chunked_upload_and_streamed_response(loop_name: str) -> None:
 
 
 def test_expect_100_continue(loop_name: str) -> None:
-    with run_server(echo_app, make_config(), loop_name) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(
-                b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
-            )
-            interim = sock.recv(65536)
-            assert interim.startswith(b"HTTP/1.1 100 ")
-            sock.sendall(b"body")
-            final = b""
-            while not final.endswith(b"body"):
-                final += sock.recv(65536)
-            assert b"HTTP/1.1 200 OK" in final
+    with (
+        run_server(echo_app, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+    ):
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
+        )
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        sock.sendall(b"body")
+        final = b""
+        while not final.endswith(b"body"):
+            final += sock.recv(65536)
+        assert b"HTTP/1.1 200 OK" in final
 
 
 def test_malformed_request_gets_400_and_other_connections_unharmed(loop_name: str) -> None:
@@ -172,11 +176,13 @@ def test_app_error_gives_500_and_connection_survives(loop_name: str) -> None:
 
 
 def test_keep_alive_timeout_closes_idle_connection(loop_name: str) -> None:
-    with run_server(echo_app, make_config(keep_alive_timeout=0.3), loop_name) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            started = time.monotonic()
-            assert sock.recv(1) == b""  # the server closed it
-            assert time.monotonic() - started >= 0.25
+    with (
+        run_server(echo_app, make_config(keep_alive_timeout=0.3), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+    ):
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # the server closed it
+        assert time.monotonic() - started >= 0.25
 
 
 def test_tls_with_alpn_http11(loop_name: str, tmp_path: Path) -> None:
@@ -318,18 +324,20 @@ def test_slow_reader_backpressure_bounds_memory(loop_name: str) -> None:
             sent.append(len(chunk))
         await send({"type": "http.response.body", "body": b""})
 
-    with run_server(firehose, make_config(), loop_name) as server:
-        with socket.create_connection(("127.0.0.1", server.port)) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-            time.sleep(1.0)
-            # socket buffers plus the transport's high-water mark: a few MiB at most
-            assert sum(sent) < 16 * 1024 * 1024
-            received = 0
-            while received < 1024 * 1024:
-                received += len(sock.recv(65536))
-            time.sleep(0.2)
-            assert sum(sent) > 1024 * 1024  # reading let the app continue
+    with (
+        run_server(firehose, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        time.sleep(1.0)
+        # socket buffers plus the transport's high-water mark: a few MiB at most
+        assert sum(sent) < 16 * 1024 * 1024
+        received = 0
+        while received < 1024 * 1024:
+            received += len(sock.recv(65536))
+        time.sleep(0.2)
+        assert sum(sent) > 1024 * 1024  # reading let the app continue
 
 
 def test_access_log_line(loop_name: str, capsys: pytest.CaptureFixture[str]) -> None:

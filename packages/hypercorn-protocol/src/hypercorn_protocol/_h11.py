@@ -61,23 +61,6 @@ class HTTP1Wire(Protocol):
 
     def receive(self, data: bytes) -> None: ...
     def next_event(self) -> WireEvent: ...
-    def _check_head(self, buffer: bytes) -> None:
-        end = buffer.find(b"\r\n\r\n")
-        if end == -1:
-            end = len(buffer)
-        # h11 bounds only heads that arrive in pieces; one that arrives whole in a
-        # single read must obey the same limit.
-        if end > self._max_head:
-            raise RemoteProtocolError("request head too large", status_hint=431)
-        # h11 folds identical repeated Content-Length headers into one; RFC 9112
-        # allows that, but a proxy in front may have framed the message differently,
-        # so a repeat is refused (request smuggling feeds on such disagreements).
-        if (
-            buffer.count(b"ontent-", 0, end) > 1
-            and buffer[:end].lower().count(b"\ncontent-length") > 1
-        ):
-            raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
-
     def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes: ...
     def informational(self, status: int, headers: Headers) -> bytes: ...
     def body(self, data: bytes) -> bytes: ...
