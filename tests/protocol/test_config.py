@@ -160,6 +160,7 @@ def _reset_hypercorn_loggers() -> Iterator[None]:
             handler.close()
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
+        logger.disabled = False
 
 
 def option_values(config: Config) -> dict[str, Any]:
@@ -631,7 +632,7 @@ def test_from_object_unimportable() -> None:
 
 def test_pickle_round_trip_of_non_default_config() -> None:
     values = dict(GOOD_VALUES)
-    values.update(logger_class=Logger, errorlog="-", logconfig=None)
+    values.update(logger_class=Logger, errorlog="-", logconfig=None, logconfig_dict=None)
     config = Config.from_mapping(values)
     config.alt_svc_headers.append('h2=":8443"')
     _ = config.log  # the cached logger must not travel

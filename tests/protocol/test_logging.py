@@ -30,6 +30,7 @@ def _reset_hypercorn_loggers() -> Iterator[None]:
             handler.close()
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
+        logger.disabled = False
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -403,6 +404,20 @@ def test_logconfig_ini(tmp_path: Path) -> None:
     config.logconfig = str(tmp_path / "log.ini")
     run(Logger(config).access(http_scope(), RESPONSE, 0.1))
     assert flush_and_read(out).startswith("INI 127.0.0.1:51234")
+
+
+def test_logconfig_dict_keeps_existing_loggers_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = Config()
+    config.logconfig_dict = {"version": 1}
+    logger = Logger(config)
+    run(logger.info("still here"))
+    assert "still here" in capsys.readouterr().err
+    config.logconfig_dict = {"version": 1, "disable_existing_loggers": True}
+    logger = Logger(config)
+    run(logger.info("silenced"))
+    assert "silenced" not in capsys.readouterr().err
 
 
 def test_logconfig_wins_over_logconfig_dict(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ for the atoms.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -71,22 +70,33 @@ def _level_number(level: str) -> int:
 
 def _apply_logconfig(config: Config) -> None:
     """Apply ``logconfig`` (``json:``, ``toml:`` or an ini path) or else ``logconfig_dict``."""
+    import json
     import logging.config
 
     if config.logconfig is not None:
         source = config.logconfig
         if source.startswith("json:"):
             with open(source[5:], "rb") as file:
-                logging.config.dictConfig(json.load(file))
+                _dict_config(json.load(file))
         elif source.startswith("toml:"):
             from hypercorn_protocol.config import load_toml_file
 
-            logging.config.dictConfig(load_toml_file(source[5:]))
+            _dict_config(load_toml_file(source[5:]))
         else:
             defaults = {"__file__": source, "here": os.path.dirname(source)}
             logging.config.fileConfig(source, defaults=defaults, disable_existing_loggers=False)
     elif config.logconfig_dict is not None:
-        logging.config.dictConfig(config.logconfig_dict)
+        _dict_config(config.logconfig_dict)
+
+
+def _dict_config(settings: Mapping[str, Any]) -> None:
+    import logging.config
+
+    # dictConfig disables existing loggers unless told otherwise, which would silence the
+    # two loggers created just before; keep them, as fileConfig is told to.
+    settings = dict(settings)
+    settings.setdefault("disable_existing_loggers", False)
+    logging.config.dictConfig(settings)
 
 
 class Logger:
@@ -100,6 +110,7 @@ class Logger:
     path, a ``logging.Logger`` is used as is, None disables that log. ``logconfig`` and
     ``logconfig_dict`` are applied afterwards; if one of them gives ``hypercorn.access`` or
     ``hypercorn.error`` handlers while that target is None, the configured logger is used.
+    Dict configs default to ``disable_existing_loggers=False`` so these loggers survive.
     """
 
     def __init__(self, config: Config) -> None:
