@@ -17,7 +17,7 @@ from typing import Any
 
 from hypercorn_protocol import AppMessage, CloseConnection, ServerConnection, StartApp
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import Message, Scope
 
 
 async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -28,7 +28,7 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
 def serve_connection(sock: socket.socket, config: Config) -> None:
     conn = ServerConnection(config, client=None, server=None, scheme="http", now=time.time())
     requests: deque[StartApp] = deque()
-    inbox: deque[dict[str, Any]] = deque()
+    inbox: deque[Message] = deque()
     closed = False
 
     def pump() -> None:
@@ -52,7 +52,7 @@ def serve_connection(sock: socket.socket, config: Config) -> None:
             continue
         stream_id, scope = requests[0].stream_id, requests.popleft().scope
 
-        async def receive(stream_id: int = stream_id) -> dict[str, Any]:
+        async def receive(stream_id: int = stream_id) -> Message:
             while not inbox and not closed:
                 feed()
             conn.app_consumed(stream_id)
