@@ -434,3 +434,53 @@ def test_absolute_form_target_reduced_to_path() -> None:
     (start,) = starts(h.feed(b"GET http://example.com/p?q=1 HTTP/1.1\r\nhost: example.com\r\n\r\n"))
     assert start.scope["path"] == "/p"
     assert start.scope["query_string"] == b"q=1"
+
+
+def test_short_body_against_content_length_closes_connection() -> None:
+    h = Harness()
+    h.send_request(get(), h11.EndOfMessage())
+    h.app_send(
+        1, {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]}
+    )
+    h.app_send(1, {"type": "http.response.body", "body": b"short"})
+    assert closes(h.events), "the client could not find where the next response starts"
+
+
+def test_body_longer_than_content_length_is_refused() -> None:
+    from hypercorn_protocol.errors import LocalProtocolError
+
+    h = Harness()
+    h.send_request(get(), h11.EndOfMessage())
+    h.app_send(
+        1, {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    with pytest.raises(LocalProtocolError):
+        h.app_send(1, {"type": "http.response.body", "body": b"too long"})
+    assert b"too long" not in h.wire
+
+
+def test_app_chunked_header_is_not_duplicated() -> None:
+    h = Harness()
+    h.send_request(get(), h11.EndOfMessage())
+    h.app_send(
+        1,
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"Transfer-Encoding", b"chunked")],
+        },
+    )
+    h.app_send(1, {"type": "http.response.body", "body": b"ab", "more_body": True})
+    h.app_send(1, {"type": "http.response.body", "body": b""})
+    assert h.wire.lower().count(b"transfer-encoding") == 1
+    got = h.client_events()
+    assert b"".join(bytes(e.data) for e in got if isinstance(e, h11.Data)) == b"ab"
+    assert not h.conn.closed
+
+
+def test_connection_close_from_client_is_honoured() -> None:
+    h = Harness()
+    h.send_request(get(connection="close"), h11.EndOfMessage())
+    h.respond(1)
+    assert b"connection: close" in h.wire
+    assert closes(h.events)

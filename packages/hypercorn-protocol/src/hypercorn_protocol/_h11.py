@@ -1,9 +1,17 @@
-"""The HTTP/1.1 wire seam, implemented on h11.
+"""The HTTP/1.1 wire seam: h11 parses requests, this module frames responses.
 
 :class:`~hypercorn_protocol._http11.HTTP11Connection` speaks to the wire only through
-the small :class:`HTTP1Wire` protocol below, so a faster parser can replace h11
-without touching the connection logic (and must pass the same tests). h11 is the
-reference: strict RFC 9112 parsing, framing decided for us, keep-alive rules.
+the small :class:`HTTP1Wire` protocol below, so another parser can replace h11
+without touching the connection logic (and must pass the same tests).
+
+Requests are parsed by h11 (strict RFC 9112, bounded heads). Responses are written
+here: h11's serializer validates and re-walks every header and state on each
+event, which cost more than the rest of a request put together. Framing rules
+(RFC 9112 section 6): a declared ``content-length`` is enforced both ways (a short
+body leaves the connection unusable, an over-long one is refused); otherwise
+HTTP/1.1 responses are chunked and HTTP/1.0 ones are delimited by closing; HEAD,
+1xx, 204 and 304 responses carry no body. Since h11 never sees the responses, each
+keep-alive cycle gets a fresh h11 connection seeded with the bytes left over.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from typing import Protocol
 
 import h11
 
-from hypercorn_protocol.errors import RemoteProtocolError
+from hypercorn_protocol.errors import LocalProtocolError, RemoteProtocolError
 from hypercorn_protocol.typing import Headers
 
 
@@ -72,15 +80,41 @@ class HTTP1Wire(Protocol):
     def start_next_cycle(self) -> None: ...
 
 
-class H11Wire:
-    """:class:`HTTP1Wire` on an ``h11.Connection``."""
+class _Framing:
+    LENGTH = 0
+    CHUNKED = 1
+    CLOSE = 2
+    NONE = 3
 
-    __slots__ = ("_conn", "_max_head")
+
+class H11Wire:
+    """:class:`HTTP1Wire` with h11 parsing requests and its own response framing."""
+
+    __slots__ = (
+        "_conn",
+        "_framing",
+        "_head_only",
+        "_http10",
+        "_keep_alive",
+        "_max_head",
+        "_remaining",
+        "_response_done",
+    )
 
     def __init__(self, max_incomplete_size: int) -> None:
         self._max_head = max_incomplete_size
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_size)
+        self._reset()
 
+    def _reset(self) -> None:
+        self._keep_alive = True
+        self._http10 = False
+        self._head_only = False
+        self._framing = _Framing.NONE
+        self._remaining = 0
+        self._response_done = False
+
+    # ---------------------------------------------------------------- requests
     def receive(self, data: bytes) -> None:
         self._conn.receive_data(data)
 
@@ -92,20 +126,25 @@ class H11Wire:
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolError(str(exc), status_hint=exc.error_status_hint) from exc
         kind = type(event)
-        if head is not None and kind is h11.Request:
-            self._check_head(head)
         if kind is h11.Data:
             return Body(bytes(event.data))  # type: ignore[union-attr]
         if kind is h11.Request:
             request: h11.Request = event  # type: ignore[assignment]
-            raw = request.headers.raw_items()
+            if head is not None:
+                self._check_head(head)
+            headers = list(request.headers)
+            self._http10 = request.http_version == b"1.0"
+            self._head_only = request.method == b"HEAD"
+            self._keep_alive = not self._http10 and not any(
+                name == b"connection" and b"close" in value.lower() for name, value in headers
+            )
             return RequestHead(
                 method=request.method,
                 target=request.target,
                 http_version=request.http_version,
-                headers=list(request.headers),
-                raw_headers=raw,
-                expects_continue=self._conn.they_are_waiting_for_100_continue,
+                headers=headers,
+                raw_headers=request.headers.raw_items(),
+                expects_continue=conn.they_are_waiting_for_100_continue,
             )
         if kind is h11.EndOfMessage:
             return END_OF_BODY
@@ -132,22 +171,71 @@ class H11Wire:
         ):
             raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
 
+    # --------------------------------------------------------------- responses
     def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes:
-        return self._send(h11.Response(status_code=status, headers=headers, reason=reason))
+        """Serialize a final response head; ``headers`` are already validated."""
+        framing = _Framing.NONE if self._head_only or status in (204, 304) else -1
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        has_connection_close = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-length" and framing != _Framing.NONE:
+                if framing == _Framing.LENGTH:
+                    raise LocalProtocolError("duplicate content-length in the response")
+                try:
+                    self._remaining = int(value)
+                except ValueError:
+                    raise LocalProtocolError(f"invalid content-length {value!r}") from None
+                if self._remaining < 0:
+                    raise LocalProtocolError(f"invalid content-length {value!r}")
+                framing = _Framing.LENGTH
+            elif lower == b"transfer-encoding":
+                if value.lower() != b"chunked":
+                    raise LocalProtocolError("only chunked transfer-encoding is supported")
+                continue  # re-added below when the response is really chunked
+            elif lower == b"connection" and b"close" in value.lower():
+                has_connection_close = True
+                self._keep_alive = False
+            lines.append(b"%s: %s\r\n" % (name, value))
+        if framing == -1:
+            if self._http10:
+                framing = _Framing.CLOSE
+                self._keep_alive = False
+            else:
+                framing = _Framing.CHUNKED
+                lines.append(b"transfer-encoding: chunked\r\n")
+        if not self._keep_alive and not has_connection_close:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        self._framing = framing
+        return b"".join(lines)
 
     def informational(self, status: int, headers: Headers) -> bytes:
-        return self._send(h11.InformationalResponse(status_code=status, headers=headers))
+        lines = [b"HTTP/1.1 %d \r\n" % status]
+        lines.extend(b"%s: %s\r\n" % pair for pair in headers)
+        lines.append(b"\r\n")
+        return b"".join(lines)
 
     def body(self, data: bytes) -> bytes:
-        return self._send(h11.Data(data=data))
+        framing = self._framing
+        if framing == _Framing.CHUNKED:
+            return b"%x\r\n%s\r\n" % (len(data), data)
+        if framing == _Framing.LENGTH:
+            if len(data) > self._remaining:
+                raise LocalProtocolError("response body longer than its content-length")
+            self._remaining -= len(data)
+            return data
+        if framing == _Framing.CLOSE:
+            return data
+        return b""
 
     def end(self) -> bytes:
-        return self._send(h11.EndOfMessage())
-
-    def _send(self, event: h11.Event) -> bytes:
-        data = self._conn.send(event)
-        assert data is not None  # only ConnectionClosed returns None
-        return data
+        self._response_done = True
+        if self._framing == _Framing.CHUNKED:
+            return b"0\r\n\r\n"
+        if self._framing == _Framing.LENGTH and self._remaining:
+            self._keep_alive = False  # short body: the client cannot find the next response
+        return b""
 
     @property
     def request_complete(self) -> bool:
@@ -155,7 +243,14 @@ class H11Wire:
 
     @property
     def can_reuse(self) -> bool:
-        return self._conn.our_state is h11.DONE and self._conn.their_state is h11.DONE
+        return self._keep_alive and self._response_done and self._conn.their_state is h11.DONE
 
     def start_next_cycle(self) -> None:
-        self._conn.start_next_cycle()
+        leftover, closed = self._conn.trailing_data
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+        if leftover:
+            conn.receive_data(leftover)
+        if closed:
+            conn.receive_data(b"")
+        self._conn = conn
+        self._reset()
