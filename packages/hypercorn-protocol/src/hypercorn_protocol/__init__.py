@@ -9,6 +9,15 @@ from __future__ import annotations
 from hypercorn_protocol import events
 from hypercorn_protocol.__about__ import __version__
 from hypercorn_protocol._headers import DateCache
+from hypercorn_protocol.app_loading import (
+    AppWrapper,
+    ASGIWrapper,
+    is_asgi,
+    load_application,
+    load_object,
+    wrap_app,
+)
+from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import (
     LocalProtocolError,
@@ -28,10 +37,16 @@ from hypercorn_protocol.events import (
     StreamWritable,
 )
 from hypercorn_protocol.settings import ProtocolSettings
+from hypercorn_protocol.wsgi import WSGIWrapper, build_environ, run_wsgi
 
 __all__ = [
+    "ASGIWrapper",
     "AppMessage",
+    "AppWrapper",
     "CloseConnection",
+    "Config",
+    "ConfigError",
+    "ConfigWarning",
     "DateCache",
     "Event",
     "LocalProtocolError",
@@ -46,6 +61,13 @@ __all__ = [
     "StartApp",
     "StreamWritable",
     "UnexpectedMessageError",
+    "WSGIWrapper",
     "__version__",
+    "build_environ",
     "events",
+    "is_asgi",
+    "load_application",
+    "load_object",
+    "run_wsgi",
+    "wrap_app",
 ]
