@@ -354,3 +354,52 @@ def test_access_log_line(loop_name: str, capsys: pytest.CaptureFixture[str]) -> 
 
 def _message(value: Message) -> Message:
     return value
+
+
+def test_slow_app_backpressure_blocks_the_uploader(loop_name: str) -> None:
+    """An app that does not read makes the server stop reading, so the client blocks."""
+    import threading
+
+    release = threading.Event()
+    received: list[int] = []
+
+    async def lazy_reader(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        while not release.is_set():
+            await asyncio.sleep(0.05)
+        total = 0
+        while True:
+            message = await receive()
+            total += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        received.append(total)
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"%d" % total})
+
+    size = 64 * 1024 * 1024
+    with (
+        run_server(lazy_reader, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % size)
+        sent = 0
+        chunk = b"y" * 65536
+        sock.settimeout(1.0)
+        try:
+            while sent < size:
+                sent += sock.send(chunk)
+        except TimeoutError:
+            pass
+        # queue bound (max_app_queue_size chunks) plus kernel buffers, far below 64 MiB
+        assert sent < 16 * 1024 * 1024, sent
+        release.set()
+        sock.settimeout(10)
+        while sent < size:
+            sent += sock.send(chunk[: min(len(chunk), size - sent)])
+        response = b""
+        while not response.endswith(b"%d" % size):
+            response += sock.recv(65536)
+    assert received == [size]
