@@ -37,17 +37,27 @@ class Flag:
     deprecated_by: str | None = None
 
 
+def _whole_number(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
 def _non_negative_int(value: str) -> int:
-    number = int(value)
+    number = _whole_number(value)
     if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value!r}")
     return number
 
 
 def _seconds(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not number >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {value!r}")
     return number
 
 
@@ -70,8 +80,8 @@ def _verify_mode(value: str) -> ssl.VerifyMode:
 
 def _cert_reqs(value: str) -> ssl.VerifyMode:
     try:
-        return ssl.VerifyMode(int(value))
-    except ValueError:
+        return ssl.VerifyMode(_whole_number(value))
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"not a certificate requirement: {value!r}") from None
 
 
@@ -128,7 +138,7 @@ FLAGS: tuple[Flag, ...] = (
         "Random extra requests (0..N) added to --max-requests per worker",
         _non_negative_int,
     ),
-    Flag(("-g", "--group"), "group", "Group id owning unix sockets", int),
+    Flag(("-g", "--group"), "group", "Group id owning unix sockets", _whole_number),
     Flag(
         ("-k", "--worker-class"),
         "worker_class",
@@ -166,7 +176,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(("--statsd-host",), "statsd_host", "StatsD server as HOST:PORT"),
     Flag(("--statsd-prefix",), "statsd_prefix", "Prefix of every StatsD metric"),
     Flag(("-m", "--umask"), "umask", "Octal umask applied while creating unix sockets", _octal),
-    Flag(("-u", "--user"), "user", "User id owning unix sockets", int),
+    Flag(("-u", "--user"), "user", "User id owning unix sockets", _whole_number),
     Flag(
         ("--verify-mode",),
         "verify_mode",

@@ -58,6 +58,7 @@ def worker_process_main(
         _drain_on_sigterm(shutdown_event)
     _stop_when_orphaned(shutdown_event)
     try:
+        config.log  # noqa: B018 - each process builds its own loggers (they are not pickled)
         worker(config, sockets=sockets, shutdown_event=shutdown_event)
     except (*usage_errors(), *runtime_errors()) as exc:
         print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)

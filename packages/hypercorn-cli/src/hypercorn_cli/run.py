@@ -25,7 +25,7 @@ from types import FrameType
 from hypercorn_cli._worker_process import worker_process_main
 from hypercorn_cli._workers import WorkerFunction, resolve_worker
 from hypercorn_protocol.app_loading import load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.binding import Sockets
 from hypercorn_protocol.config import Config, ConfigError
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
@@ -59,13 +59,13 @@ def run(config: Config) -> int:
     if config.use_reloader and config.workers == 0:
         raise ConfigError("--reload needs at least one worker process (-w 1 or more)")
     worker = resolve_worker(config.worker_class)
+    config.log  # noqa: B018 - builds the loggers (handlers, levels) before anything logs
     _import_application(config)
     if config.pid_path is not None:
         with open(config.pid_path, "w") as pid_file:
             pid_file.write(f"{os.getpid()}\n")
     sockets = config.create_sockets()
     try:
-        _log_binds(config, sockets)
         if config.workers == 0:
             worker(config, sockets=sockets)
             return 0
@@ -90,16 +90,6 @@ def _error_logger(config: Config) -> logging.Logger:
     if isinstance(logger, logging.Logger):
         return logger
     return logging.getLogger("hypercorn.error")
-
-
-def _log_binds(config: Config, sockets: Sockets) -> None:
-    log = _error_logger(config)
-    for sock in sockets.secure_sockets:
-        log.info("Running on %s (CTRL + C to quit)", describe_bind(sock, True))
-    for sock in sockets.insecure_sockets:
-        log.info("Running on %s (CTRL + C to quit)", describe_bind(sock, False))
-    for sock in sockets.quic_sockets:
-        log.info("Running on %s (QUIC) (CTRL + C to quit)", describe_bind(sock, True))
 
 
 def _close_sockets(sockets: Sockets) -> None:
