@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hypercorn_cli import run as run_module
+import hypercorn_cli.run as run_module
 from hypercorn_cli._config_source import load_config
 from hypercorn_cli._errors import EXIT_RUNTIME, EXIT_USAGE, one_line, runtime_errors, usage_errors
 from hypercorn_cli._options import apply_flags, parse_args

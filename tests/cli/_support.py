@@ -1,0 +1,164 @@
+"""Helpers for running the real ``hypercorn`` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = f"hello from {scope['path']}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+WSGI_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"wsgi says " + environ["PATH_INFO"].encode()]
+"""
+
+FAILING_STARTUP_APP = """
+async def app(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+"""
+
+BROKEN_IMPORT_APP = """
+import a_dependency_that_is_not_installed
+
+async def app(scope, receive, send):
+    pass
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """A running ``hypercorn`` process whose stderr is collected line by line."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 30.0) -> list[str]:
+        """Wait until ``count`` stderr lines contain ``text``; return those lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            matching = [line for line in self.lines if text in line]
+            if len(matching) >= count:
+                return matching
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {text!r} on stderr; got {self.lines!r}")
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"exited ({self.process.wait()}) with stderr {self.lines!r}")
+            self.lines.append(line)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``signum`` and return the exit code."""
+        self.process.send_signal(signum)
+        return self.wait(timeout)
+
+    def close(self) -> None:
+        """Kill the process if it is still running and release its pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for exit; returns the exit code with all of stderr collected."""
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+        return code
+
+
+StartServer = Callable[..., Server]
+
+
+def hypercorn_command() -> list[str]:
+    """``python -m hypercorn`` with this interpreter."""
+    return [sys.executable, "-m", "hypercorn"]
+
+
+def console_script() -> Path:
+    """The ``hypercorn`` console script installed next to this interpreter."""
+    name = "hypercorn.exe" if sys.platform == "win32" else "hypercorn"
+    scripts = Path(sys.executable).parent
+    return scripts / name
+
+
+def run_command(*args: str, cwd: Path, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hypercorn ARGS`` to completion."""
+    return subprocess.run(
+        [*hypercorn_command(), *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id still exists (and is not a zombie we own)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
