@@ -3,10 +3,14 @@
 Each module of ``hypercorn_protocol`` is imported in a fresh interpreter, so a module
 that pulls in ``asyncio``, ``trio`` or ``socket`` (directly or through ``ssl``,
 ``logging.handlers``...) is named. ``binding.py`` is the one allowed exception.
+
+The interpreter runs with ``-S`` and this process's ``sys.path``: ``.pth`` start-up hooks
+(coverage's, for one, which imports ``socket``) would otherwise hide an import.
 """
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import subprocess
 import sys
@@ -20,11 +24,13 @@ ALLOWED_TO_USE_SOCKETS = {"hypercorn_protocol.binding"}
 
 _CHECK = """
 import importlib, sys
-importlib.import_module(sys.argv[1])
 forbidden = sys.argv[2].split(",")
-print(",".join(sorted(
-    name for name in sys.modules if name.split(".")[0] in forbidden
-)))
+def loaded():
+    return sorted(name for name in sys.modules if name.split(".")[0] in forbidden)
+if loaded():
+    sys.exit(f"already imported at start-up: {loaded()}")
+importlib.import_module(sys.argv[1])
+print(",".join(loaded()))
 """
 
 
@@ -36,8 +42,10 @@ def _core_modules() -> list[str]:
 
 
 def _imported_forbidden(module: str) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     result = subprocess.run(
-        [sys.executable, "-c", _CHECK, module, ",".join(FORBIDDEN)],
+        [sys.executable, "-S", "-c", _CHECK, module, ",".join(FORBIDDEN)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
