@@ -154,11 +154,26 @@ def run_command(*args: str, cwd: Path, timeout: float = 30.0) -> subprocess.Comp
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id still exists (and is not a zombie we own)."""
+    """Whether a process with this id is still running (zombies count as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    status = Path(f"/proc/{pid}/status")
+    try:
+        text = status.read_text()
+    except OSError:
+        return not status.parent.parent.is_dir()  # no /proc: trust kill(0)
+    return "State:\tZ" not in text
+
+
+def wait_until_gone(pid: int, timeout: float = 20.0) -> bool:
+    """Wait for ``pid`` to stop running; True if it did within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
     return True

@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from hypercorn_cli.__about__ import __version__
-from tests.cli._support import StartServer, console_script, free_port, pid_alive, run_command
+from tests.cli._support import (
+    StartServer,
+    console_script,
+    free_port,
+    pid_alive,
+    run_command,
+    wait_until_gone,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -87,6 +94,31 @@ def test_sigint_stops_the_supervisor_cleanly(start_server: StartServer) -> None:
 
     assert server.stop(signal.SIGINT) == 0
     assert not any("Traceback" in line for line in server.lines)
+
+
+def test_worker_that_reaches_max_requests_is_replaced(start_server: StartServer) -> None:
+    port = free_port()
+    server = start_server("app:app", "-b", f"127.0.0.1:{port}", "-w", "1", "--max-requests", "1")
+    first = _worker_pids(server.wait_for(_running_line(port)))
+
+    assert httpx.get(f"http://127.0.0.1:{port}/one").status_code == 200
+    lines = server.wait_for(_running_line(port), count=2)
+    second = _worker_pids(lines) - first
+
+    assert len(second) == 1
+    assert httpx.get(f"http://127.0.0.1:{port}/two").text == "hello from /two"
+    assert server.stop() == 0
+
+
+def test_workers_shut_down_when_the_supervisor_is_killed(start_server: StartServer) -> None:
+    port = free_port()
+    server = start_server("app:app", "-b", f"127.0.0.1:{port}", "-w", "1")
+    (worker_pid,) = _worker_pids(server.wait_for(_running_line(port)))
+
+    server.process.kill()
+    server.wait()
+
+    assert wait_until_gone(worker_pid), "orphaned worker kept running"
 
 
 def test_serves_a_wsgi_app(start_server: StartServer) -> None:
