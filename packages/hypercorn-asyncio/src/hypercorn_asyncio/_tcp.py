@@ -23,6 +23,7 @@ from hypercorn_protocol.events import (
     RequestCompleted,
     ResumeReading,
     StartApp,
+    StreamWritable,
 )
 from hypercorn_protocol.typing import Message, Scope
 
@@ -42,7 +43,7 @@ def _address(value: Any) -> tuple[str, int] | None:
 class _AppStream:
     """The app side of one stream: its receive FIFO and the task running the app."""
 
-    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiter")
+    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiter", "writable")
 
     def __init__(self, protocol: HTTPProtocol, stream_id: int) -> None:
         self._protocol = protocol
@@ -50,6 +51,7 @@ class _AppStream:
         self.queue: deque[Message] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.writable: asyncio.Future[None] | None = None
 
     def push(self, message: Message) -> None:
         self.queue.append(message)
@@ -76,10 +78,22 @@ class _AppStream:
 
     async def send(self, message: Message) -> None:
         protocol = self._protocol
-        protocol.conn.app_send(self.stream_id, message, time())
+        may_continue = protocol.conn.app_send(self.stream_id, message, time())
         protocol.pump()
+        if not may_continue:
+            # HTTP/2: this stream's buffer is full; wait for window, not for the socket.
+            while not protocol.conn.writable(self.stream_id) and not protocol.closing:
+                self.writable = protocol.loop.create_future()
+                try:
+                    await self.writable
+                finally:
+                    self.writable = None
         if protocol.write_paused:
             await protocol.drained()
+
+    def wake_writer(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -133,6 +147,10 @@ class HTTPProtocol(asyncio.Protocol):
         self.pump()
         return True  # keep the transport open: a half-closed client still gets its response
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.conn.connection_lost(time())
@@ -145,6 +163,8 @@ class HTTPProtocol(asyncio.Protocol):
                 waiter.set_result(None)
         self._drain_waiters.clear()
         self.write_paused = False
+        for stream in self.streams.values():
+            stream.wake_writer()
         self.context.connection_closed(self)
 
     def pause_writing(self) -> None:
@@ -185,6 +205,10 @@ class HTTPProtocol(asyncio.Protocol):
                 if self.reading_paused and self.transport is not None and not self._closing:
                     self.reading_paused = False
                     self.transport.resume_reading()
+            elif kind is StreamWritable:
+                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.wake_writer()
             elif kind is CloseConnection:
                 close = True
         transport = self.transport

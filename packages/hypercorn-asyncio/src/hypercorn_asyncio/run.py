@@ -58,6 +58,7 @@ async def worker_serve(
     """
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_exception_handler)
+    config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
     context = WorkerContext(asgi_app, config, loop)
 
@@ -136,8 +137,11 @@ async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> No
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
-    names = ["SIGINT", "SIGTERM", "SIGBREAK"]
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop,
+    event: asyncio.Event,
+    names: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGBREAK"),
+) -> None:
     for name in names:
         signum = getattr(signal, name, None)
         if signum is None:
@@ -165,7 +169,13 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 # ------------------------------------------------------------------- processes
 async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
     signal_event = asyncio.Event()
-    _install_signal_handlers(asyncio.get_running_loop(), signal_event)
+    loop = asyncio.get_running_loop()
+    if shutdown_event is None:
+        _install_signal_handlers(loop, signal_event)
+    else:
+        # A supervised worker: terminal Ctrl-C reaches the whole process group and is
+        # the supervisor's to handle; SIGTERM aimed at this worker drains it.
+        _install_signal_handlers(loop, signal_event, names=("SIGTERM",))
     while not signal_event.is_set():
         if shutdown_event is not None and shutdown_event.is_set():
             return

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypercorn_protocol._h2 import PREFACE, HTTP2Connection
 from hypercorn_protocol._headers import DateCache
 from hypercorn_protocol._http11 import HTTP11Connection
 from hypercorn_protocol._scope import Address
@@ -46,7 +47,7 @@ class ServerConnection:
         dates: a shared :class:`DateCache`, so a worker formats ``Date`` once a second.
     """
 
-    __slots__ = ("_protocol",)
+    __slots__ = ("_args", "_protocol", "_settings", "_sniffed")
 
     def __init__(
         self,
@@ -60,20 +61,41 @@ class ServerConnection:
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
     ) -> None:
-        self._protocol = HTTP11Connection(
-            settings,
-            client=client,
-            server=server,
-            scheme=scheme,
-            now=now,
-            state=state,
-            dates=dates,
-        )
+        self._args: dict[str, Any] = {
+            "client": client,
+            "server": server,
+            "scheme": scheme,
+            "state": state,
+            "dates": dates or DateCache(),
+        }
+        self._protocol: HTTP11Connection | HTTP2Connection
+        if alpn == "h2":
+            self._protocol = HTTP2Connection(settings, now=now, **self._args)
+            self._sniffed: bytes | None = None
+        else:
+            self._protocol = HTTP11Connection(settings, now=now, **self._args)
+            # HTTP/2 with prior knowledge starts with a fixed preface; until it is
+            # ruled in or out, the first bytes wait here.
+            self._sniffed = b""
+        self._settings = settings
 
     # The methods below are the whole API; each forwards to the active protocol.
     def receive_data(self, data: bytes, now: float) -> None:
         """Feed bytes from the peer; ``b""`` means end of stream."""
-        self._protocol.receive_data(data, now)
+        if self._sniffed is None:
+            self._protocol.receive_data(data, now)
+            return
+        seen = self._sniffed + data
+        if data and len(seen) < len(PREFACE) and PREFACE.startswith(seen):
+            self._sniffed = seen
+            return
+        self._sniffed = None
+        if seen.startswith(PREFACE):
+            self._protocol = HTTP2Connection(self._settings, now=now, **self._args)
+        if seen:
+            self._protocol.receive_data(seen, now)
+        if not data:
+            self._protocol.receive_data(b"", now)
 
     def next_event(self) -> Event | None:
         """The next event for the driver, or None when there is none."""
@@ -91,14 +113,23 @@ class ServerConnection:
         """Act on an expired deadline (keep-alive, read timeout)."""
         self._protocol.handle_timer(now)
 
-    def app_send(self, stream_id: int, message: Message, now: float) -> None:
+    def app_send(self, stream_id: int, message: Message, now: float) -> bool:
         """The app of ``stream_id`` called ``send(message)``.
+
+        Returns:
+            False when the stream's buffer is full (HTTP/2 flow control): the app's
+            ``send`` should wait for :class:`~hypercorn_protocol.events.StreamWritable`.
 
         Raises:
             UnexpectedMessageError: the message is not valid in the stream's state.
             ValueError: a malformed status or header.
         """
-        self._protocol.app_send(stream_id, message, now)
+        return self._protocol.app_send(stream_id, message, now) is not False
+
+    def writable(self, stream_id: int) -> bool:
+        """False while the stream waits for flow-control window (HTTP/2)."""
+        protocol = self._protocol
+        return protocol.writable(stream_id) if isinstance(protocol, HTTP2Connection) else True
 
     def app_consumed(self, stream_id: int) -> None:
         """The app of ``stream_id`` took one message from its receive queue."""
@@ -124,6 +155,11 @@ class ServerConnection:
     def closed(self) -> bool:
         """True once a :class:`CloseConnection` has been emitted."""
         return self._protocol.closed
+
+    @property
+    def http_version(self) -> str:
+        """``"1.1"`` or ``"2"``: the protocol this connection speaks now."""
+        return "2" if isinstance(self._protocol, HTTP2Connection) else "1.1"
 
     @property
     def idle(self) -> bool:

@@ -1,0 +1,711 @@
+"""HTTP/2 server connection on h2: many streams, one socket.
+
+Theory of operation
+-------------------
+h2 parses frames and keeps the RFC 9113 state machines; this module maps its events
+to ASGI streams and schedules what goes out.
+
+* Inbound: ``RequestReceived`` starts an app (:class:`StartApp`); ``DataReceived``
+  becomes ``http.request`` messages. Flow-control window is given back only when
+  the app *takes* a message (``app_consumed``), so a slow app throttles its own
+  stream, not the others and not the connection.
+* Outbound: each stream has a byte buffer. ``_flush`` walks the streams that have
+  data round-robin, one frame each per turn, as far as the connection and stream
+  windows allow. An app whose buffer is above ``_HIGH_WATER`` is told to wait
+  (``app_send`` returns False) until :class:`StreamWritable`.
+* A stream ends when its response is fully flushed (END_STREAM) or when either side
+  resets it; the app then gets ``http.disconnect`` exactly once. Every lookup is by
+  ``dict.get``: frames for streams already gone are h2's business (it answers with
+  RST_STREAM), never a crash of the connection.
+* Protocol errors close the connection with GOAWAY carrying h2's error code.
+  ``keep_alive_max_requests`` bounds the streams one connection may open (HTTP/2
+  rapid reset, CVE-2023-44487), and so does a reset-rate budget.
+* Graceful shutdown sends GOAWAY at once (last stream id = highest seen), lets the
+  open streams finish, then closes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+from hyperframe.frame import GoAwayFrame
+
+from hypercorn_protocol._headers import DateCache, DefaultHeaders, normalise_app_headers
+from hypercorn_protocol._scope import Address, http_scope, split_target
+from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
+from hypercorn_protocol.events import (
+    AppMessage,
+    CloseConnection,
+    Event,
+    PauseReading,
+    RequestCompleted,
+    ResponseSummary,
+    ResumeReading,
+    StartApp,
+    StreamWritable,
+)
+from hypercorn_protocol.settings import ProtocolSettings
+from hypercorn_protocol.typing import Headers, Message, Scope
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_HIGH_WATER = 64 * 1024
+_DISCONNECT: Message = {"type": "http.disconnect"}
+# Headers that mean something only hop-by-hop; RFC 9113 section 8.2.2 forbids them.
+_CONNECTION_SPECIFIC = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
+# A client that resets more streams than this within _RESET_WINDOW seconds is
+# flooding (rapid reset); it is sent GOAWAY ENHANCE_YOUR_CALM.
+_RESET_BUDGET = 200
+_RESET_WINDOW = 10.0
+
+
+class _H2Stream:
+    __slots__ = (
+        "app_finished",
+        "body_bytes",
+        "closed",
+        "disconnected",
+        "end_pending",
+        "headers",
+        "method",
+        "outbound",
+        "pending_acks",
+        "request_complete",
+        "response",
+        "scope",
+        "start",
+        "status",
+        "stream_id",
+        "trailers",
+        "trailers_allowed",
+        "trailers_ready",
+        "waiting",
+    )
+
+    def __init__(self, stream_id: int, scope: Scope, method: str, start: float) -> None:
+        self.stream_id = stream_id
+        self.scope = scope
+        self.method = method
+        self.start = start
+        self.status = 0
+        self.headers: Headers = []
+        self.response = "none"  # none -> started -> body -> done
+        self.outbound = bytearray()
+        self.end_pending = False
+        self.trailers: Headers | None = None
+        self.trailers_allowed = False
+        self.trailers_ready = False
+        self.pending_acks: deque[int] = deque()
+        self.body_bytes = 0
+        self.request_complete = False
+        self.disconnected = False
+        self.app_finished = False
+        self.closed = False
+        self.waiting = False
+
+
+class HTTP2Connection:
+    """The HTTP/2 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
+
+    def __init__(
+        self,
+        settings: ProtocolSettings,
+        *,
+        client: Address,
+        server: Address,
+        scheme: str,
+        now: float,
+        state: dict[str, Any] | None = None,
+        dates: DateCache | None = None,
+        upgrade: tuple[Scope, bytes] | None = None,
+        output_prefix: bytes = b"",
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._server = server
+        self._scheme = scheme
+        self._lifespan_state = state
+        self._default_headers = DefaultHeaders(settings, "h2", dates or DateCache())
+        self._server_names = {name.encode("latin-1") for name in settings.server_names}
+        self._max_queue = max(settings.max_app_queue_size, 1)
+        self._max_requests = settings.keep_alive_max_requests
+        self._keep_alive_timeout = settings.keep_alive_timeout
+        self._events: deque[Event] = deque()
+        self._out: list[bytes] = [output_prefix] if output_prefix else []
+        self._streams: dict[int, _H2Stream] = {}
+        self._sending: deque[int] = deque()  # streams with buffered output, round-robin
+        self._requests = 0
+        self._resets: deque[float] = deque()
+        self._idle_since = now
+        self._closed = False
+        self._shutting_down = False
+        self._reading_paused = False
+        self._paused_by: set[int] = set()
+
+        config = h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_inbound_headers=True
+        )
+        conn = h2.connection.H2Connection(config=config)
+        max_frame = getattr(settings, "h2_max_inbound_frame_size", 16384)
+        max_header_list = getattr(settings, "h2_max_header_list_size", 65536)
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: getattr(
+                    settings, "h2_max_concurrent_streams", 100
+                ),
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
+            },
+        )
+        # h2 derives these from its settings only when a change is acknowledged,
+        # which initial values never are; set them so the advertised limits hold.
+        conn.max_inbound_frame_size = max_frame
+        conn.decoder.max_header_list_size = max_header_list
+        self._h2 = conn
+        if upgrade is None:
+            conn.initiate_connection()
+        else:
+            _, settings_header = upgrade
+            conn.initiate_upgrade_connection(settings_header)
+        self._out.append(conn.data_to_send())
+        if upgrade is not None:
+            self._start_upgraded_stream(upgrade[0], now)
+
+    # ------------------------------------------------------------------ outputs
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self) -> bytes:
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    def get_timer(self) -> float | None:
+        if self._closed or self._streams:
+            return None
+        return self._idle_since + self._keep_alive_timeout
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def idle(self) -> bool:
+        return not self._streams
+
+    # ------------------------------------------------------------------- inputs
+    def receive_data(self, data: bytes, now: float) -> None:
+        if self._closed:
+            return
+        if not data:
+            self._connection_gone()
+            self._close()
+            return
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        for event in events:
+            self._handle(event, now)
+        self._flush(now)
+
+    def handle_timer(self, now: float) -> None:
+        if (
+            not self._closed
+            and not self._streams
+            and now >= self._idle_since + self._keep_alive_timeout
+        ):
+            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+            self._close()
+
+    def start_shutdown(self, now: float) -> None:
+        if self._closed or self._shutting_down:
+            return
+        self._shutting_down = True
+        if not self._streams:
+            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+            self._close()
+            return
+        # h2's close_connection() would forbid finishing the open streams, so the
+        # announcing GOAWAY is written by hand; the final one follows at the end.
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = self._h2.highest_inbound_stream_id
+        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
+        self._out.append(frame.serialize())
+
+    def connection_lost(self, now: float) -> None:
+        self._connection_gone()
+        self._closed = True
+
+    def app_consumed(self, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if stream.pending_acks:
+            size = stream.pending_acks.popleft()
+            if size and not stream.closed and not self._closed:
+                try:
+                    self._h2.acknowledge_received_data(size, stream_id)
+                except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                    pass
+                self._out.append(self._h2.data_to_send())
+        if stream_id in self._paused_by and len(stream.pending_acks) < self._max_queue:
+            self._paused_by.discard(stream_id)
+            self._maybe_resume()
+
+    def app_receive_waiting(self, stream_id: int, now: float) -> None:
+        return None
+
+    def app_send(self, stream_id: int, message: Message, now: float) -> bool:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed or self._closed:
+            return True
+        kind = message["type"]
+        if kind == "http.response.body":
+            if stream.response == "started":
+                self._send_head(stream, message, now)
+            elif stream.response != "body":
+                raise UnexpectedMessageError(stream.response, kind)
+            body = message.get("body", b"")
+            if body and stream.method != "HEAD" and stream.status not in (204, 304):
+                stream.outbound += body
+                stream.body_bytes += len(body)
+            if not message.get("more_body", False):
+                stream.response = "done"
+                stream.end_pending = True
+            self._schedule(stream)
+            self._flush(now)
+            if stream_id not in self._streams:  # fully sent, or reset meanwhile
+                return True
+            stream.waiting = len(stream.outbound) > _HIGH_WATER
+            return not stream.waiting
+        if kind == "http.response.start" and stream.response == "none":
+            status = int(message["status"])
+            if not 200 <= status <= 999:
+                raise ValueError(f"Invalid response status {status}")
+            stream.status = status
+            stream.headers = _response_headers(message.get("headers", ()))
+            stream.response = "started"
+            if message.get("trailers", False) and stream.trailers_allowed:
+                stream.trailers = []
+            return True
+        if kind == "http.response.trailers" and stream.trailers_allowed:
+            if stream.response not in ("body", "done"):
+                raise UnexpectedMessageError(stream.response, kind)
+            trailers = _response_headers(message.get("headers", ()))
+            stream.trailers = (stream.trailers or []) + trailers
+            if not message.get("more_trailers", False):
+                stream.trailers_ready = True
+                self._schedule(stream)
+                self._flush(now)
+            return True
+        if kind == "http.response.early_hint" and stream.response == "none":
+            links = message.get("links", [])
+            headers = [(b":status", b"103")] + [(b"link", bytes(link)) for link in links]
+            try:
+                self._h2.send_headers(stream_id, headers)
+            except h2.exceptions.ProtocolError:
+                return True
+            self._out.append(self._h2.data_to_send())
+            return True
+        if kind == "http.response.push":
+            self._push(stream, message, now)
+            return True
+        raise UnexpectedMessageError(stream.response, kind)
+
+    def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        stream.app_finished = True
+        if stream.closed or self._closed or stream.response == "done":
+            return
+        if stream.response in ("none", "started"):
+            stream.status = 500
+            stream.headers = [(b"content-length", b"0")]
+            stream.response = "started"
+            self._send_head(stream, {"body": b""}, now)
+            stream.response = "done"
+            stream.end_pending = True
+            self._schedule(stream)
+            self._flush(now)
+            return
+        # Part of the body is out: reset rather than end, so the truncation shows.
+        self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)
+
+    def writable(self, stream_id: int) -> bool:
+        stream = self._streams.get(stream_id)
+        return stream is None or not stream.waiting
+
+    # -------------------------------------------------------------- h2 events
+    def _handle(self, event: h2.events.Event, now: float) -> None:
+        kind = type(event)
+        if kind is h2.events.RequestReceived:
+            self._request(event, now)  # type: ignore[arg-type]
+        elif kind is h2.events.DataReceived:
+            self._data(event)  # type: ignore[arg-type]
+        elif kind is h2.events.StreamEnded:
+            self._end_of_body(event.stream_id)  # type: ignore[attr-defined]
+        elif kind is h2.events.StreamReset:
+            self._remote_reset(event.stream_id, now)  # type: ignore[attr-defined]
+        elif kind is h2.events.ConnectionTerminated:
+            self._connection_gone()
+            self._close()
+        elif kind is h2.events.TrailersReceived and event.stream_ended:  # type: ignore[attr-defined]
+            self._end_of_body(event.stream_id)  # type: ignore[attr-defined]
+
+    def _request(self, event: h2.events.RequestReceived, now: float) -> None:
+        stream_id = event.stream_id
+        if self._shutting_down:
+            self._refuse(stream_id)
+            return
+        self._requests += 1
+        if self._max_requests > 0 and self._requests > self._max_requests:
+            self._refuse(stream_id)
+            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+            if not self._streams:
+                self._close()
+            return
+        scope, method, error = self._scope(event.headers or [])
+        if error is not None:
+            self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        stream = _H2Stream(stream_id, scope, method, now)
+        stream.trailers_allowed = any(
+            name == b"te" and b"trailers" in value for name, value in scope["headers"]
+        )
+        if stream.trailers_allowed:
+            scope["extensions"]["http.response.trailers"] = {}
+        if self._server_names and _host(scope) not in self._server_names:
+            self._streams[stream_id] = stream
+            stream.status = 404
+            stream.headers = [(b"content-length", b"0")]
+            stream.response = "started"
+            stream.app_finished = True
+            self._send_head(stream, {"body": b""}, now)
+            stream.response = "done"
+            stream.end_pending = True
+            self._schedule(stream)
+            return
+        self._streams[stream_id] = stream
+        self._events.append(StartApp(stream_id, scope))
+        if event.stream_ended:
+            stream.request_complete = True
+            self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+
+    def _scope(self, raw: Any) -> tuple[Scope, str, str | None]:
+        method = path = authority = None
+        headers: Headers = []
+        host_seen = False
+        for name, value in raw:
+            if name[:1] == b":":
+                if name == b":method":
+                    method = value
+                elif name == b":path":
+                    path = value
+                elif name == b":authority":
+                    authority = value
+                continue
+            if name == b"host":
+                host_seen = True
+            headers.append((name, value))
+        if method is None or path is None:
+            return {}, "", "missing pseudo-headers"
+        if authority is not None and not host_seen:
+            headers.insert(0, (b"host", authority))
+        raw_path, query = split_target(path)
+        if not all(byte < 0x80 for byte in raw_path):
+            return {}, "", "non-ASCII path"
+        extensions: dict[str, Any] = {"http.response.early_hint": {}}
+        if self._h2.remote_settings.enable_push:
+            extensions["http.response.push"] = {}
+        scope = http_scope(
+            http_version="2",
+            method=method.decode("ascii"),
+            scheme=self._scheme,
+            raw_path=raw_path,
+            query_string=query,
+            root_path=self._settings.root_path,
+            headers=headers,
+            client=self._client,
+            server=self._server,
+            state=self._lifespan_state,
+            extensions=extensions,
+        )
+        return scope, scope["method"], None
+
+    def _start_upgraded_stream(self, scope: Scope, now: float) -> None:
+        # h2c: the HTTP/1.1 request that asked for the upgrade is stream 1, already complete.
+        self._requests += 1
+        stream = _H2Stream(1, scope, scope["method"], now)
+        stream.request_complete = True
+        self._streams[1] = stream
+        self._events.append(StartApp(1, scope))
+        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+
+    def _data(self, event: h2.events.DataReceived) -> None:
+        stream = self._streams.get(event.stream_id)
+        size = event.flow_controlled_length or 0
+        if stream is None or stream.closed or stream.response == "done":
+            # Nobody will consume it: give the window back at once.
+            if size and not self._closed:
+                try:
+                    self._h2.acknowledge_received_data(size, event.stream_id)
+                except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                    pass
+            return
+        more = not event.stream_ended
+        if not more:
+            stream.request_complete = True
+        self._deliver(
+            stream,
+            {"type": "http.request", "body": bytes(event.data or b""), "more_body": more},
+            size,
+        )
+
+    def _end_of_body(self, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.request_complete:
+            return
+        stream.request_complete = True
+        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+
+    def _deliver(self, stream: _H2Stream, message: Message, flow_size: int) -> None:
+        self._events.append(AppMessage(stream.stream_id, message))
+        stream.pending_acks.append(flow_size)
+        if len(stream.pending_acks) >= self._max_queue and stream.stream_id not in self._paused_by:
+            # Only this stream's window stays shut; reading pauses just to bound
+            # the frames h2 would otherwise keep decoding for it.
+            self._paused_by.add(stream.stream_id)
+            if not self._reading_paused:
+                self._reading_paused = True
+                self._events.append(PauseReading())
+
+    def _maybe_resume(self) -> None:
+        if self._reading_paused and not self._paused_by:
+            self._reading_paused = False
+            self._events.append(ResumeReading())
+
+    def _remote_reset(self, stream_id: int, now: float) -> None:
+        stream = self._streams.get(stream_id)
+        self._resets.append(now)
+        while self._resets and self._resets[0] < now - _RESET_WINDOW:
+            self._resets.popleft()
+        if len(self._resets) > _RESET_BUDGET:
+            self._goaway(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+            self._connection_gone()
+            self._close(RemoteProtocolError("too many stream resets"))
+            return
+        if stream is not None:
+            stream.closed = True
+            self._finish_stream(stream, now, complete=False)
+
+    # -------------------------------------------------------------- responses
+    def _send_head(self, stream: _H2Stream, message: Message, now: float) -> None:
+        headers = [(b":status", b"%d" % stream.status)]
+        headers.extend((name.lower(), value) for name, value in stream.headers)
+        headers.extend(self._default_headers.get(now))
+        stream.headers = headers[1:]
+        body = message.get("body", b"")
+        end = not message.get("more_body", False) and not body and stream.trailers is None
+        try:
+            self._h2.send_headers(stream.stream_id, headers, end_stream=end)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            stream.closed = True
+            self._finish_stream(stream, now, complete=False)
+            return
+        self._out.append(self._h2.data_to_send())
+        stream.response = "done" if end else "body"
+        if end:
+            self._finish_stream(stream, now, complete=True)
+
+    def _schedule(self, stream: _H2Stream) -> None:
+        if stream.stream_id not in self._sending:
+            self._sending.append(stream.stream_id)
+
+    def _flush(self, now: float) -> None:
+        """Send buffered bodies round-robin, one frame per stream per turn."""
+        conn = self._h2
+        progress = True
+        while self._sending and progress and not self._closed:
+            progress = False
+            for _ in range(len(self._sending)):
+                stream_id = self._sending.popleft()
+                stream = self._streams.get(stream_id)
+                if stream is None or stream.closed:
+                    continue
+                if stream.outbound:
+                    try:
+                        window = min(
+                            conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
+                        )
+                    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                        stream.closed = True
+                        self._finish_stream(stream, now, complete=False)
+                        continue
+                    if window <= 0:
+                        self._sending.append(stream_id)
+                        continue
+                    chunk = bytes(stream.outbound[:window])
+                    del stream.outbound[:window]
+                    end = not stream.outbound and stream.end_pending and stream.trailers is None
+                    conn.send_data(stream_id, chunk, end_stream=end)
+                    progress = True
+                    if end:
+                        self._finish_stream(stream, now, complete=True)
+                        continue
+                    if stream.waiting and len(stream.outbound) <= _HIGH_WATER // 2:
+                        stream.waiting = False
+                        self._events.append(StreamWritable(stream_id))
+                if not stream.outbound and stream.end_pending:
+                    if stream.trailers is not None:
+                        if not stream.trailers_ready:
+                            continue  # rescheduled when the app sends them
+                        conn.send_headers(stream_id, stream.trailers, end_stream=True)
+                    else:
+                        conn.end_stream(stream_id)
+                    progress = True
+                    self._finish_stream(stream, now, complete=True)
+                    continue
+                if stream.outbound:
+                    self._sending.append(stream_id)
+                elif stream.waiting:
+                    stream.waiting = False
+                    self._events.append(StreamWritable(stream_id))
+        data = conn.data_to_send()
+        if data:
+            self._out.append(data)
+
+    def _finish_stream(self, stream: _H2Stream, now: float, *, complete: bool) -> None:
+        if self._streams.pop(stream.stream_id, None) is None:
+            return
+        stream.closed = True
+        summary = (
+            ResponseSummary(stream.status, stream.headers, stream.body_bytes)
+            if stream.status
+            else None
+        )
+        self._events.append(
+            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
+        )
+        if not stream.disconnected and not stream.app_finished:
+            stream.disconnected = True
+            self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
+        if stream.waiting:
+            stream.waiting = False
+            self._events.append(StreamWritable(stream.stream_id))
+        if stream.stream_id in self._paused_by:
+            self._paused_by.discard(stream.stream_id)
+            self._maybe_resume()
+        if not self._streams:
+            self._idle_since = now
+            if self._shutting_down or (
+                self._max_requests > 0 and self._requests >= self._max_requests
+            ):
+                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+                self._close()
+
+    def _push(self, stream: _H2Stream, message: Message, now: float) -> None:
+        if not self._h2.remote_settings.enable_push or stream.response == "done":
+            return
+        path = (
+            message["path"].encode("ascii") if isinstance(message["path"], str) else message["path"]
+        )
+        authority = next((v for n, v in stream.scope["headers"] if n == b"host"), b"")
+        request_headers = [
+            (b":method", b"GET"),
+            (b":path", path),
+            (b":scheme", self._scheme.encode("ascii")),
+            (b":authority", authority),
+            *[(bytes(n).lower(), bytes(v)) for n, v in message.get("headers", [])],
+        ]
+        try:
+            promised = self._h2.get_next_available_stream_id()
+            self._h2.push_stream(stream.stream_id, promised, request_headers)
+        except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+            return
+        self._out.append(self._h2.data_to_send())
+        scope, method, error = self._scope(request_headers)
+        if error is not None:
+            return
+        pushed = _H2Stream(promised, scope, method, now)
+        pushed.request_complete = True
+        self._streams[promised] = pushed
+        self._requests += 1
+        self._events.append(StartApp(promised, scope))
+        self._deliver(pushed, {"type": "http.request", "body": b"", "more_body": False}, 0)
+
+    # ------------------------------------------------------------------ errors
+    def _refuse(self, stream_id: int) -> None:
+        self._reset_id(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+
+    def _reset_id(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
+        try:
+            self._h2.reset_stream(stream_id, error_code=code)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self._out.append(self._h2.data_to_send())
+
+    def _reset(self, stream: _H2Stream, code: h2.errors.ErrorCodes, now: float) -> None:
+        self._reset_id(stream.stream_id, code)
+        self._finish_stream(stream, now, complete=False)
+
+    def _goaway(self, code: h2.errors.ErrorCodes) -> None:
+        try:
+            self._h2.close_connection(
+                error_code=code, last_stream_id=self._h2.highest_inbound_stream_id
+            )
+        except h2.exceptions.ProtocolError:
+            return
+        self._out.append(self._h2.data_to_send())
+
+    def _protocol_error(self, exc: h2.exceptions.ProtocolError) -> None:
+        # h2 has already queued GOAWAY with the right error code.
+        self._out.append(self._h2.data_to_send())
+        self._connection_gone()
+        self._close(RemoteProtocolError(str(exc) or type(exc).__name__))
+
+    def _connection_gone(self) -> None:
+        for stream in list(self._streams.values()):
+            if not stream.disconnected and not stream.app_finished:
+                stream.disconnected = True
+                self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
+            if stream.waiting:
+                stream.waiting = False
+                self._events.append(StreamWritable(stream.stream_id))
+            stream.closed = True
+
+    def _close(self, error: Exception | None = None) -> None:
+        if not self._closed:
+            self._closed = True
+            self._events.append(CloseConnection(error))
+
+
+def _response_headers(raw: Any) -> Headers:
+    headers = normalise_app_headers(raw)
+    # h2 would reject these outright; drop them, as HTTP/2 has no hop-by-hop headers.
+    return [(name, value) for name, value in headers if name.lower() not in _CONNECTION_SPECIFIC]
+
+
+def _host(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return bytes(value)
+    return None
+
+
+def h2c_upgrade_headers() -> Headers:
+    return [(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]

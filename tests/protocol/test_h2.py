@@ -1,0 +1,287 @@
+"""HTTP/2 core driven by the h2 library as the client: no loop, no sockets."""
+
+from __future__ import annotations
+
+import h2.errors
+import h2.events
+import h2.settings
+import pytest
+
+from hypercorn_protocol import ServerConnection, events as ev
+from hypercorn_protocol._h2 import PREFACE
+from tests.helpers.h2client import H2Harness
+from tests.helpers.protocol import Settings
+
+
+def starts(events: list[ev.Event]) -> list[ev.StartApp]:
+    return [e for e in events if isinstance(e, ev.StartApp)]
+
+
+def messages(h: H2Harness, stream_id: int) -> list[dict[str, object]]:
+    return [
+        dict(e.message)
+        for e in h.events
+        if isinstance(e, ev.AppMessage) and e.stream_id == stream_id
+    ]
+
+
+def test_request_scope_and_response() -> None:
+    h = H2Harness(Settings(root_path="/r"))
+    stream_id = h.request("/p%20q?x=1", headers=[(b"user-agent", b"t")])
+    (start,) = starts(h.events)
+    scope = start.scope
+    assert scope["http_version"] == "2"
+    assert scope["method"] == "GET"
+    assert scope["path"] == "/p q"
+    assert scope["raw_path"] == b"/p%20q"
+    assert scope["query_string"] == b"x=1"
+    assert scope["root_path"] == "/r"
+    assert scope["headers"] == [(b"host", b"example.com"), (b"user-agent", b"t")]
+    assert "http.response.early_hint" in scope["extensions"]
+    h.respond(stream_id, body=b"hello", headers=[(b"X-A", b"b")])
+    headers, body, ended = h.response_for(stream_id)
+    assert headers[b":status"] == b"200"
+    assert headers[b"x-a"] == b"b"
+    assert headers[b"server"] == b"hypercorn-h2"
+    assert body == b"hello"
+    assert ended
+
+
+def test_request_body_and_flow_control_window_follows_consumption() -> None:
+    h = H2Harness()
+    stream_id = h.request("/", method="POST", body=b"a" * 16000, end=False)
+    for _ in range(2):
+        h.client.send_data(stream_id, b"a" * 16000)
+    h.exchange()
+    assert [m["body"] for m in messages(h, stream_id)] == [b"a" * 16000] * 3
+    # not consumed yet: no window has been given back
+    assert h.client.local_flow_control_window(stream_id) == 65535 - 48000
+    for _ in range(3):
+        h.conn.app_consumed(stream_id)
+    h.exchange()
+    assert h.client.local_flow_control_window(stream_id) > 65535 - 48000
+
+
+def test_slow_stream_does_not_block_other_streams() -> None:
+    h = H2Harness()
+    slow = h.request("/slow")
+    fast = h.request("/fast")
+    h.app_send(slow, {"type": "http.response.start", "status": 200})
+    may_continue = h.app_send(
+        slow, {"type": "http.response.body", "body": b"s" * 300_000, "more_body": True}
+    )
+    assert may_continue is False, "the app must wait for window, not buffer without bound"
+    # The client reads the connection but never the slow stream: only the
+    # connection-level window is given back.
+    sent = sum(
+        len(e.data or b"")
+        for e in h.client_events
+        if isinstance(e, h2.events.DataReceived) and e.stream_id == slow
+    )
+    h.client.increment_flow_control_window(sent)
+    h.exchange()
+    h.respond(fast, body=b"quick")
+    _, body, ended = h.response_for(fast)
+    assert body == b"quick"
+    assert ended
+    assert h.conn.writable(slow) is False
+    for _ in range(10):  # now the client reads the slow stream too
+        h.response_for(slow)  # acknowledges what arrived
+        h.client_events.clear()
+        h.exchange()
+        if any(isinstance(e, ev.StreamWritable) and e.stream_id == slow for e in h.events):
+            break
+    assert h.conn.writable(slow)
+
+
+def test_reset_stream_disconnects_that_app_only() -> None:
+    h = H2Harness()
+    first = h.request("/one")
+    second = h.request("/two")
+    h.client.reset_stream(first)
+    h.exchange()
+    assert {"type": "http.disconnect"} in messages(h, first)
+    assert {"type": "http.disconnect"} not in messages(h, second)
+    h.app_send(first, {"type": "http.response.start", "status": 200})  # ignored, no crash
+    h.respond(second)
+    assert h.response_for(second)[2]
+
+
+def test_data_for_closed_stream_does_not_kill_the_connection() -> None:
+    h = H2Harness()
+    stream_id = h.request("/", method="POST", body=b"x", end=False)
+    h.respond(stream_id)
+    # The client keeps sending body on a stream whose response is complete.
+    h.client.send_data(stream_id, b"late", end_stream=True)
+    h.exchange()
+    other = h.request("/after")
+    h.respond(other, body=b"still here")
+    assert h.response_for(other)[1] == b"still here"
+    assert not h.conn.closed
+
+
+def test_protocol_error_goaway_with_code() -> None:
+    h = H2Harness()
+    h.conn.receive_data(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x", h.now)  # DATA on stream 0
+    while (event := h.conn.next_event()) is not None:
+        h.events.append(event)
+    data = h.conn.data_to_send()
+    received = h.client.receive_data(data)
+    goaways = [e for e in received if isinstance(e, h2.events.ConnectionTerminated)]
+    assert len(goaways) == 1
+    assert goaways[0].error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    assert any(isinstance(e, ev.CloseConnection) for e in h.events)
+
+
+def test_max_inbound_frame_size_takes_effect() -> None:
+    h = H2Harness(Settings())
+    assert h.client.remote_settings.max_frame_size == 16384
+    stream_id = h.client.get_next_available_stream_id()
+    h.client.send_headers(
+        stream_id,
+        [(b":method", b"POST"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"x")],
+    )
+    # a DATA frame of 20000 bytes, larger than the advertised 16384
+    frame = (20000).to_bytes(3, "big") + b"\x00\x00" + stream_id.to_bytes(4, "big") + b"z" * 20000
+    h.conn.receive_data(h.client.data_to_send() + frame, h.now)
+    received = h.client.receive_data(h.conn.data_to_send())
+    goaways = [e for e in received if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+
+
+def test_keep_alive_max_requests_sends_goaway() -> None:
+    h = H2Harness(Settings(keep_alive_max_requests=2))
+    for _ in range(2):
+        stream_id = h.request("/")
+        h.respond(stream_id)
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
+    assert any(isinstance(e, ev.CloseConnection) for e in h.events)
+
+
+def test_rapid_reset_flood_is_cut_off() -> None:
+    h = H2Harness(Settings(keep_alive_max_requests=100_000))
+    for _ in range(300):
+        stream_id = h.client.get_next_available_stream_id()
+        h.client.send_headers(
+            stream_id,
+            [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"x")],
+        )
+        h.client.reset_stream(stream_id)
+        h.conn.receive_data(h.client.data_to_send(), h.now)
+        if h.conn.closed:
+            break
+    assert h.conn.closed
+    received = h.client.receive_data(h.conn.data_to_send())
+    goaways = [e for e in received if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+def test_trailers_only_when_requested() -> None:
+    h = H2Harness()
+    stream_id = h.request("/", headers=[(b"te", b"trailers")])
+    assert "http.response.trailers" in starts(h.events)[0].scope["extensions"]
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200, "trailers": True})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"data"})
+    h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"x-checksum", b"1")]})
+    trailers = [e for e in h.client_events if isinstance(e, h2.events.TrailersReceived)]
+    assert trailers and dict(trailers[0].headers or [])[b"x-checksum"] == b"1"
+    plain = H2Harness()
+    other = plain.request("/")
+    assert "http.response.trailers" not in starts(plain.events)[0].scope["extensions"]
+    plain.app_send(other, {"type": "http.response.start", "status": 200})
+    with pytest.raises(Exception, match="Unexpected"):
+        plain.app_send(other, {"type": "http.response.trailers", "headers": []})
+
+
+def test_early_hints_sent_as_103() -> None:
+    h = H2Harness()
+    stream_id = h.request("/")
+    h.app_send(stream_id, {"type": "http.response.early_hint", "links": [b"</s.css>; rel=preload"]})
+    informational = [
+        e for e in h.client_events if isinstance(e, h2.events.InformationalResponseReceived)
+    ]
+    assert informational
+    assert dict(informational[0].headers or [])[b":status"] == b"103"
+    h.respond(stream_id)
+    assert h.response_for(stream_id)[2]
+
+
+def test_server_push_starts_the_pushed_request() -> None:
+    h = H2Harness()
+    stream_id = h.request("/")
+    h.app_send(stream_id, {"type": "http.response.push", "path": "/style.css", "headers": []})
+    pushed = [e for e in h.client_events if isinstance(e, h2.events.PushedStreamReceived)]
+    assert pushed
+    promised = pushed[0].pushed_stream_id
+    assert promised is not None
+    assert any(
+        s.stream_id == promised and s.scope["path"] == "/style.css" for s in starts(h.events)
+    )
+    h.respond(promised, body=b"css")
+    assert h.response_for(promised)[1] == b"css"
+
+
+def test_push_not_offered_when_client_disables_it() -> None:
+    h = H2Harness(client_settings={h2.settings.SettingCodes.ENABLE_PUSH: 0})
+    h.request("/")
+    assert "http.response.push" not in starts(h.events)[0].scope["extensions"]
+
+
+def test_app_error_before_response_is_500_and_mid_body_resets() -> None:
+    h = H2Harness()
+    first = h.request("/")
+    h.conn.app_finished(first, RuntimeError("boom"), h.now)
+    h.exchange()
+    assert h.response_for(first)[0][b":status"] == b"500"
+    second = h.request("/")
+    h.app_send(second, {"type": "http.response.start", "status": 200})
+    h.app_send(second, {"type": "http.response.body", "body": b"part", "more_body": True})
+    h.conn.app_finished(second, RuntimeError("boom"), h.now)
+    h.exchange()
+    resets = [e for e in h.client_events if isinstance(e, h2.events.StreamReset)]
+    assert resets and resets[0].stream_id == second
+    assert not h.response_for(second)[2]
+
+
+def test_idle_timeout_and_graceful_shutdown() -> None:
+    from h2.frame_buffer import FrameBuffer
+    from hyperframe.frame import DataFrame, GoAwayFrame
+
+    h = H2Harness(Settings(keep_alive_timeout=5))
+    assert h.conn.get_timer() == h.now + 5
+    stream_id = h.request("/")
+    assert h.conn.get_timer() is None
+    h.conn.start_shutdown(h.now)
+    buffer = FrameBuffer(server=False)
+    buffer.max_frame_size = 1 << 20
+    buffer.add_data(h.conn.data_to_send())
+    (goaway,) = list(buffer)
+    assert isinstance(goaway, GoAwayFrame)
+    assert goaway.last_stream_id == stream_id
+    assert goaway.error_code == 0
+    assert not h.conn.closed  # the open stream may finish
+    h.conn.app_send(stream_id, {"type": "http.response.start", "status": 200}, h.now)
+    h.conn.app_send(stream_id, {"type": "http.response.body", "body": b"done"}, h.now)
+    buffer.add_data(h.conn.data_to_send())
+    frames = list(buffer)
+    data = [f for f in frames if isinstance(f, DataFrame)]
+    assert data and data[-1].data == b"done" and "END_STREAM" in data[-1].flags
+    assert isinstance(frames[-1], GoAwayFrame)
+    assert h.conn.closed
+
+
+def test_prior_knowledge_preface_selects_http2() -> None:
+    conn = ServerConnection(Settings(), client=None, server=None, scheme="http", now=0.0, alpn=None)
+    conn.receive_data(PREFACE[:10], 0.0)
+    assert conn.http_version == "1.1"
+    conn.receive_data(PREFACE[10:] + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0.0)
+    assert conn.http_version == "2"
+    assert conn.data_to_send()  # the server's SETTINGS
+
+
+def test_http1_request_not_mistaken_for_preface() -> None:
+    conn = ServerConnection(Settings(), client=None, server=None, scheme="http", now=0.0)
+    conn.receive_data(b"P", 0.0)
+    conn.receive_data(b"OST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n", 0.0)
+    assert conn.http_version == "1.1"
+    assert isinstance(conn.next_event(), ev.StartApp)
