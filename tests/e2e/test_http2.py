@@ -1,0 +1,168 @@
+"""HTTP/2 end to end: httpx with http2 over TLS (ALPN) and cleartext prior knowledge,
+and the h2 library over a raw socket."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import httpx
+import pytest
+import trustme
+
+from hypercorn_protocol.typing import Scope
+from tests.e2e.conftest import make_config, run_server
+
+
+async def app(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    size = int(scope["query_string"] or b"0")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"x-version", scope["http_version"].encode())],
+        }
+    )
+    if size:
+        chunk = b"z" * 16384
+        for _ in range(size // len(chunk)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.body", "body": body or scope["path"].encode()})
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[trustme.CA, str, str]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    return ca, str(certfile), str(keyfile)
+
+
+def test_alpn_h2_over_tls(loop_name: str, tls_files: tuple[trustme.CA, str, str]) -> None:
+    ca, certfile, keyfile = tls_files
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    config = make_config(certfile=certfile, keyfile=keyfile)
+    with (
+        run_server(app, config, loop_name) as server,
+        httpx.Client(verify=context, http2=True) as client,
+    ):
+        response = client.get(server.url + "/over-tls")
+        assert response.http_version == "HTTP/2"
+        assert response.headers["x-version"] == "2"
+        assert response.headers["server"] == "hypercorn-h2"
+        assert response.content == b"/over-tls"
+        posted = client.post(server.url + "/", content=b"q" * 200_000)
+        assert posted.content == b"q" * 200_000
+
+
+def test_h2c_prior_knowledge_many_streams(loop_name: str) -> None:
+    with (
+        run_server(app, make_config(), loop_name) as server,
+        httpx.Client(http1=False, http2=True) as client,
+    ):
+        results: list[bytes] = []
+
+        def fetch(i: int) -> None:
+            results.append(client.get(f"{server.url}/s{i}").content)
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(results) == sorted(b"/s%d" % i for i in range(20))
+        large = client.get(server.url + "/?1048576")
+        assert large.http_version == "HTTP/2"
+        assert len(large.content) == 1048576
+
+
+def _h2_socket(port: int) -> tuple[socket.socket, h2.connection.H2Connection]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def _request(conn: h2.connection.H2Connection, path: bytes) -> int:
+    stream_id = conn.get_next_available_stream_id()
+    conn.send_headers(
+        stream_id,
+        [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")],
+        end_stream=True,
+    )
+    return stream_id
+
+
+def test_slow_reader_on_one_stream_does_not_block_another(loop_name: str) -> None:
+    with run_server(app, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            big = _request(conn, b"/?4194304")  # never read beyond the initial window
+            sock.sendall(conn.data_to_send())
+            small_done = False
+            small: int | None = None
+            for _ in range(200):
+                events = conn.receive_data(sock.recv(65536))
+                for event in events:
+                    if isinstance(event, h2.events.DataReceived) and event.stream_id != big:
+                        conn.acknowledge_received_data(
+                            event.flow_controlled_length or 0, event.stream_id
+                        )
+                    elif isinstance(event, h2.events.DataReceived):
+                        # give back connection-level window only: the big stream stays stuck
+                        conn.increment_flow_control_window(event.flow_controlled_length or 0)
+                    if isinstance(event, h2.events.StreamEnded) and event.stream_id == small:
+                        small_done = True
+                if small is None:
+                    small = _request(conn, b"/small")
+                sock.sendall(conn.data_to_send())
+                if small_done:
+                    break
+            assert small_done
+
+
+def test_reset_stream_keeps_connection_alive(loop_name: str) -> None:
+    with run_server(app, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            first = _request(conn, b"/?1048576")
+            conn.reset_stream(first)
+            second = _request(conn, b"/after-reset")
+            sock.sendall(conn.data_to_send())
+            body = b""
+            ended = False
+            while not ended:
+                for event in conn.receive_data(sock.recv(65536)):
+                    if isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(
+                            event.flow_controlled_length or 0, event.stream_id
+                        )
+                        if event.stream_id == second:
+                            body += event.data or b""
+                    if isinstance(event, h2.events.StreamEnded) and event.stream_id == second:
+                        ended = True
+                    assert not isinstance(event, h2.events.ConnectionTerminated)
+                sock.sendall(conn.data_to_send())
+            assert body == b"/after-reset"
