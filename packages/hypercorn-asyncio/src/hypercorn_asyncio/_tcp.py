@@ -72,8 +72,7 @@ class _AppStream:
                     self.waiter = None
         message = self.queue.popleft()
         protocol.conn.app_consumed(self.stream_id)
-        if protocol.reading_paused:
-            protocol.pump()
+        protocol.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
 
     async def send(self, message: Message) -> None:
