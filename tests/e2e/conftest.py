@@ -1,8 +1,14 @@
-"""Run a real server in a background thread for e2e tests, on each asyncio-family loop."""
+"""Run a real server in a background thread for e2e tests, on every backend.
+
+``loop_name`` is ``"asyncio"``, ``"uvloop"`` (both ``hypercorn_asyncio.serve``) or
+``"trio"`` (``hypercorn_trio.serve`` started with ``nursery.start``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +18,7 @@ import pytest
 
 from hypercorn_protocol.config import Config
 
-LOOPS = ["asyncio", "uvloop"]
+LOOPS = ["asyncio", "uvloop", "trio"]
 
 
 class RunningServer:
@@ -37,7 +43,11 @@ class RunningServer:
 def run_server(
     app: Any, config: Config, loop: str, *, mode: str | None = None
 ) -> Iterator[RunningServer]:
-    """Serve ``app`` with ``hypercorn_asyncio.serve`` in a thread; stop it on exit."""
+    """Serve ``app`` on the ``loop`` backend in a thread; stop it on exit."""
+    if loop == "trio":
+        with _run_trio_server(app, config, mode=mode) as server:
+            yield server
+        return
     from hypercorn_asyncio import serve
 
     bound: list[str] = []
@@ -100,6 +110,70 @@ def run_server(
         server.error = holder.get("error")
 
 
+@contextmanager
+def _run_trio_server(app: Any, config: Config, *, mode: str | None) -> Iterator[RunningServer]:
+    """Serve ``app`` with ``hypercorn_trio.serve`` in ``trio.run`` in a thread."""
+    import trio
+    from hypercorn_trio import serve
+
+    bound: list[str] = []
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop_event = trio.Event()
+        holder["token"] = trio.lowlevel.current_trio_token()
+        holder["stop"] = stop_event
+        async with trio.open_nursery() as nursery:
+            try:
+                binds = await nursery.start(
+                    functools.partial(
+                        serve,
+                        app,
+                        config,
+                        shutdown_trigger=stop_event.wait,
+                        mode=mode,  # type: ignore[arg-type]
+                    )
+                )
+            except Exception as error:
+                # Raised as itself by nursery.start; kept out of this nursery's group.
+                holder["error"] = error
+                return
+            bound.extend(binds)
+            ready.set()
+
+    def target() -> None:
+        try:
+            trio.run(main)
+        except BaseException as error:
+            holder["error"] = error
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    ready.wait(10)
+
+    def stop() -> None:
+        token = holder.get("token")
+        if token is not None:
+            try:
+                trio.from_thread.run_sync(holder["stop"].set, trio_token=token)
+            except trio.RunFinishedError:
+                pass
+        thread.join(30)
+
+    server = RunningServer(bound, stop, thread)
+    if "error" in holder:
+        server.error = holder["error"]
+        raise holder["error"]
+    try:
+        yield server
+    finally:
+        stop()
+        server.error = holder.get("error")
+
+
 def make_config(**values: Any) -> Config:
     config = Config()
     config.bind = ["127.0.0.1:0"]
@@ -107,6 +181,20 @@ def make_config(**values: Any) -> Config:
     for key, value in values.items():
         setattr(config, key, value)
     return config
+
+
+async def sleep(seconds: float) -> None:
+    """Sleep on whichever backend runs the calling app, so one app serves every backend."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass  # not inside trio.run
+        else:
+            await trio.sleep(seconds)
+            return
+    await asyncio.sleep(seconds)
 
 
 @pytest.fixture(params=LOOPS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import time
@@ -14,7 +13,7 @@ import pytest
 import trustme
 
 from hypercorn_protocol.typing import Message, Scope
-from tests.e2e.conftest import make_config, run_server
+from tests.e2e.conftest import make_config, run_server, sleep
 
 Receive = Any
 Send = Any
@@ -41,9 +40,9 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/error":
         raise RuntimeError("app failure")
     if path == "/slow":
-        await asyncio.sleep(0.5)
+        await sleep(0.5)
     if path == "/forever":
-        await asyncio.sleep(3600)
+        await sleep(3600)
     headers = [
         (b"x-path", scope["path"].encode()),
         (b"x-greeting", scope.get("state", {}).get("greeting", "none").encode()),
@@ -367,7 +366,7 @@ def test_slow_app_backpressure_blocks_the_uploader(loop_name: str) -> None:
         if scope["type"] != "http":
             return
         while not release.is_set():
-            await asyncio.sleep(0.05)
+            await sleep(0.05)
         total = 0
         while True:
             message = await receive()

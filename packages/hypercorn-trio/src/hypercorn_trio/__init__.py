@@ -1,5 +1,45 @@
-"""hypercorn_trio."""
+"""hypercorn-trio: the trio driver of the hypercorn protocol core."""
 
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import trio
+from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.config import Config
 from hypercorn_trio.__about__ import __version__
+from hypercorn_trio.run import ShutdownTrigger, worker_serve
 
-__all__ = ["__version__"]
+
+async def serve(
+    app: Any,
+    config: Config,
+    *,
+    shutdown_trigger: ShutdownTrigger | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    mode: Literal["asgi", "wsgi"] | None = None,
+) -> None:
+    """Serve an ASGI or WSGI app on the running trio loop.
+
+    ``await nursery.start(serve, app, config)`` returns the bound addresses, e.g.
+    ``["http://127.0.0.1:54321"]``, once connections are accepted (the way to learn an
+    ephemeral port, ``127.0.0.1:0``).
+
+    Args:
+        app: the ASGI 3 or WSGI application.
+        config: where and how to serve.
+        shutdown_trigger: awaited; when it returns the server shuts down gracefully.
+            Without one, SIGINT and SIGTERM do.
+        task_status: set by ``nursery.start``; receives the bound addresses.
+        mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
+    """
+    if config.debug:
+        warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)
+    if config.workers != 1:
+        warnings.warn("The config `workers` has no effect when using serve", stacklevel=2)
+    wrapper = wrap_app(app, config.wsgi_max_body_size, mode)
+    await worker_serve(wrapper, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+
+
+__all__ = ["__version__", "serve"]

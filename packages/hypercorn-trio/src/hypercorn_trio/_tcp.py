@@ -1,0 +1,333 @@
+"""One TCP (or TLS, or unix) connection: a trio task around a ServerConnection.
+
+Everything HTTP happens in the sans-IO core; this module only moves bytes, runs one
+task per stream and keeps a single timer. The connection task reads; after each input
+the task that caused it *flushes*: drains the core's events, writes what the core
+queued (one ``send_all``, serialised by a lock so bytes never interleave) and re-arms
+the timer only if the deadline moved earlier (a late timer re-checks and re-arms itself,
+so keep-alive needs no cancel/reschedule per request).
+
+Tasks per connection: the connection task (reads, then closes the stream), one timer
+task, and one task per running app; all in the connection's own nursery, inside the
+worker's nursery, so cancelling the worker's nursery aborts everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+from collections import deque
+from time import time
+from typing import TYPE_CHECKING, Any
+
+import trio
+from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.events import (
+    AppMessage,
+    CloseConnection,
+    PauseReading,
+    RequestCompleted,
+    ResumeReading,
+    StartApp,
+)
+from hypercorn_protocol.typing import Message, Scope
+
+if TYPE_CHECKING:
+    from hypercorn_trio._context import WorkerContext
+
+error_logger = logging.getLogger("hypercorn.error")
+
+READ_SIZE = 65536
+# A TLS close_notify must not keep a dead connection around.
+_CLOSE_TIMEOUT = 5.0
+_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+def _address(value: Any) -> tuple[str, int] | None:
+    # IPv6 addresses come as 4-tuples; unix sockets as a path or "".
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None
+
+
+def _abort_wait(_: Any) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.SUCCEEDED
+
+
+class _AppStream:
+    """The app side of one stream: its receive FIFO and the task waiting on it."""
+
+    __slots__ = ("_connection", "queue", "stream_id", "waiter")
+
+    def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
+        self._connection = connection
+        self.stream_id = stream_id
+        self.queue: deque[Message] = deque()
+        self.waiter: trio.lowlevel.Task | None = None
+
+    def push(self, message: Message) -> None:
+        self.queue.append(message)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            trio.lowlevel.reschedule(waiter)
+
+    async def receive(self) -> Message:
+        connection = self._connection
+        if not self.queue:
+            connection.conn.app_receive_waiting(self.stream_id, time())
+            await connection.flush()
+            while not self.queue:
+                self.waiter = trio.lowlevel.current_task()
+                try:
+                    await trio.lowlevel.wait_task_rescheduled(_abort_wait)
+                finally:
+                    self.waiter = None
+        message = self.queue.popleft()
+        connection.conn.app_consumed(self.stream_id)
+        if connection.reading_paused:
+            await connection.flush()
+        return message
+
+    async def send(self, message: Message) -> None:
+        connection = self._connection
+        connection.conn.app_send(self.stream_id, message, time())
+        await connection.flush()
+
+
+class HTTPConnection:
+    """Serves one accepted client connection until it closes."""
+
+    def __init__(
+        self,
+        context: WorkerContext,
+        stream: trio.abc.Stream,
+        *,
+        secure: bool,
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        alpn: str | None,
+    ) -> None:
+        self.context = context
+        self.stream = stream
+        self.conn = ServerConnection(
+            context.config,
+            client=client,
+            server=server,
+            scheme="https" if secure else "http",
+            now=time(),
+            alpn=alpn,
+            state=context.lifespan_state,
+            dates=context.dates,
+        )
+        self.streams: dict[int, _AppStream] = {}
+        self.reading_paused = False
+        self._resume: trio.Event | None = None
+        self._write_lock = trio.StrictFIFOLock()
+        self._nursery: trio.Nursery | None = None
+        self._read_scope = trio.CancelScope()
+        self._timer_scope = trio.CancelScope()
+        self._timer_wall: float | None = None  # the armed deadline, wall clock
+        self._timer_at = math.inf  # the same deadline on trio's clock
+        self._closing = False
+        self._closed = trio.Event()
+
+    # ------------------------------------------------------------ the connection
+    async def run(self) -> None:
+        """Serve until the core closes the connection or the peer goes away."""
+        context = self.context
+        context.connection_opened(self)
+        try:
+            if context.shutting_down:
+                self.conn.start_shutdown(time())
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await self.flush()
+                if not self._closing:
+                    nursery.start_soon(self._run_timer)
+                with self._read_scope:
+                    await self._read()
+                # Reading is over (closing, or the peer half-closed and still gets
+                # its response); the socket stays open until the core says so.
+                await self._closed.wait()
+                with trio.move_on_after(_CLOSE_TIMEOUT):
+                    await self.stream.aclose()
+                # Closed as far as the worker is concerned (as with asyncio, where the
+                # transport's close ends it); apps still running were sent
+                # http.disconnect and return on their own, or are cancelled at shutdown.
+                context.connection_closed(self)
+        finally:
+            context.connection_closed(self)
+            await trio.aclose_forcefully(self.stream)
+
+    async def _read(self) -> None:
+        conn = self.conn
+        stream = self.stream
+        while not self._closing:
+            if self.reading_paused:
+                self._resume = trio.Event()
+                await self._resume.wait()
+                continue
+            try:
+                data = await stream.receive_some(READ_SIZE)
+            except _TRANSPORT_ERRORS:
+                self._lost()
+                return
+            if type(data) is not bytes:
+                data = bytes(data)  # TLS hands out bytearrays
+            conn.receive_data(data, time())
+            await self.flush()
+            if not data:
+                return
+
+    async def _run_timer(self) -> None:
+        conn = self.conn
+        closed = self._closed
+        while not closed.is_set():
+            with trio.CancelScope(deadline=self._timer_at) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            if closed.is_set():
+                return
+            self._timer_wall = None
+            self._timer_at = math.inf
+            now = time()
+            deadline = conn.get_timer()
+            if deadline is not None and deadline <= now:
+                conn.handle_timer(now)
+            await self.flush()
+
+    # --------------------------------------------------------------- the pump
+    async def flush(self) -> None:
+        """Act on the core's events, write its output, then close or re-arm the timer."""
+        conn = self.conn
+        close = False
+        while (event := conn.next_event()) is not None:
+            kind = type(event)
+            if kind is AppMessage:
+                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.push(event.message)  # type: ignore[attr-defined]
+            elif kind is StartApp:
+                self._start_app(event.stream_id, event.scope)  # type: ignore[attr-defined]
+            elif kind is RequestCompleted:
+                self.context.request_completed(event)  # type: ignore[arg-type]
+            elif kind is PauseReading:
+                self.reading_paused = True
+            elif kind is ResumeReading:
+                self.reading_paused = False
+                if self._resume is not None:
+                    self._resume.set()
+                    self._resume = None
+            elif kind is CloseConnection:
+                close = True
+        if self._closing:
+            return
+        data = conn.data_to_send()
+        if data:
+            await self._write(data)
+        if close:
+            self._close()
+            return
+        deadline = conn.get_timer()
+        if deadline is not None and (self._timer_wall is None or deadline < self._timer_wall):
+            self._timer_wall = deadline
+            self._timer_at = trio.current_time() + max(deadline - time(), 0.0)
+            self._timer_scope.deadline = self._timer_at
+
+    async def _write(self, data: bytes) -> None:
+        # The data was taken from the core before queueing on the (FIFO) lock with no
+        # checkpoint in between, so writes leave in the order the core produced them.
+        lock = self._write_lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            if not self._closing:
+                await self.stream.send_all(data)
+        except _TRANSPORT_ERRORS:
+            self._lost()
+        finally:
+            lock.release()
+
+    def _lost(self) -> None:
+        """The transport failed: tell the core (it disconnects the apps), then close."""
+        if self._closing:
+            return
+        self.conn.connection_lost(time())
+        while (event := self.conn.next_event()) is not None:
+            if type(event) is AppMessage:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None:
+                    stream.push(event.message)
+        self._close()
+
+    def _close(self) -> None:
+        self._closing = True
+        self._read_scope.cancel()
+        self._timer_scope.cancel()
+        if self._resume is not None:
+            self._resume.set()
+        self._closed.set()
+
+    # ---------------------------------------------------------------- the app
+    def _start_app(self, stream_id: int, scope: Scope) -> None:
+        stream = _AppStream(self, stream_id)
+        self.streams[stream_id] = stream
+        assert self._nursery is not None
+        self._nursery.start_soon(self._run_app, stream, scope)
+
+    async def _run_app(self, stream: _AppStream, scope: Scope) -> None:
+        exc: BaseException | None = None
+        try:
+            await self.context.app(scope, stream.receive, stream.send)
+        except Exception as error:
+            exc = error
+            error_logger.exception("Error in ASGI Framework")
+        except BaseException:
+            # Cancelled: the whole connection is being aborted.
+            del self.streams[stream.stream_id]
+            raise
+        del self.streams[stream.stream_id]
+        self.conn.app_finished(stream.stream_id, exc, time())
+        await self.flush()
+
+    def start_shutdown(self) -> None:
+        """Finish the current request (if any) with ``connection: close``, then close."""
+        self.conn.start_shutdown(time())
+        if self._nursery is not None and not self._closing:
+            self._nursery.start_soon(self.flush)
+
+
+async def serve_connection(
+    context: WorkerContext, sock: trio.socket.SocketType, ssl_context: ssl.SSLContext | None
+) -> None:
+    """Serve one accepted socket (TLS handshake first when ``ssl_context`` is given)."""
+    client = server = None
+    try:
+        client = _address(sock.getpeername())
+        server = _address(sock.getsockname())
+    except OSError:
+        pass  # the peer is already gone; the first read will say so
+    stream: trio.abc.Stream = trio.SocketStream(sock)
+    alpn = None
+    if ssl_context is not None:
+        tls = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
+        stream = tls
+        try:
+            with trio.fail_after(context.config.ssl_handshake_timeout):
+                await tls.do_handshake()
+        except (trio.TooSlowError, *_TRANSPORT_ERRORS):
+            # A failed or stalled handshake is the peer's business, not the operator's.
+            await trio.aclose_forcefully(stream)
+            return
+        alpn = tls.selected_alpn_protocol()
+    connection = HTTPConnection(
+        context, stream, secure=ssl_context is not None, client=client, server=server, alpn=alpn
+    )
+    try:
+        await connection.run()
+    except Exception:
+        error_logger.exception("Error serving a connection")

@@ -1,0 +1,231 @@
+"""Running one worker: lifespan, listeners, serving, graceful shutdown.
+
+Shutdown order (the same whatever triggered it: a signal, the caller's
+``shutdown_trigger``, the supervisor's event, or ``max_requests``), as in the asyncio
+driver:
+
+1. stop accepting: every listening socket is closed at once, so new connections are
+   refused rather than left waiting in a backlog;
+2. every connection is told to finish: idle ones close now, busy ones after their
+   current response (``connection: close``);
+3. wait up to ``graceful_timeout`` for them; whatever is left is cancelled (the
+   connections' nursery is cancelled, which aborts sockets and app tasks alike);
+4. lifespan shutdown.
+
+Errors leave :func:`worker_serve` as themselves, not wrapped in an exception group:
+the body of each nursery catches them and re-raises once the nursery has closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import signal
+import ssl
+import threading
+from collections.abc import Awaitable, Callable
+from multiprocessing.synchronize import Event as ProcessEvent
+
+import trio
+from hypercorn_protocol.app_loading import AppWrapper, load_application
+from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.config import Config
+from hypercorn_protocol.wsgi import WSGIWrapper
+from hypercorn_trio._context import WorkerContext
+from hypercorn_trio._lifespan import Lifespan
+from hypercorn_trio._tcp import serve_connection
+from hypercorn_trio.wsgi import TrioWSGIApp
+
+error_logger = logging.getLogger("hypercorn.error")
+
+ShutdownTrigger = Callable[[], Awaitable[object]]
+
+_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGBREAK")
+# accept() failures that say "not now" (resources), or "that peer gave up": keep serving.
+_ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_ACCEPT_PEER_ERRORS = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
+
+
+async def worker_serve(
+    app: AppWrapper,
+    config: Config,
+    *,
+    sockets: Sockets | None = None,
+    shutdown_trigger: ShutdownTrigger | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` until ``shutdown_trigger`` returns (or a signal, without one).
+
+    Args:
+        app: the loaded application (see ``hypercorn_protocol.app_loading``).
+        config: the configuration.
+        sockets: listening sockets made earlier (the supervisor's); made here when None.
+        shutdown_trigger: awaited; when it returns the worker shuts down gracefully.
+            Without one, SIGINT and SIGTERM trigger the shutdown.
+        task_status: given by ``nursery.start``; started with the bound addresses
+            (``["http://127.0.0.1:8000", ...]``) once connections are accepted.
+    """
+    asgi_app = TrioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
+    context = WorkerContext(asgi_app, config)
+    error: Exception | None = None
+    async with trio.open_nursery() as service:
+        context.service_nursery = service
+        try:
+            await _serve(
+                app, context, service, sockets, shutdown_trigger or _signal_trigger, task_status
+            )
+        except Exception as exc:
+            error = exc
+            service.cancel_scope.cancel()
+    if error is not None:
+        raise error
+
+
+async def _serve(
+    app: AppWrapper,
+    context: WorkerContext,
+    service: trio.Nursery,
+    sockets: Sockets | None,
+    shutdown_trigger: ShutdownTrigger,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    config = context.config
+    lifespan: Lifespan | None = None
+    if not isinstance(app, WSGIWrapper):
+        lifespan = Lifespan(app.app, config, context.lifespan_state)
+        await lifespan.startup(service)
+
+    listeners: list[tuple[trio.socket.SocketType, ssl.SSLContext | None]] = []
+    try:
+        if sockets is None:
+            sockets = config.create_sockets()
+        ssl_context = config.create_ssl_context()
+        binds: list[str] = []
+        for sock, secure in [(s, True) for s in sockets.secure_sockets] + [
+            (s, False) for s in sockets.insecure_sockets
+        ]:
+            binds.append(describe_bind(sock, secure))
+            listeners.append(
+                (trio.socket.from_stdlib_socket(sock), ssl_context if secure else None)
+            )
+
+        async with trio.open_nursery() as connections:
+            context.nursery = connections
+            for listener, tls in listeners:
+                connections.start_soon(_accept, context, listener, tls)
+            for bind in binds:
+                error_logger.info("Running on %s (CTRL + C to quit)", bind)
+            task_status.started(binds)
+            try:
+                await _first_of(shutdown_trigger, context.terminate.wait)
+            finally:
+                await _shutdown(context, [listener for listener, _ in listeners], connections)
+    finally:
+        for listener, _ in listeners:
+            listener.close()
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+async def _accept(
+    context: WorkerContext, listener: trio.socket.SocketType, ssl_context: ssl.SSLContext | None
+) -> None:
+    nursery = context.nursery
+    assert nursery is not None
+    while True:
+        try:
+            sock, _ = await listener.accept()
+        except trio.ClosedResourceError:
+            return  # shutting down
+        except OSError as error:
+            if error.errno == errno.EBADF:
+                return
+            if error.errno in _ACCEPT_PEER_ERRORS:
+                continue
+            if error.errno in _ACCEPT_RESOURCE_ERRORS:
+                error_logger.error("accept() failed (%s); retrying in 100 ms", error)
+                await trio.sleep(0.1)
+                continue
+            raise
+        nursery.start_soon(serve_connection, context, sock, ssl_context)
+
+
+async def _first_of(*triggers: ShutdownTrigger) -> None:
+    """Return when the first trigger does; a failing trigger stops the server with its error."""
+    failures: list[Exception] = []
+    async with trio.open_nursery() as nursery:
+
+        async def watch(trigger: ShutdownTrigger) -> None:
+            try:
+                await trigger()
+            except Exception as error:
+                failures.append(error)
+            nursery.cancel_scope.cancel()
+
+        for trigger in triggers:
+            nursery.start_soon(watch, trigger)
+    if failures:
+        raise failures[0]
+
+
+async def _shutdown(
+    context: WorkerContext, listeners: list[trio.socket.SocketType], connections: trio.Nursery
+) -> None:
+    context.shutting_down = True
+    for listener in listeners:
+        listener.close()  # wakes the accept loops, which then return
+    for connection in list(context.connections):
+        connection.start_shutdown()
+    with trio.move_on_after(context.config.graceful_timeout) as waited:
+        await context.wait_all_closed()
+    if waited.cancelled_caught:
+        error_logger.warning(
+            "Graceful shutdown timed out after %ss; closing %d connection(s)",
+            context.config.graceful_timeout,
+            len(context.connections),
+        )
+    connections.cancel_scope.cancel()
+
+
+async def _signal_trigger() -> None:
+    """Return on SIGINT or SIGTERM; only the main thread can receive signals."""
+    if threading.current_thread() is not threading.main_thread():
+        await trio.sleep_forever()
+    signums = [getattr(signal, name) for name in _SIGNAL_NAMES if hasattr(signal, name)]
+    with trio.open_signal_receiver(*signums) as received:
+        async for _ in received:
+            return
+
+
+# ------------------------------------------------------------------- processes
+async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
+    if shutdown_event is None:
+        await _signal_trigger()
+        return
+
+    async def poll() -> None:
+        while not shutdown_event.is_set():
+            await trio.sleep(0.1)
+
+    await _first_of(_signal_trigger, poll)
+
+
+def trio_worker(
+    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+) -> None:
+    """A worker process (or the in-process server) on trio.
+
+    Loads ``config.application_path``, serves until ``shutdown_event`` is set or SIGINT /
+    SIGTERM arrives, then shuts down gracefully and returns.
+    """
+    app = load_application(config.application_path, config.wsgi_max_body_size)
+    trio.run(
+        functools.partial(
+            worker_serve,
+            app,
+            config,
+            sockets=sockets,
+            shutdown_trigger=functools.partial(_process_trigger, shutdown_event),
+        )
+    )
