@@ -110,6 +110,7 @@ async def _serve(
                 (trio.socket.from_stdlib_socket(sock), ssl_context if secure else None)
             )
 
+        failure: Exception | None = None
         async with trio.open_nursery() as connections:
             context.nursery = connections
             for listener, tls in listeners:
@@ -119,8 +120,11 @@ async def _serve(
             task_status.started(binds)
             try:
                 await _first_of(shutdown_trigger, context.terminate.wait)
-            finally:
-                await _shutdown(context, [listener for listener, _ in listeners], connections)
+            except Exception as error:
+                failure = error  # still a graceful shutdown; raised below, ungrouped
+            await _shutdown(context, [listener for listener, _ in listeners], connections)
+        if failure is not None:
+            raise failure
     finally:
         for listener, _ in listeners:
             listener.close()
