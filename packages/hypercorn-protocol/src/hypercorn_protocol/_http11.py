@@ -26,14 +26,25 @@ Timers: one deadline at a time, ``get_timer()``. While no request is in flight t
 keep-alive deadline runs from the moment the connection went idle and is not
 pushed back by partial request heads (slowloris). ``read_timeout``, when set, bounds
 every wait for request bytes.
+
+WebSocket: a GET with ``Connection: upgrade`` and ``Upgrade: websocket`` (a valid
+key, version 13) becomes a ``websocket`` stream driven by
+:class:`~hypercorn_protocol._ws.WebSocket`. h11 is left behind at that request
+head: reading pauses until the app answers, bytes h11 had already buffered go to
+the WebSocket, and so does everything read after the 101. Refusals (403, a denial
+response, a 500) are written like any response and end the connection. Once
+upgraded, only the WebSocket's timers apply (no keep-alive, no ``read_timeout``).
 """
 
 from __future__ import annotations
 
+import binascii
 from collections import deque
 from enum import Enum
 from http import HTTPStatus
 from typing import Any
+
+from wsproto.utilities import generate_accept_token
 
 from hypercorn_protocol._h11 import (
     END_OF_BODY,
@@ -52,6 +63,17 @@ from hypercorn_protocol._headers import (
     normalise_app_headers,
 )
 from hypercorn_protocol._scope import Address, host_header, http_scope, split_target
+from hypercorn_protocol._ws import (
+    AbortReply,
+    AcceptReply,
+    HandshakeOffer,
+    Reply,
+    ResponseStart,
+    WebSocket,
+    WebSocketOptions,
+    WebSocketState,
+    websocket_scope,
+)
 from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -69,6 +91,9 @@ from hypercorn_protocol.typing import Headers, Message, Scope
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+# _check_head's answer for a WebSocket upgrade request (not an error).
+_WEBSOCKET = (101, "websocket")
+_WS_VERSION_HEADERS: Headers = [(b"sec-websocket-version", b"13")]
 
 
 class ResponseState(Enum):
@@ -152,6 +177,8 @@ class HTTP11Connection:
         self._wire_paused = False
         self._shutting_down = False
         self._closed = False
+        self._ws: WebSocket | None = None  # set once a request asked for a WebSocket
+        self._ws_key = b""
 
     # ------------------------------------------------------------------ outputs
     def next_event(self) -> Event | None:
@@ -167,6 +194,8 @@ class HTTP11Connection:
     def get_timer(self) -> float | None:
         if self._closed:
             return None
+        if self._ws is not None:
+            return self._ws.get_timer()
         deadline: float | None = None
         stream = self._stream
         if stream is None:
@@ -188,6 +217,10 @@ class HTTP11Connection:
     def receive_data(self, data: bytes, now: float) -> None:
         if self._closed:
             return
+        if self._ws is not None:
+            self._ws.receive_data(data, now)
+            self._ws_flush()
+            return
         if data:
             self._last_read = now
         self._wire.receive(data)
@@ -195,6 +228,10 @@ class HTTP11Connection:
 
     def handle_timer(self, now: float) -> None:
         if self._closed:
+            return
+        if self._ws is not None:
+            self._ws.handle_timer(now)
+            self._ws_flush()
             return
         if self._stream is None and now >= self._idle_since + self._keep_alive_timeout:
             self._close()
@@ -208,6 +245,10 @@ class HTTP11Connection:
 
     def start_shutdown(self, now: float) -> None:
         self._shutting_down = True
+        if self._ws is not None:
+            self._ws.start_shutdown(now)
+            self._ws_flush()
+            return
         if self._stream is None and not self._closed:
             self._close()
 
@@ -215,10 +256,17 @@ class HTTP11Connection:
         """The transport is gone (reset, write failure): tell the app, stop everything."""
         self._disconnect_stream()
         self._closed = True
+        if self._ws is not None:
+            self._ws.connection_lost()
+            self._ws_flush()
 
     def app_consumed(self, stream_id: int) -> None:
         stream = self._stream
         if stream is None or stream.stream_id != stream_id:
+            return
+        if self._ws is not None:
+            self._ws.app_consumed()
+            self._ws_flush()
             return
         stream.unconsumed -= 1
         if self._reading_paused and stream.unconsumed < self._max_queue and not self._wire_paused:
@@ -235,6 +283,9 @@ class HTTP11Connection:
 
     def app_send(self, stream_id: int, message: Message, now: float) -> None:
         stream = self._stream
+        if self._ws is not None and stream is not None and stream.stream_id == stream_id:
+            self._ws_replies(stream, self._ws.app_send(message, now), now)
+            return
         if stream is None or stream.stream_id != stream_id or self._closed:
             return  # the stream is over (client gone, or an error answered it)
         kind = message["type"]
@@ -269,6 +320,9 @@ class HTTP11Connection:
         if stream is None or stream.stream_id != stream_id:
             return
         stream.app_finished = True
+        if self._ws is not None:
+            self._ws_replies(stream, self._ws.app_finished(exc, now), now)
+            return
         if self._closed or stream.response is ResponseState.DONE:
             return
         if stream.response is ResponseState.BODY:
@@ -299,6 +353,8 @@ class HTTP11Connection:
                 self._end_of_body(now)
             elif kind is RequestHead:
                 self._start_request(event, now)  # type: ignore[arg-type]
+                if self._ws is not None:
+                    return  # h11 is done with: the rest belongs to the WebSocket
             elif event is NEED_DATA:
                 self._flush_pending_body()
                 return
@@ -317,7 +373,10 @@ class HTTP11Connection:
     def _start_request(self, head: RequestHead, now: float) -> None:
         error = self._check_head(head)
         if error is not None:
-            self._reject(error[0], error[1], now)
+            if error is _WEBSOCKET:
+                self._start_websocket(head, now)
+            else:
+                self._reject(error[0], error[1], now)
             return
         self._requests += 1
         self._last_stream_id += 1
@@ -345,11 +404,14 @@ class HTTP11Connection:
         """Refuse what h11 lets through but smuggling or routing bugs feed on."""
         content_lengths = 0
         transfer_encoding = False
+        upgrade = False
         for name, _ in head.headers:
             if name == b"content-length":
                 content_lengths += 1
             elif name == b"transfer-encoding":
                 transfer_encoding = True
+            elif name == b"upgrade":
+                upgrade = True
         if content_lengths > 1:
             return 400, "duplicate Content-Length"
         if content_lengths and transfer_encoding:
@@ -360,6 +422,8 @@ class HTTP11Connection:
             host = host_header(head.headers)
             if host not in self._server_names:
                 return 404, "host not in server_names"
+        if upgrade and _asks_for_websocket(head.headers):
+            return _WEBSOCKET
         return None
 
     def _receive_body(self, data: bytes) -> None:
@@ -414,9 +478,18 @@ class HTTP11Connection:
                 return
         self._reject(exc.status_hint, str(exc), now, exc)
 
-    def _reject(self, status: int, reason: str, now: float, exc: Exception | None = None) -> None:
+    def _reject(
+        self,
+        status: int,
+        reason: str,
+        now: float,
+        exc: Exception | None = None,
+        extra: Headers | None = None,
+    ) -> None:
         """Answer a request the app never sees, then close (its framing is not trusted)."""
         headers = [(b"content-length", b"0"), (b"connection", b"close")]
+        if extra:
+            headers += extra
         headers += self._default_headers.get(now)
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
         head.extend(b"%s: %s\r\n" % pair for pair in headers)
@@ -474,7 +547,8 @@ class HTTP11Connection:
         stream = self._stream
         if stream is not None and not stream.disconnected:
             stream.disconnected = True
-            if not stream.app_finished:
+            # A WebSocket tells its app itself (with a close code), via _ws_flush.
+            if not stream.app_finished and self._ws is None:
                 self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
 
     def _next_cycle(self, now: float) -> None:
@@ -502,3 +576,172 @@ class HTTP11Connection:
         if not self._closed:
             self._closed = True
             self._events.append(CloseConnection(error))
+
+    # ---------------------------------------------------------------- WebSocket
+    def _start_websocket(self, head: RequestHead, now: float) -> None:
+        problem = _handshake_problem(head)
+        if problem is not None:
+            reason, key = problem
+            extra = _WS_VERSION_HEADERS if key == "version" else None
+            self._reject(400, reason, now, extra=extra)
+            return
+        self._requests += 1
+        self._last_stream_id += 1
+        raw_path, query = split_target(head.target)
+        offer = HandshakeOffer.from_headers(head.headers)
+        scope = websocket_scope(
+            http_version="1.1",
+            scheme="wss" if self._scheme == "https" else "ws",
+            raw_path=raw_path,
+            query_string=query,
+            root_path=self._root_path,
+            headers=head.raw_headers if self._pass_raw_headers else head.headers,
+            client=self._client,
+            server=self._server,
+            subprotocols=offer.subprotocols,
+            state=self._lifespan_state,
+        )
+        stream = _Stream(self._last_stream_id, scope, head.method, now)
+        stream.request_complete = False  # never set: the connection ends with the WebSocket
+        self._stream = stream
+        ws = WebSocket(offer, WebSocketOptions.from_settings(self._settings), now)
+        self._ws = ws
+        self._ws_key = _header(head.headers, b"sec-websocket-key") or b""
+        self._events.append(StartApp(stream.stream_id, scope))
+        leftover, peer_closed = _wire_leftover(self._wire)
+        if leftover:
+            ws.receive_data(leftover, now)
+        if peer_closed:
+            ws.receive_data(b"", now)
+        # A client must wait for the 101 before sending frames: read nothing until then.
+        if not self._reading_paused:
+            self._reading_paused = True
+            self._events.append(PauseReading())
+        self._ws_flush()
+
+    def _ws_replies(self, stream: _Stream, replies: tuple[Reply, ...], now: float) -> None:
+        """Write what the WebSocket asked for (handshake answers), then flush it."""
+        for reply in replies:
+            if self._closed:
+                break
+            kind = type(reply)
+            if kind is AcceptReply:
+                self._ws_accept(stream, reply.headers, now)  # type: ignore[union-attr]
+            elif kind is ResponseStart:
+                stream.status = reply.status  # type: ignore[union-attr]
+                stream.headers = [*reply.headers, (b"connection", b"close")]  # type: ignore[union-attr]
+                stream.response = ResponseState.STARTED
+            elif kind is AbortReply:
+                self._close()  # a refusal cut short: the truncation must show
+            else:
+                message = {"body": reply.body, "more_body": reply.more_body}  # type: ignore[union-attr]
+                if stream.response is ResponseState.STARTED:
+                    self._send_head(stream, message, now)
+                self._send_body(stream, message, now)
+        self._ws_flush()
+
+    def _ws_accept(self, stream: _Stream, extra: Headers, now: float) -> None:
+        headers: Headers = [
+            (b"upgrade", b"websocket"),
+            (b"connection", b"Upgrade"),
+            (b"sec-websocket-accept", generate_accept_token(self._ws_key)),
+            *extra,
+            *self._default_headers.get(now),
+        ]
+        lines = [b"HTTP/1.1 101 Switching Protocols\r\n"]
+        lines.extend(b"%s: %s\r\n" % pair for pair in headers)
+        lines.append(b"\r\n")
+        self._out.append(b"".join(lines))
+        stream.status = 101
+        stream.headers = headers
+        stream.response = ResponseState.DONE
+        summary = ResponseSummary(101, headers, 0)
+        self._events.append(
+            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
+        )
+
+    def _ws_flush(self) -> None:
+        """Forward the WebSocket's messages and frames; follow its reading and ending."""
+        ws = self._ws
+        stream = self._stream
+        if ws is None or stream is None:
+            return
+        while (message := ws.next_message()) is not None:
+            self._events.append(AppMessage(stream.stream_id, message))
+        data = ws.bytes_to_send()
+        if self._closed:
+            return
+        if data:
+            self._out.append(data)
+        if ws.finished:
+            self._close()
+        elif ws.state is WebSocketState.OPEN or ws.state is WebSocketState.CLOSING:
+            if ws.wants_data:
+                if self._reading_paused:
+                    self._reading_paused = False
+                    self._events.append(ResumeReading())
+            elif not self._reading_paused:
+                self._reading_paused = True
+                self._events.append(PauseReading())
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip() for token in value.lower().split(b",")]
+
+
+def _header(headers: Headers, name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _asks_for_websocket(headers: Headers) -> bool:
+    """``Connection: upgrade`` together with ``Upgrade: websocket`` (RFC 6455 4.1)."""
+    connection = websocket = False
+    for name, value in headers:
+        if name == b"connection":
+            connection = connection or b"upgrade" in _tokens(value)
+        elif name == b"upgrade":
+            websocket = websocket or b"websocket" in _tokens(value)
+    return connection and websocket
+
+
+def _handshake_problem(head: RequestHead) -> tuple[str, str] | None:
+    """Why this upgrade request is not a valid opening handshake, or None if it is."""
+    if head.method != b"GET":
+        return "WebSocket handshake with a method other than GET", "method"
+    if head.http_version != b"1.1":
+        return "WebSocket handshake needs HTTP/1.1", "http_version"
+    keys = [value for name, value in head.headers if name == b"sec-websocket-key"]
+    if len(keys) != 1 or not _valid_key(keys[0]):
+        return "missing or invalid Sec-WebSocket-Key", "key"
+    if _header(head.headers, b"sec-websocket-version") != b"13":
+        return "unsupported Sec-WebSocket-Version", "version"
+    for name, value in head.headers:
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return "WebSocket handshake with a body", "body"
+    return None
+
+
+def _valid_key(key: bytes) -> bool:
+    # RFC 6455 4.1: a base64-encoded 16-byte nonce is exactly 24 characters.
+    if len(key) != 24 or not key.endswith(b"=="):
+        return False
+    try:
+        return len(binascii.a2b_base64(key)) == 16
+    except binascii.Error:
+        return False
+
+
+def _wire_leftover(wire: HTTP1Wire) -> tuple[bytes, bool]:
+    """Bytes the parser has buffered past the request head, and whether EOF was seen.
+
+    The HTTP1Wire seam has no accessor for them yet; h11 keeps them as
+    ``trailing_data``, which is exact here since the handshake request has no body.
+    """
+    conn = getattr(wire, "_conn", None)
+    if conn is None:
+        return b"", False
+    data, closed = conn.trailing_data
+    return bytes(data), bool(closed)

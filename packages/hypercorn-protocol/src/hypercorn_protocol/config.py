@@ -109,8 +109,10 @@ _OPTION_KINDS: dict[str, str] = {
     "user": "int?",
     "verify_flags": "verify_flags?",
     "verify_mode": "verify_mode?",
+    "websocket_compression": "bool",
     "websocket_max_message_size": "int",
     "websocket_ping_interval": "float?",
+    "websocket_pong_timeout": "float?",
     "worker_class": "str",
     "workers": "int",
     "wsgi_max_body_size": "int",
@@ -222,8 +224,12 @@ class Config:
     user: int | None = None
     verify_flags: ssl.VerifyFlags | None = None
     verify_mode: ssl.VerifyMode | None = None
+    # Not in Hypercorn 0.18: permessage-deflate on/off, and how long a ping may wait
+    # for its pong before the peer counts as dead (only with websocket_ping_interval).
+    websocket_compression: bool = True
     websocket_max_message_size: int = 16 * 1024 * 1024 * BYTES
     websocket_ping_interval: float | None = None
+    websocket_pong_timeout: float | None = 20 * SECONDS
     worker_class: str = "asyncio"
     workers: int = 1
     wsgi_max_body_size: int = 16 * 1024 * 1024 * BYTES

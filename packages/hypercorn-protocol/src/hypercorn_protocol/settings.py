@@ -34,3 +34,22 @@ class ProtocolSettings(Protocol):
     def root_path(self) -> str: ...
     @property
     def server_names(self) -> list[str]: ...
+
+
+class WebSocketSettings(Protocol):
+    """Settings read when a WebSocket opens; an object without them gets the defaults.
+
+    ``websocket_max_message_size`` (16 MiB), ``websocket_ping_interval`` (None: no
+    pings), ``websocket_pong_timeout`` (20 s) and ``websocket_compression`` (True).
+    They are read only when a WebSocket is upgraded, so a minimal settings object
+    that serves plain HTTP keeps working.
+    """
+
+    @property
+    def websocket_compression(self) -> bool: ...
+    @property
+    def websocket_max_message_size(self) -> int: ...
+    @property
+    def websocket_ping_interval(self) -> float | None: ...
+    @property
+    def websocket_pong_timeout(self) -> float | None: ...

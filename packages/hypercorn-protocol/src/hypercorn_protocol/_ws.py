@@ -1,0 +1,781 @@
+"""One ASGI WebSocket over any transport: frames in, ASGI messages and frames out.
+
+Theory of operation
+-------------------
+A :class:`WebSocket` starts once its opening request has been parsed, by whichever
+transport carried it (an HTTP/1.1 ``Upgrade``, an HTTP/2 extended CONNECT). That
+transport, the *owner*, writes the handshake response and moves bytes; this class
+does everything in between, with wsproto as the frame layer::
+
+    HANDSHAKE --accept--> OPEN --we send close--> CLOSING --peer's close--> CLOSED
+        |                  |                                                  ^
+        |                  +--peer's close (echoed) / lost / failed ----------+
+        +--http.response.start--> RESPONDING --last body--> CLOSED
+        +--close / app ends / peer lost ---------------------------------> CLOSED
+
+* HANDSHAKE: the app has ``websocket.connect``. Its reply comes back from
+  :meth:`WebSocket.app_send` as owner-facing *replies*: :class:`AcceptReply` (the
+  owner writes 101 or 200 with the headers given), or :class:`ResponseStart` /
+  :class:`ResponseBody` (a 403 for ``websocket.close``, a denial response, a 500
+  when the app fails). Bytes that arrive early are kept until the accept.
+* OPEN: frames become ``websocket.receive`` messages, reassembled here and bounded
+  by ``max_message_size`` while they arrive (and while they inflate, see
+  :class:`BoundedDeflate`), so an oversized message costs at most the limit before
+  it is refused with 1009. Pings are answered; an optional ping timer probes the
+  peer, and a missing pong closes the connection.
+* CLOSING: the server sent a close frame (the app closed, a message was too big,
+  shutdown, the app ended) and waits, at most ``close_timeout``, for the peer's.
+  Data frames still arriving are dropped.
+* CLOSED: :attr:`WebSocket.finished` is set; the owner closes the TCP connection
+  (HTTP/1.1, as RFC 6455 wants the server to) or ends the stream (HTTP/2).
+
+The app hears ``websocket.disconnect`` exactly once, with the code and reason of
+the close frame the peer sent (1006 when none arrived), and nothing after it
+returned. Messages for the app wait in a queue of at most ``max_queue``; when it
+is full no more frames are parsed and :attr:`WebSocket.wants_data` turns False so
+the owner stops reading. Time comes in as ``now``; :meth:`get_timer` says when
+:meth:`handle_timer` is due.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Event as FrameEvent,
+    Ping,
+    Pong,
+    TextMessage,
+)
+from wsproto.extensions import Extension
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
+
+from hypercorn_protocol._headers import normalise_app_headers
+from hypercorn_protocol._scope import Address, decode_path
+from hypercorn_protocol.errors import UnexpectedMessageError
+from hypercorn_protocol.typing import Headers, Message, Scope
+
+WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.4"}
+ABNORMAL_CLOSURE = 1006
+#: How long the server waits for the peer's close frame after sending its own.
+CLOSE_TIMEOUT = 5.0
+
+
+class WebSocketClosedError(OSError):
+    """Raised from the app's ``send`` when the WebSocket is already closed (ASGI 2.4)."""
+
+
+# ---------------------------------------------------------------------- handshake
+@dataclass(frozen=True, slots=True)
+class HandshakeOffer:
+    """What the client asked for in its opening request."""
+
+    subprotocols: list[str]
+    extensions: list[str]  # one entry per offered extension, parameters included
+
+    @classmethod
+    def from_headers(cls, headers: Headers) -> HandshakeOffer:
+        subprotocols: list[str] = []
+        extensions: list[str] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"sec-websocket-protocol":
+                subprotocols.extend(_split_comma(value))
+            elif lower == b"sec-websocket-extensions":
+                extensions.extend(_split_comma(value))
+        return cls(subprotocols, extensions)
+
+
+def _split_comma(value: bytes) -> list[str]:
+    return [item for part in value.decode("latin-1").split(",") if (item := part.strip())]
+
+
+def websocket_scope(
+    *,
+    http_version: str,
+    scheme: str,
+    raw_path: bytes,
+    query_string: bytes,
+    root_path: str,
+    headers: Headers,
+    client: Address,
+    server: Address,
+    subprotocols: list[str],
+    state: dict[str, Any] | None,
+) -> Scope:
+    """The ASGI ``websocket`` scope; ``scheme`` is ``ws`` or ``wss``."""
+    scope: Scope = {
+        "type": "websocket",
+        "asgi": dict(WEBSOCKET_ASGI),
+        "http_version": http_version,
+        "scheme": scheme,
+        "path": decode_path(raw_path),
+        "raw_path": raw_path,
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": headers,
+        "client": client,
+        "server": server,
+        "subprotocols": subprotocols,
+        "extensions": {"websocket.http.response": {}},
+    }
+    if state is not None:
+        scope["state"] = dict(state)
+    return scope
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketOptions:
+    """The settings one WebSocket runs with."""
+
+    max_message_size: int = 16 * 1024 * 1024
+    ping_interval: float | None = None
+    pong_timeout: float | None = 20.0
+    compression: bool = True
+    max_queue: int = 10
+    close_timeout: float = CLOSE_TIMEOUT
+
+    @classmethod
+    def from_settings(cls, settings: object) -> WebSocketOptions:
+        """Read the ``websocket_*`` options; a settings object without them gets defaults."""
+        default = cls()
+        return cls(
+            max_message_size=getattr(
+                settings, "websocket_max_message_size", default.max_message_size
+            ),
+            ping_interval=getattr(settings, "websocket_ping_interval", default.ping_interval),
+            pong_timeout=getattr(settings, "websocket_pong_timeout", default.pong_timeout),
+            compression=getattr(settings, "websocket_compression", default.compression),
+            max_queue=max(getattr(settings, "max_app_queue_size", default.max_queue), 1),
+        )
+
+
+# Replies: what the owner must put on the wire for a handshake-phase app message.
+@dataclass(frozen=True, slots=True)
+class AcceptReply:
+    """Complete the handshake (101 on HTTP/1.1, 200 on HTTP/2) adding ``headers``."""
+
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStart:
+    """Refuse the handshake with an HTTP response: its status and validated headers."""
+
+    status: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseBody:
+    """A piece of the refusal response's body."""
+
+    body: bytes
+    more_body: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AbortReply:
+    """The refusal response cannot be completed: cut the connection or reset the stream."""
+
+
+Reply = AcceptReply | ResponseStart | ResponseBody | AbortReply
+_NO_REPLY: tuple[Reply, ...] = ()
+_FORBIDDEN = (ResponseStart(403, [(b"content-length", b"0")]), ResponseBody(b"", False))
+_SERVER_ERROR = (ResponseStart(500, [(b"content-length", b"0")]), ResponseBody(b"", False))
+
+
+# ------------------------------------------------------------- permessage-deflate
+_DEFLATE_PARAMS = frozenset(
+    {
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits",
+        "client_max_window_bits",
+    }
+)
+
+
+class BoundedDeflate(Extension):
+    """permessage-deflate (RFC 7692), server side, that never inflates past a limit.
+
+    wsproto's own extension inflates each chunk whole, so a small compressed frame
+    can allocate gigabytes before any size check runs. Here every ``decompress``
+    gets ``max_length`` = what is left of the message's allowance plus one byte; on
+    overflow :attr:`overflowed` is set and the rest of the message is skipped
+    unread. (Skipped, not failed: the frame parser must stay usable so that the
+    peer's reply to our 1009 close can still be read.)
+    """
+
+    name = "permessage-deflate"
+
+    def __init__(self, max_message_size: int) -> None:
+        self._limit = max_message_size
+        self._enabled = False
+        self.server_no_context_takeover = False
+        self.client_no_context_takeover = False
+        self.server_max_window_bits = 15
+        self._inflater: Any = None  # zlib._Decompress, private in typeshed
+        self._deflater: Any = None
+        self._message_compressed = False
+        self._frame_compressed = False
+        self._text = False
+        self._inflated = 0
+        self._tail = b""  # last bytes handed on, to repair a text message cut short
+        self.overflowed = False
+
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def offer(self) -> bool:
+        return False  # a server never offers
+
+    def negotiate(self, offer: str) -> str | None:
+        """The ``sec-websocket-extensions`` response value for ``offer``, or None to decline."""
+        name, *params = (part.strip() for part in offer.split(";"))
+        if name.lower() != self.name:
+            return None
+        seen: set[str] = set()
+        response = [self.name]
+        for param in params:
+            key, _, value = param.partition("=")
+            key = key.strip().lower()
+            value = value.strip().strip('"')
+            if key not in _DEFLATE_PARAMS or key in seen:
+                return None  # RFC 7692 section 5: decline offers we do not understand
+            seen.add(key)
+            if key.endswith("no_context_takeover"):
+                if value:
+                    return None
+                setattr(self, key, True)
+                response.append(key)
+            elif key == "server_max_window_bits":
+                # zlib cannot deflate with an 8-bit window: decline such offers.
+                if not value.isdigit() or not 9 <= int(value) <= 15:
+                    return None
+                self.server_max_window_bits = int(value)
+                response.append(f"{key}={value}")
+            elif value and (not value.isdigit() or not 8 <= int(value) <= 15):
+                return None  # client_max_window_bits: inflating with 15 bits reads any window
+        self._enabled = True
+        return "; ".join(response)
+
+    # inbound
+    def frame_inbound_header(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        payload_length: int,
+    ) -> CloseReason | RsvBits:
+        if rsv.rsv1 and (opcode.iscontrol() or opcode is Opcode.CONTINUATION):
+            return CloseReason.PROTOCOL_ERROR
+        self._frame_compressed = False
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            self._message_compressed = rsv.rsv1
+            self._text = opcode is Opcode.TEXT
+            self._inflated = 0
+            self._tail = b""
+        if not opcode.iscontrol():
+            self._frame_compressed = self._message_compressed
+        return RsvBits(True, False, False)
+
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
+        if not self._frame_compressed:
+            return data
+        if self.overflowed:
+            return b""
+        return self._inflate(data)
+
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
+        if not fin or not self._frame_compressed:
+            return None
+        self._message_compressed = False
+        if self.overflowed:
+            return _complete_utf8(self._tail) if self._text else None
+        result = self._inflate(b"\x00\x00\xff\xff")
+        if self.client_no_context_takeover:
+            self._inflater = None
+        return result
+
+    def _inflate(self, data: bytes) -> bytes | CloseReason:
+        if self._inflater is None:
+            self._inflater = zlib.decompressobj(-15)
+        room = self._limit - self._inflated
+        try:
+            out: bytes = self._inflater.decompress(data, room + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(out)
+        if self._text:
+            self._tail = out[-3:] if len(out) >= 3 else (self._tail + out)[-3:]
+        if len(out) > room:
+            # Over the limit (or more output pending): stop inflating for good.
+            self.overflowed = True
+            self._inflater = None
+            if self._text:
+                out += _complete_utf8(self._tail)
+                self._tail = b""
+        return out
+
+    # outbound
+    def frame_outbound(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        data: bytes,
+        fin: bool,
+    ) -> tuple[RsvBits, bytes]:
+        if opcode.iscontrol():
+            return rsv, data
+        if opcode is not Opcode.CONTINUATION:
+            rsv = RsvBits(True, rsv.rsv2, rsv.rsv3)
+        if self._deflater is None:
+            self._deflater = zlib.compressobj(
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits
+            )
+        data = self._deflater.compress(data)
+        if fin:
+            data += self._deflater.flush(zlib.Z_SYNC_FLUSH)
+            data = data[:-4]  # RFC 7692 7.2.1: drop the 00 00 ff ff tail
+            if self.server_no_context_takeover:
+                self._deflater = None
+        return rsv, data
+
+
+def _complete_utf8(tail: bytes) -> bytes:
+    """Bytes that finish a UTF-8 sequence left open at the end of ``tail``.
+
+    A text message cut at the size limit may stop inside a character; wsproto's
+    UTF-8 check would then fail the whole connection (and lose the peer's close
+    reply), so the cut is patched into a valid character. Its content is never
+    delivered: the message is refused with 1009.
+    """
+    for index in range(len(tail) - 1, -1, -1):
+        lead = tail[index]
+        if lead & 0xC0 == 0x80:
+            continue  # a continuation byte: keep looking for the lead byte
+        need = 2 if 0xC0 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if lead >= 0xF0 else 1
+        have = len(tail) - index
+        if have >= need:
+            return b""
+        # E0 and F0 restrict the first continuation byte (no overlong forms).
+        first = {0xE0: 0xA0, 0xF0: 0x90}.get(lead, 0x80) if have == 1 else 0x80
+        return bytes([first]) + b"\x80" * (need - have - 1)
+    return b""
+
+
+# ---------------------------------------------------------------------- the stream
+class WebSocketState(Enum):
+    HANDSHAKE = "handshake"
+    RESPONDING = "sending a refusal response"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class WebSocket:
+    """One WebSocket: fed by its owner, which forwards messages and bytes.
+
+    Args:
+        offer: the subprotocols and extensions the client asked for.
+        options: limits, timers and compression.
+        now: the current time, seconds.
+
+    The owner drains :meth:`next_message` (each an ASGI message for the app) and
+    :meth:`bytes_to_send` after every call, pauses reading while
+    :attr:`wants_data` is False, and ends the transport once :attr:`finished`.
+    """
+
+    __slots__ = (
+        "_app_done",
+        "_blocked",
+        "_close_deadline",
+        "_conn",
+        "_deflate",
+        "_disconnected",
+        "_early",
+        "_frames",
+        "_messages",
+        "_next_ping",
+        "_now",
+        "_options",
+        "_out",
+        "_parts",
+        "_pong_deadline",
+        "_shutting_down",
+        "_size",
+        "_unconsumed",
+        "finished",
+        "offer",
+        "state",
+    )
+
+    def __init__(self, offer: HandshakeOffer, options: WebSocketOptions, now: float) -> None:
+        self.offer = offer
+        self._options = options
+        self.state = WebSocketState.HANDSHAKE
+        self.finished = False
+        self._now = now
+        self._messages: deque[Message] = deque([{"type": "websocket.connect"}])
+        self._unconsumed = 1
+        self._blocked = False
+        self._out: list[bytes] = []
+        self._early: list[bytes] = []
+        self._conn: Connection | None = None
+        self._deflate: BoundedDeflate | None = None
+        self._frames: Iterator[FrameEvent] | None = None
+        self._parts: list[Any] = []
+        self._size = 0
+        self._app_done = False
+        self._disconnected = False
+        self._shutting_down = False
+        self._next_ping: float | None = None
+        self._pong_deadline: float | None = None
+        self._close_deadline: float | None = None
+
+    # ------------------------------------------------------------------ outputs
+    def next_message(self) -> Message | None:
+        """The next ASGI message for the app, or None."""
+        return self._messages.popleft() if self._messages else None
+
+    def bytes_to_send(self) -> bytes:
+        """Frames queued for the peer since the last call."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    @property
+    def wants_data(self) -> bool:
+        """False while the app's queue is full: the owner should stop reading."""
+        return self._unconsumed < self._options.max_queue
+
+    def get_timer(self) -> float | None:
+        """The next deadline (ping, pong, close handshake), or None."""
+        if self.state is WebSocketState.OPEN:
+            deadlines = [d for d in (self._next_ping, self._pong_deadline) if d is not None]
+            return min(deadlines) if deadlines else None
+        if self.state is WebSocketState.CLOSING:
+            return self._close_deadline
+        return None
+
+    # ------------------------------------------------------------------- inputs
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Bytes from the peer; ``b""`` means the peer closed its side."""
+        self._now = now
+        if self.finished:
+            return
+        if not data:
+            self._lost()
+            return
+        conn = self._conn
+        if conn is None:
+            if self.state is WebSocketState.HANDSHAKE:
+                self._early.append(data)  # early frames: parsed once accepted
+            return
+        if conn.state is ConnectionState.CLOSED:
+            return
+        conn.receive_data(data)
+        self._process()
+
+    def app_consumed(self) -> None:
+        """The app took one message from its queue."""
+        self._unconsumed -= 1
+        if self._blocked and self.wants_data:
+            self._blocked = False
+            self._process()
+
+    def app_send(self, message: Message, now: float) -> tuple[Reply, ...]:
+        """The app's ``send(message)``; returns what the owner must write, if anything.
+
+        Raises:
+            UnexpectedMessageError: the message is not valid in the current state.
+            WebSocketClosedError: data or an accept sent after the WebSocket closed.
+            ValueError: a subprotocol the client did not offer, a forbidden or
+                malformed header, an invalid status or close code.
+        """
+        self._now = now
+        kind = message["type"]
+        state = self.state
+        if state is WebSocketState.OPEN:
+            if kind == "websocket.send":
+                self._send_data(message)
+                return _NO_REPLY
+            if kind == "websocket.close":
+                code = message.get("code")
+                code = 1000 if code is None else int(code)
+                if not 1000 <= code <= 4999:
+                    raise ValueError(f"Invalid WebSocket close code {code}")
+                self._start_close(code, message.get("reason") or "")
+                return _NO_REPLY
+        elif state is WebSocketState.HANDSHAKE:
+            if kind == "websocket.accept":
+                return self._accept(message)
+            if kind == "websocket.close":
+                self._disconnect(ABNORMAL_CLOSURE, "")
+                self._finish()
+                return _FORBIDDEN
+            if kind == "websocket.http.response.start":
+                status = int(message["status"])
+                if not 200 <= status <= 999:
+                    raise ValueError(f"Invalid response status {status}")
+                headers = normalise_app_headers(message.get("headers", ()))
+                self.state = WebSocketState.RESPONDING
+                return (ResponseStart(status, headers),)
+        elif state is WebSocketState.RESPONDING:
+            if kind == "websocket.http.response.body":
+                more_body = bool(message.get("more_body", False))
+                if not more_body:
+                    self._disconnect(ABNORMAL_CLOSURE, "")
+                    self._finish()
+                return (ResponseBody(bytes(message.get("body", b"")), more_body),)
+        elif kind == "websocket.close":
+            return _NO_REPLY  # closing twice, or after the peer left, is harmless
+        elif kind in ("websocket.send", "websocket.accept") or kind.startswith(
+            "websocket.http.response."
+        ):
+            raise WebSocketClosedError(f"{kind} on a closed WebSocket")
+        raise UnexpectedMessageError(state.value, kind)
+
+    def app_finished(self, exc: BaseException | None, now: float) -> tuple[Reply, ...]:
+        """The app returned (``exc`` None) or raised; returns what the owner must write."""
+        self._now = now
+        self._app_done = True
+        self._messages.clear()
+        state = self.state
+        if state is WebSocketState.HANDSHAKE:
+            self._finish()
+            return _SERVER_ERROR
+        if state is WebSocketState.RESPONDING:
+            self._finish()
+            return (AbortReply(),)
+        if state is WebSocketState.OPEN:
+            self._start_close(1000 if exc is None else 1011, "")
+        return _NO_REPLY
+
+    def start_shutdown(self, now: float) -> None:
+        """Close with 1001 (now, or right after an accept that is still to come)."""
+        self._now = now
+        self._shutting_down = True
+        if self.state is WebSocketState.OPEN:
+            self._start_close(1001, "")
+
+    def connection_lost(self) -> None:
+        """The transport is gone: the app hears 1006."""
+        if not self.finished:
+            self._lost()
+
+    def handle_timer(self, now: float) -> None:
+        """Act on expired deadlines: send a ping, give up on a pong or a close reply."""
+        self._now = now
+        if self.state is WebSocketState.CLOSING:
+            if self._close_deadline is not None and now >= self._close_deadline:
+                self._lost()
+            return
+        if self.state is not WebSocketState.OPEN:
+            return
+        conn = self._conn
+        assert conn is not None
+        options = self._options
+        if self._pong_deadline is not None and now >= self._pong_deadline:
+            if not self.wants_data and options.pong_timeout is not None:
+                # We are not reading (the app is behind), so the pong may be waiting
+                # unread in the socket: that is not the peer's fault.
+                self._pong_deadline = now + options.pong_timeout
+            else:
+                self._out.append(conn.send(CloseConnection(1011, "keepalive ping timeout")))
+                self._lost()
+                return
+        if self._next_ping is not None and now >= self._next_ping:
+            self._out.append(conn.send(Ping(b"")))
+            if options.pong_timeout is not None and self._pong_deadline is None:
+                self._pong_deadline = now + options.pong_timeout
+            assert options.ping_interval is not None
+            self._next_ping = now + options.ping_interval
+
+    # ---------------------------------------------------------------- internals
+    def _accept(self, message: Message) -> tuple[Reply, ...]:
+        subprotocol = message.get("subprotocol")
+        if subprotocol is not None and subprotocol not in self.offer.subprotocols:
+            raise ValueError(f"Subprotocol {subprotocol!r} was not offered by the client")
+        app_headers = normalise_app_headers(message.get("headers") or ())
+        for name, _ in app_headers:
+            if name.lower().startswith(b"sec-websocket-"):
+                raise ValueError(f"The {name!r} header is set by the server")
+        headers: Headers = []
+        if subprotocol is not None:
+            headers.append((b"sec-websocket-protocol", subprotocol.encode("ascii")))
+        extensions: list[Extension] = []
+        if self._options.compression:
+            for offer in self.offer.extensions:
+                deflate = BoundedDeflate(self._options.max_message_size)
+                params = deflate.negotiate(offer)
+                if params is not None:
+                    headers.append((b"sec-websocket-extensions", params.encode("ascii")))
+                    extensions.append(deflate)
+                    self._deflate = deflate
+                    break
+        headers.extend(app_headers)
+        self._conn = Connection(ConnectionType.SERVER, extensions)
+        self.state = WebSocketState.OPEN
+        if self._options.ping_interval:
+            self._next_ping = self._now + self._options.ping_interval
+        if self._early:
+            early, self._early = b"".join(self._early), []
+            self._conn.receive_data(early)
+            self._process()
+        if self._shutting_down:
+            self._start_close(1001, "")
+        return (AcceptReply(headers),)
+
+    def _send_data(self, message: Message) -> None:
+        conn = self._conn
+        assert conn is not None
+        data = message.get("bytes")
+        if data is not None:
+            self._out.append(conn.send(BytesMessage(data=bytes(data))))
+            return
+        text = message.get("text")
+        if text is None:
+            raise ValueError("websocket.send needs 'bytes' or 'text'")
+        self._out.append(conn.send(TextMessage(data=str(text))))
+
+    def _process(self) -> None:
+        """Parse frames while the app's queue has room (or while closing: they are dropped)."""
+        conn = self._conn
+        assert conn is not None
+        max_queue = self._options.max_queue
+        while not self.finished:
+            if self._unconsumed >= max_queue and self.state is WebSocketState.OPEN:
+                self._blocked = True
+                return
+            frames = self._frames
+            if frames is None:
+                frames = self._frames = conn.events()
+            event = next(frames, None)
+            if event is None:
+                self._frames = None
+                return
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                self._data(event)  # type: ignore[arg-type]
+            elif kind is Ping:
+                if conn.state is ConnectionState.OPEN:
+                    self._out.append(conn.send(event.response()))  # type: ignore[attr-defined]
+            elif kind is Pong:
+                self._pong_deadline = None
+            elif kind is CloseConnection:
+                self._peer_close(event)  # type: ignore[arg-type]
+
+    def _data(self, event: TextMessage | BytesMessage) -> None:
+        if self.state is not WebSocketState.OPEN:
+            return  # closing: the peer's data no longer matters
+        data = event.data
+        if type(data) is str and not data.isascii():
+            self._size += len(data.encode("utf-8"))
+        else:
+            self._size += len(data)
+        deflate = self._deflate
+        if self._size > self._options.max_message_size or (
+            deflate is not None and deflate.overflowed
+        ):
+            self._parts.clear()
+            self._size = 0
+            self._start_close(1009, "message too big")
+            return
+        if not event.message_finished:
+            self._parts.append(data)
+            return
+        if self._parts:
+            self._parts.append(data)
+            data = "".join(self._parts) if type(data) is str else b"".join(self._parts)
+            self._parts.clear()
+        self._size = 0
+        if isinstance(data, str):
+            self._emit({"type": "websocket.receive", "bytes": None, "text": data})
+        else:
+            payload = data if type(data) is bytes else bytes(data)
+            self._emit({"type": "websocket.receive", "bytes": payload, "text": None})
+
+    def _peer_close(self, event: CloseConnection) -> None:
+        conn = self._conn
+        assert conn is not None
+        if conn.state is ConnectionState.REMOTE_CLOSING:
+            # The peer started the closing handshake: echo its code, then we are done.
+            self._out.append(conn.send(CloseConnection(event.code)))
+            self._disconnect(event.code, event.reason or "")
+        elif conn.state is ConnectionState.CLOSED:
+            self._disconnect(event.code, event.reason or "")  # the reply to our close
+        else:
+            # wsproto could not parse the peer's frames (event.code says why): fail the
+            # connection (RFC 6455 7.1.7), telling the peer when we still may.
+            if conn.state is ConnectionState.OPEN:
+                self._out.append(conn.send(CloseConnection(event.code, event.reason)))
+            self._disconnect(ABNORMAL_CLOSURE, event.reason or "")
+        self._finish()
+
+    def _start_close(self, code: int, reason: str) -> None:
+        if self.state is not WebSocketState.OPEN:
+            return
+        conn = self._conn
+        assert conn is not None
+        self._out.append(conn.send(CloseConnection(code, reason)))
+        self.state = WebSocketState.CLOSING
+        self._close_deadline = self._now + self._options.close_timeout
+        if self._blocked:
+            # Frames wait unparsed behind a full queue; the peer's close may be among
+            # them, and what comes before it is dropped now anyway.
+            self._blocked = False
+            self._process()
+
+    def _emit(self, message: Message) -> None:
+        if not self._app_done:
+            self._messages.append(message)
+            self._unconsumed += 1
+
+    def _disconnect(self, code: int, reason: str) -> None:
+        if not self._disconnected:
+            self._disconnected = True
+            self._emit({"type": "websocket.disconnect", "code": int(code), "reason": reason})
+
+    def _lost(self) -> None:
+        self._disconnect(ABNORMAL_CLOSURE, "")
+        self._finish()
+
+    def _finish(self) -> None:
+        self.state = WebSocketState.CLOSED
+        self.finished = True
+        self._early.clear()
+        self._parts.clear()
+        self._next_ping = self._pong_deadline = self._close_deadline = None
+
+
+__all__ = [
+    "AbortReply",
+    "AcceptReply",
+    "BoundedDeflate",
+    "HandshakeOffer",
+    "Reply",
+    "ResponseBody",
+    "ResponseStart",
+    "WebSocket",
+    "WebSocketClosedError",
+    "WebSocketOptions",
+    "WebSocketState",
+    "websocket_scope",
+]
