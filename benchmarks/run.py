@@ -30,6 +30,8 @@ Set-up, once per machine (this script installs nothing)::
     apt-get update && apt-get install -y wrk nghttp2-client
     python3 -m venv /tmp/peers-venv
     /tmp/peers-venv/bin/pip install -r /work/shared/bench/requirements-peers.txt
+    # that file pins: 'hypercorn[h3,trio,uvloop]==0.18.0' 'uvicorn[standard]==0.54.0'
+    #                 granian==2.8.7 websockets==17.4
 
 Usage (from the repository root; any Python >= 3.10 runs this file)::
 
