@@ -32,6 +32,7 @@ from hypercorn_protocol.events import (
     RequestCompleted,
     ResumeReading,
     StartApp,
+    StreamWritable,
 )
 from hypercorn_protocol.typing import Message, Scope
 
@@ -135,15 +136,16 @@ def _abort_wait(_: Any) -> trio.lowlevel.Abort:
 
 
 class _AppStream:
-    """The app side of one stream: its receive FIFO and the task waiting on it."""
+    """The app side of one stream: its receive FIFO and the tasks waiting on it."""
 
-    __slots__ = ("_connection", "queue", "stream_id", "waiter")
+    __slots__ = ("_connection", "queue", "stream_id", "waiter", "writer")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
         self._connection = connection
         self.stream_id = stream_id
         self.queue: deque[Message] = deque()
         self.waiter: trio.lowlevel.Task | None = None
+        self.writer: trio.lowlevel.Task | None = None
 
     def push(self, message: Message) -> None:
         self.queue.append(message)
@@ -165,14 +167,28 @@ class _AppStream:
                     self.waiter = None
         message = self.queue.popleft()
         connection.conn.app_consumed(self.stream_id)
-        if connection.reading_paused:
-            await connection.flush()
+        await connection.flush()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
 
     async def send(self, message: Message) -> None:
         connection = self._connection
-        connection.conn.app_send(self.stream_id, message, time())
+        conn = connection.conn
+        may_continue = conn.app_send(self.stream_id, message, time())
         await connection.flush()
+        if not may_continue:
+            # HTTP/2: this stream's buffer is full; wait for window, not for the socket.
+            while not conn.writable(self.stream_id) and not connection.closing:
+                self.writer = trio.lowlevel.current_task()
+                try:
+                    await trio.lowlevel.wait_task_rescheduled(_abort_wait)
+                finally:
+                    self.writer = None
+
+    def wake_writer(self) -> None:
+        writer = self.writer
+        if writer is not None:
+            self.writer = None
+            trio.lowlevel.reschedule(writer)
 
 
 class HTTPConnection:
@@ -305,6 +321,10 @@ class HTTPConnection:
                 if self._resume is not None:
                     self._resume.set()
                     self._resume = None
+            elif kind is StreamWritable:
+                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.wake_writer()
             elif kind is CloseConnection:
                 close = True
         if self._closing:
@@ -349,8 +369,15 @@ class HTTPConnection:
                     stream.push(event.message)
         self._close()
 
+    @property
+    def closing(self) -> bool:
+        """True once the connection is closing: nothing more is written."""
+        return self._closing
+
     def _close(self) -> None:
         self._closing = True
+        for stream in self.streams.values():
+            stream.wake_writer()
         self._read_scope.cancel()
         self._timer_scope.cancel()
         if self._resume is not None:

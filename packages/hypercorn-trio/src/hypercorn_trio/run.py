@@ -29,7 +29,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 import trio
 from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.binding import BindError, FDBind, Sockets, describe_bind, parse_bind
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.wsgi import WSGIWrapper
 from hypercorn_trio._context import WorkerContext
@@ -66,6 +66,7 @@ async def worker_serve(
         task_status: given by ``nursery.start``; started with the bound addresses
             (``["http://127.0.0.1:8000", ...]``) once connections are accepted.
     """
+    config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = TrioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
     context = WorkerContext(asgi_app, config)
     error: Exception | None = None
@@ -127,7 +128,7 @@ async def _serve(
             raise failure
     finally:
         for listener, _ in listeners:
-            listener.close()
+            _close_listener(listener, config)
         if lifespan is not None:
             await lifespan.shutdown()
 
@@ -178,7 +179,7 @@ async def _shutdown(
 ) -> None:
     context.shutting_down = True
     for listener in listeners:
-        listener.close()  # wakes the accept loops, which then return
+        _close_listener(listener, context.config)  # wakes the accept loops, which return
     for connection in list(context.connections):
         connection.start_shutdown()
     with trio.move_on_after(context.config.graceful_timeout) as waited:
@@ -192,11 +193,35 @@ async def _shutdown(
     connections.cancel_scope.cancel()
 
 
-async def _signal_trigger() -> None:
+def _close_listener(listener: trio.socket.SocketType, config: Config) -> None:
+    """Close a listening socket, except an ``fd://`` one: that descriptor was lent to us."""
+    fileno = listener.fileno()
+    if fileno == -1:
+        return
+    if fileno in _inherited_fds(config):
+        trio.lowlevel.notify_closing(listener)  # the accept loop still wakes and returns
+        listener.detach()
+    else:
+        listener.close()
+
+
+def _inherited_fds(config: Config) -> set[int]:
+    fds = set()
+    for bind in [*config.bind, *config.insecure_bind]:
+        try:
+            address = parse_bind(bind)
+        except BindError:
+            continue
+        if isinstance(address, FDBind):
+            fds.add(address.fd)
+    return fds
+
+
+async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
     """Return on SIGINT or SIGTERM; only the main thread can receive signals."""
     if threading.current_thread() is not threading.main_thread():
         await trio.sleep_forever()
-    signums = [getattr(signal, name) for name in _SIGNAL_NAMES if hasattr(signal, name)]
+    signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
     with trio.open_signal_receiver(*signums) as received:
         async for _ in received:
             return
@@ -212,7 +237,9 @@ async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
         while not shutdown_event.is_set():
             await trio.sleep(0.1)
 
-    await _first_of(_signal_trigger, poll)
+    # A supervised worker: terminal Ctrl-C reaches the whole process group and is the
+    # supervisor's to handle; SIGTERM aimed at this worker drains it.
+    await _first_of(functools.partial(_signal_trigger, ("SIGTERM",)), poll)
 
 
 def trio_worker(
