@@ -205,3 +205,35 @@ def test_several_binds_are_all_reported(tmp_path: Any) -> None:
     trio.run(main)
     assert seen["binds"][0].startswith("http://127.0.0.1:")
     assert seen["binds"][1] == f"unix:{tmp_path / 's.sock'}"
+
+
+def test_a_stalled_tls_handshake_is_dropped_after_ssl_handshake_timeout(tmp_path: Any) -> None:
+    import time
+
+    import trustme
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    config = make_config(certfile=str(certfile), keyfile=str(keyfile), ssl_handshake_timeout=0.3)
+    seen: dict[str, Any] = {}
+
+    def stall(port: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            started = time.monotonic()
+            seen["data"] = sock.recv(1)  # never sends a ClientHello
+            seen["elapsed"] = time.monotonic() - started
+
+    async def main() -> None:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(
+                functools.partial(serve, App(), config, shutdown_trigger=stop.wait)
+            )
+            await trio.to_thread.run_sync(stall, int(binds[0].rsplit(":", 1)[1]))
+            stop.set()
+
+    trio.run(main)
+    assert seen["data"] == b""
+    assert 0.25 <= seen["elapsed"] < 3
