@@ -28,7 +28,7 @@ from wsproto.frame_protocol import CloseReason
 
 from hypercorn_protocol import ServerConnection, events as ev
 from hypercorn_protocol._ws import BoundedDeflate, WebSocketClosedError
-from hypercorn_protocol.config import Config
+from hypercorn_protocol.config import Config, ConfigError
 from hypercorn_protocol.errors import UnexpectedMessageError
 from hypercorn_protocol.typing import Message
 from tests.helpers.protocol import Harness, Settings
@@ -526,10 +526,30 @@ def test_compression_can_be_turned_off() -> None:
     assert len(peer.h.wire) > 1000
 
 
-def test_compression_defaults_on_in_config() -> None:
+def test_new_options_in_config() -> None:
     config = Config()
     assert config.websocket_compression is True
     assert config.websocket_pong_timeout == 20.0
+    loaded = Config.from_mapping({"websocket_compression": False, "websocket_pong_timeout": None})
+    assert loaded.websocket_compression is False
+    assert loaded.websocket_pong_timeout is None
+    with pytest.raises(ConfigError, match="websocket_compression"):
+        Config.from_mapping({"websocket_compression": "yes"})
+
+
+def test_a_config_serves_websockets_with_its_options() -> None:
+    config = Config()
+    config.websocket_compression = False
+    config.websocket_ping_interval = 3.0
+    conn = ServerConnection(config, client=None, server=None, scheme="http", now=100.0)
+    client = WSConnection(ConnectionType.CLIENT)
+    request = Request(host="x", target="/", extensions=[PerMessageDeflate()])
+    conn.receive_data(client.send(request), 100.0)
+    conn.app_send(1, {"type": "websocket.accept"}, 100.0)
+    client.receive_data(conn.data_to_send())
+    (accepted,) = client.events()
+    assert isinstance(accepted, AcceptConnection) and accepted.extensions == []
+    assert conn.get_timer() == 103.0
 
 
 @pytest.mark.parametrize(
@@ -680,3 +700,54 @@ def test_a_slow_app_pauses_reading_and_frames_wait_unparsed() -> None:
     peer.h.conn.app_consumed(1)
     peer.h.conn.app_consumed(1)
     assert any(isinstance(e, ev.ResumeReading) for e in peer.h.drain())
+
+
+# --------------------------------------------------------------- odds and ends
+def test_send_needs_bytes_or_text_and_close_a_valid_code() -> None:
+    peer, _ = open_socket()
+    with pytest.raises(ValueError, match="'bytes' or 'text'"):
+        peer.app({"type": "websocket.send"})
+    with pytest.raises(ValueError, match="close code"):
+        peer.app({"type": "websocket.close", "code": 999})
+    events = peer.send(TextMessage(data="still open"))
+    assert app_messages(events)[0]["text"] == "still open"
+
+
+def test_websocket_after_a_pipelined_http_request() -> None:
+    peer = Peer()
+    plain = b"GET /first HTTP/1.1\r\nhost: example.com\r\n\r\n"
+    upgrade = peer.client.send(Request(host="example.com", target="/second"))
+    framer = Connection(ConnectionType.CLIENT)
+    events = peer.h.feed(plain + upgrade + framer.send(TextMessage(data="early")))
+    (first,) = [e for e in events if isinstance(e, ev.StartApp)]
+    assert first.scope["type"] == "http"
+    peer.h.respond(1)
+    second = [e for e in peer.h.drain() if isinstance(e, ev.StartApp)]
+    peer.h.events.extend(second)
+    (start,) = [e for e in peer.h.events if isinstance(e, ev.StartApp) and e.stream_id == 2]
+    assert start.scope["type"] == "websocket"
+    assert start.scope["path"] == "/second"
+    peer.h.wire = peer.h.wire[peer.h.wire.index(b"HTTP/1.1 200") :]
+    peer.h.wire = peer.h.wire[peer.h.wire.index(b"\r\n\r\n") + 4 + 2 :]  # skip "hi"
+    events = peer.h.app_send(2, {"type": "websocket.accept"})
+    assert {"type": "websocket.receive", "bytes": None, "text": "early"} in app_messages(events)
+    assert isinstance(peer.received()[0], AcceptConnection)
+
+
+def test_raw_header_names_and_server_names_apply() -> None:
+    peer = Peer(WSSettings(h11_pass_raw_headers=True))
+    (start,) = [e for e in peer.connect() if isinstance(e, ev.StartApp)]
+    assert any(name == b"Sec-WebSocket-Key" for name, _ in start.scope["headers"])
+    refused = Peer(WSSettings(server_names=["other.example"]))
+    events = refused.connect()
+    assert not [e for e in events if isinstance(e, ev.StartApp)]
+    (rejected,) = [e for e in refused.received() if isinstance(e, RejectConnection)]
+    assert rejected.status_code == 404
+
+
+def test_peer_gone_before_the_app_answered() -> None:
+    peer = Peer()
+    events = peer.connect()
+    events = peer.h.feed(b"")  # EOF arrives before reading paused
+    assert app_messages(events) == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+    assert closed(events)

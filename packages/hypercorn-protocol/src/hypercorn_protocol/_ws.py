@@ -454,10 +454,11 @@ class WebSocket:
 
     def bytes_to_send(self) -> bytes:
         """Frames queued for the peer since the last call."""
-        if not self._out:
+        out = self._out
+        if not out:
             return b""
-        data = b"".join(self._out)
-        self._out.clear()
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         return data
 
     @property
