@@ -204,6 +204,9 @@ _DEFLATE_PARAMS = frozenset(
 )
 
 
+_SERVER_WINDOW_BITS = 12
+
+
 class BoundedDeflate(Extension):
     """permessage-deflate (RFC 7692), server side, that never inflates past a limit.
 
@@ -344,9 +347,11 @@ class BoundedDeflate(Extension):
         if opcode is not Opcode.CONTINUATION:
             rsv = RsvBits(True, rsv.rsv2, rsv.rsv3)
         if self._deflater is None:
-            self._deflater = zlib.compressobj(
-                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits
-            )
+            # A 4 KiB window and memLevel 5 keep the compressor near 32 KiB per
+            # connection instead of about 260 KiB. Any inflater reads a smaller window
+            # than it allows, so this needs no negotiation.
+            bits = min(self.server_max_window_bits, _SERVER_WINDOW_BITS)
+            self._deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, 5)
         data = self._deflater.compress(data)
         if fin:
             data += self._deflater.flush(zlib.Z_SYNC_FLUSH)
