@@ -55,24 +55,23 @@ def test_trio_worker_serves_and_exits_0_on_sigterm(tmp_path: Path, workers: str)
     (tmp_path / "app.py").write_text(APP)
     port = free_port()
     command = [sys.executable, "-m", "hypercorn", "-k", "trio", "-w", workers]
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [*command, "-b", f"127.0.0.1:{port}", "app:app"],
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        response = wait_until_serving(process, f"http://127.0.0.1:{port}/hi")
-        assert response.status_code == 200
-        assert response.content == b"trio worker /hi"
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    ) as process:
+        try:
+            response = wait_until_serving(process, f"http://127.0.0.1:{port}/hi")
+            assert response.status_code == 200
+            assert response.content == b"trio worker /hi"
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
     assert (tmp_path / "shutdown-ran").read_text() == "yes"
