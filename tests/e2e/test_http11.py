@@ -402,3 +402,13 @@ def test_slow_app_backpressure_blocks_the_uploader(loop_name: str) -> None:
         while not response.endswith(b"%d" % size):
             response += sock.recv(65536)
     assert received == [size]
+
+
+def test_serves_an_inherited_fd(loop_name: str) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = make_config()
+    config.bind = [f"fd://{listener.detach()}"]  # the server owns the fd from here on
+    with run_server(echo_app, config, loop_name), httpx.Client() as client:
+        response = client.get(f"http://127.0.0.1:{port}/via-fd")
+        assert response.headers["x-path"] == "/via-fd"
