@@ -195,6 +195,12 @@ FLAGS: tuple[Flag, ...] = (
         "Worker processes; 0 serves in this process",
         _non_negative_int,
     ),
+    Flag(
+        ("--access-log-json",),
+        "access_log_json",
+        "Write each access log line as one JSON object (for log shippers)",
+        action="store_true",
+    ),
 )
 
 

@@ -59,6 +59,7 @@ class ConfigWarning(UserWarning):
 # a trailing "?" allows None.
 _OPTION_KINDS: dict[str, str] = {
     "access_log_format": "str",
+    "access_log_json": "bool",
     "accesslog": "logtarget?",
     "alpn_protocols": "list[str]",
     "alt_svc_headers": "list[str]",
@@ -179,6 +180,8 @@ class Config:
     _quic_alt_svc: tuple[str, ...] = ()
 
     access_log_format: str = '%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+    # Not in Hypercorn 0.18: one JSON object per access line (access_log_format unused).
+    access_log_json: bool = False
     accesslog: logging.Logger | str | None = None
     alpn_protocols: list[str] = ["h2", "http/1.1"]  # noqa: RUF012
     alt_svc_headers: list[str] = []  # noqa: RUF012
@@ -314,9 +317,18 @@ class Config:
 
     @property
     def log(self) -> Logger:
-        """The logger, created on first use from ``logger_class`` (not pickled)."""
+        """The logger, created on first use from ``logger_class`` (not pickled).
+
+        With ``statsd_host`` set and ``logger_class`` left at its default, the logger is a
+        :class:`~hypercorn_protocol.statsd.StatsdLogger`.
+        """
         log = self._log
         if log is None:
+            if self.logger_class is Logger and self.statsd_host is not None:
+                # As Hypercorn's workers do: statsd_host alone turns metrics on.
+                from hypercorn_protocol.statsd import StatsdLogger
+
+                self.set_statsd_logger_class(StatsdLogger)
             log = self.logger_class(self)
             self._log = log
         return log

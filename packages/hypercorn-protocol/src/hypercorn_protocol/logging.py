@@ -5,16 +5,18 @@ methods are coroutines because Hypercorn's are, and custom ``logger_class`` subc
 (StatsD, structured logging) override them as coroutines.
 
 An access-log line is ``access_log_format % AccessLogAtoms(...)``; see ``AccessLogAtoms``
-for the atoms.
+for the atoms. With ``access_log_json`` it is one JSON object instead (``access_json``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ def _create_logger(
     stream: IO[str],
     *,
     propagate: bool,
+    message_only: bool = False,
 ) -> logging.Logger | None:
     """Return the logger for ``target``: a Logger as is, ``-`` a stream, a str a file."""
     if isinstance(target, logging.Logger):
@@ -48,7 +51,11 @@ def _create_logger(
         logging.StreamHandler(stream) if target == "-" else logging.FileHandler(target)
     )
     setattr(handler, _OWN_HANDLER, True)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+    handler.setFormatter(
+        logging.Formatter("%(message)s")
+        if message_only
+        else logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    )
     for old in list(logger.handlers):
         logger.removeHandler(old)
         if getattr(old, _OWN_HANDLER, False):
@@ -70,7 +77,6 @@ def _level_number(level: str) -> int:
 
 def _apply_logconfig(config: Config) -> None:
     """Apply ``logconfig`` (``json:``, ``toml:`` or an ini path) or else ``logconfig_dict``."""
-    import json
     import logging.config
 
     if config.logconfig is not None:
@@ -115,8 +121,15 @@ class Logger:
 
     def __init__(self, config: Config) -> None:
         self.access_log_format = config.access_log_format
+        self.access_log_json = getattr(config, "access_log_json", False)
+        # A JSON line is the whole line: no time/pid/level prefix for the shipper to strip.
         self.access_logger = _create_logger(
-            "hypercorn.access", config.accesslog, config.loglevel, sys.stdout, propagate=False
+            "hypercorn.access",
+            config.accesslog,
+            config.loglevel,
+            sys.stdout,
+            propagate=False,
+            message_only=self.access_log_json,
         )
         self.error_logger = _create_logger(
             "hypercorn.error", config.errorlog, config.loglevel, sys.stderr, propagate=True
@@ -150,7 +163,11 @@ class Logger:
         """
         logger = self.access_logger
         if logger is not None and logger.isEnabledFor(logging.INFO):
-            logger.info(self.access_log_format, self.atoms(request, response, request_time))
+            atoms = self.atoms(request, response, request_time)
+            if self.access_log_json:
+                logger.info("%s", access_json(atoms))
+            else:
+                logger.info(self.access_log_format, atoms)
 
     def atoms(
         self, request: Scope, response: Mapping[str, Any] | None, request_time: float
@@ -198,6 +215,45 @@ class Logger:
         if name in ("access_logger", "error_logger") or self.error_logger is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(self.error_logger, name)
+
+
+# JSON access-log key -> atom; values of "-" become null, and these become numbers.
+JSON_ACCESS_FIELDS: dict[str, str] = {
+    "client": "h",
+    "request": "r",
+    "method": "m",
+    "scheme": "S",
+    "path": "U",
+    "query": "q",
+    "protocol": "H",
+    "status": "s",
+    "bytes": "b",
+    "referer": "f",
+    "user_agent": "a",
+    "duration_us": "D",
+}
+_JSON_NUMBERS = frozenset({"status", "bytes", "duration_us"})
+
+
+def access_json(atoms: Mapping[str, str]) -> str:
+    """One access-log line as a JSON object (``access_log_json``).
+
+    Keys: ``time`` (ISO 8601, local time with offset), then those of
+    :data:`JSON_ACCESS_FIELDS`, then ``pid``. Missing values (``-``) are null; status,
+    bytes and duration (microseconds) are numbers.
+    """
+    record: dict[str, object] = {
+        "time": datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    }
+    for key, atom in JSON_ACCESS_FIELDS.items():
+        value: object = atoms[atom]
+        if value == "-":
+            value = None
+        elif key in _JSON_NUMBERS and isinstance(value, str) and value.isdigit():
+            value = int(value)
+        record[key] = value
+    record["pid"] = os.getpid()
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 class AccessLogAtoms(dict[str, str]):
@@ -303,4 +359,11 @@ class AccessLogAtoms(dict[str, str]):
         return "-"
 
 
-__all__ = ["LOG_DATE_FORMAT", "LOG_FORMAT", "AccessLogAtoms", "Logger"]
+__all__ = [
+    "JSON_ACCESS_FIELDS",
+    "LOG_DATE_FORMAT",
+    "LOG_FORMAT",
+    "AccessLogAtoms",
+    "Logger",
+    "access_json",
+]
