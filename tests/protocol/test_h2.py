@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import h2.config
+import h2.connection
 import h2.errors
 import h2.events
 import h2.settings
@@ -283,5 +285,49 @@ def test_http1_request_not_mistaken_for_preface() -> None:
     conn = ServerConnection(Settings(), client=None, server=None, scheme="http", now=0.0)
     conn.receive_data(b"P", 0.0)
     conn.receive_data(b"OST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n", 0.0)
+    assert conn.http_version == "1.1"
+    assert isinstance(conn.next_event(), ev.StartApp)
+
+
+def test_h2c_upgrade_replays_request_as_stream_1() -> None:
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    settings_header = client.initiate_upgrade_connection()
+    assert settings_header is not None
+    conn = ServerConnection(Settings(), client=None, server=None, scheme="http", now=0.0)
+    request = (
+        b"GET /up?x=1 HTTP/1.1\r\nhost: example.com\r\nconnection: Upgrade, HTTP2-Settings\r\n"
+        b"upgrade: h2c\r\nhttp2-settings: " + settings_header + b"\r\nx-custom: 1\r\n\r\n"
+    )
+    conn.receive_data(request + client.data_to_send(), 0.0)
+    assert conn.http_version == "2"
+    produced = []
+    while (event := conn.next_event()) is not None:
+        produced.append(event)
+    (start,) = starts(produced)
+    assert start.stream_id == 1
+    assert start.scope["http_version"] == "2"
+    assert start.scope["path"] == "/up"
+    assert start.scope["query_string"] == b"x=1"
+    names = [name for name, _ in start.scope["headers"]]
+    assert names == [b"host", b"x-custom"]  # no connection-specific headers leak in
+    wire = conn.data_to_send()
+    assert wire.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    client.receive_data(wire[wire.index(b"\r\n\r\n") + 4 :])
+    conn.app_send(1, {"type": "http.response.start", "status": 200}, 0.0)
+    conn.app_send(1, {"type": "http.response.body", "body": b"upgraded"}, 0.0)
+    received = client.receive_data(conn.data_to_send())
+    data = b"".join(e.data or b"" for e in received if isinstance(e, h2.events.DataReceived))
+    assert data == b"upgraded"
+
+
+def test_h2c_upgrade_with_a_body_stays_on_http11() -> None:
+    conn = ServerConnection(Settings(), client=None, server=None, scheme="http", now=0.0)
+    conn.receive_data(
+        b"POST / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\n"
+        b"http2-settings: AAMAAABkAAQAAP__\r\ncontent-length: 2\r\n\r\nhi",
+        0.0,
+    )
     assert conn.http_version == "1.1"
     assert isinstance(conn.next_event(), ev.StartApp)

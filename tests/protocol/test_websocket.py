@@ -27,9 +27,9 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from hypercorn_protocol import ServerConnection, events as ev
-from hypercorn_protocol._ws import BoundedDeflate, WebSocketClosedError
+from hypercorn_protocol._ws import BoundedDeflate
 from hypercorn_protocol.config import Config, ConfigError
-from hypercorn_protocol.errors import UnexpectedMessageError
+from hypercorn_protocol.errors import UnexpectedMessageError, WebSocketClosedError
 from hypercorn_protocol.typing import Message
 from tests.helpers.protocol import Harness, Settings
 

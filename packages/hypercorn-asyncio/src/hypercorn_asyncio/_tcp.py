@@ -16,6 +16,7 @@ from time import time
 from typing import TYPE_CHECKING, Any, cast
 
 from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
     CloseConnection,
@@ -250,6 +251,8 @@ class HTTPProtocol(asyncio.Protocol):
         exc: BaseException | None = None
         try:
             await self.context.app(scope, stream.receive, stream.send)
+        except WebSocketClosedError:
+            pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
             error_logger.exception("Error in ASGI Framework")

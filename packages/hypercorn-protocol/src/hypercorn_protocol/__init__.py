@@ -24,6 +24,7 @@ from hypercorn_protocol.errors import (
     ProtocolError,
     RemoteProtocolError,
     UnexpectedMessageError,
+    WebSocketClosedError,
 )
 from hypercorn_protocol.events import (
     AppMessage,
@@ -62,6 +63,7 @@ __all__ = [
     "StreamWritable",
     "UnexpectedMessageError",
     "WSGIWrapper",
+    "WebSocketClosedError",
     "__version__",
     "build_environ",
     "events",

@@ -78,6 +78,7 @@ class HTTP1Wire(Protocol):
     @property
     def can_reuse(self) -> bool: ...
     def start_next_cycle(self) -> None: ...
+    def leftover(self) -> tuple[bytes, bool]: ...
 
 
 class _Framing:
@@ -244,6 +245,11 @@ class H11Wire:
     @property
     def can_reuse(self) -> bool:
         return self._keep_alive and self._response_done and self._conn.their_state is h11.DONE
+
+    def leftover(self) -> tuple[bytes, bool]:
+        """Bytes buffered past what was parsed, and whether the peer closed (upgrades)."""
+        data, closed = self._conn.trailing_data
+        return bytes(data), bool(closed)
 
     def start_next_cycle(self) -> None:
         leftover, closed = self._conn.trailing_data

@@ -125,8 +125,9 @@ class HTTP2Connection:
         now: float,
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
-        upgrade: tuple[Scope, bytes] | None = None,
+        upgrade: tuple[Headers, bytes] | None = None,
         output_prefix: bytes = b"",
+        pending_events: list[Event] | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
@@ -138,7 +139,7 @@ class HTTP2Connection:
         self._max_queue = max(settings.max_app_queue_size, 1)
         self._max_requests = settings.keep_alive_max_requests
         self._keep_alive_timeout = settings.keep_alive_timeout
-        self._events: deque[Event] = deque()
+        self._events: deque[Event] = deque(pending_events or ())
         self._out: list[bytes] = [output_prefix] if output_prefix else []
         self._streams: dict[int, _H2Stream] = {}
         self._sending: deque[int] = deque()  # streams with buffered output, round-robin
@@ -447,10 +448,14 @@ class HTTP2Connection:
         )
         return scope, scope["method"], None
 
-    def _start_upgraded_stream(self, scope: Scope, now: float) -> None:
+    def _start_upgraded_stream(self, request: Headers, now: float) -> None:
         # h2c: the HTTP/1.1 request that asked for the upgrade is stream 1, already complete.
         self._requests += 1
-        stream = _H2Stream(1, scope, scope["method"], now)
+        scope, method, error = self._scope(request)
+        if error is not None:
+            self._reset_id(1, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        stream = _H2Stream(1, scope, method, now)
         stream.request_complete = True
         self._streams[1] = stream
         self._events.append(StartApp(1, scope))

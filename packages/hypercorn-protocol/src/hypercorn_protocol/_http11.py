@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import binascii
 from collections import deque
+from collections.abc import Callable
 from enum import Enum
 from http import HTTPStatus
 from typing import Any
@@ -91,8 +92,22 @@ from hypercorn_protocol.typing import Headers, Message, Scope
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
-# _check_head's answer for a WebSocket upgrade request (not an error).
+# _check_head's answers for upgrade requests (not errors).
 _WEBSOCKET = (101, "websocket")
+_H2C = (101, "h2c")
+# Dropped from an h2c request replayed as HTTP/2 stream 1 (RFC 9113 section 8.2.2).
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"upgrade",
+        b"http2-settings",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"host",
+    }
+)
+H2CSwitch = Callable[[Headers, bytes, bytes, bool, float], None]
 _WS_VERSION_HEADERS: Headers = [(b"sec-websocket-version", b"13")]
 
 
@@ -150,6 +165,7 @@ class HTTP11Connection:
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
         wire: HTTP1Wire | None = None,
+        on_h2c: H2CSwitch | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
@@ -177,6 +193,7 @@ class HTTP11Connection:
         self._wire_paused = False
         self._shutting_down = False
         self._closed = False
+        self._on_h2c = on_h2c
         self._ws: WebSocket | None = None  # set once a request asked for a WebSocket
         self._ws_key = b""
 
@@ -375,6 +392,8 @@ class HTTP11Connection:
         if error is not None:
             if error is _WEBSOCKET:
                 self._start_websocket(head, now)
+            elif error is _H2C:
+                self._switch_to_h2c(head, now)
             else:
                 self._reject(error[0], error[1], now)
             return
@@ -422,8 +441,16 @@ class HTTP11Connection:
             host = host_header(head.headers)
             if host not in self._server_names:
                 return 404, "host not in server_names"
-        if upgrade and _asks_for_websocket(head.headers):
-            return _WEBSOCKET
+        if upgrade:
+            if _asks_for_websocket(head.headers):
+                return _WEBSOCKET
+            if (
+                self._on_h2c is not None
+                and not content_lengths
+                and not transfer_encoding
+                and _asks_for_h2c(head.headers)
+            ):
+                return _H2C
         return None
 
     def _receive_body(self, data: bytes) -> None:
@@ -577,6 +604,34 @@ class HTTP11Connection:
             self._closed = True
             self._events.append(CloseConnection(error))
 
+    # ------------------------------------------------------------------- h2c
+    def _switch_to_h2c(self, head: RequestHead, now: float) -> None:
+        """Answer 101 and hand the connection, with this request as stream 1, to HTTP/2."""
+        assert self._on_h2c is not None
+        settings = b""
+        authority = b""
+        request: Headers = [
+            (b":method", head.method),
+            (b":path", head.target),
+            (b":scheme", self._scheme.encode()),
+        ]
+        for name, value in head.headers:
+            if name == b"http2-settings":
+                settings = value
+            elif name == b"host":
+                authority = value
+            elif name == b"te" and value.strip().lower() != b"trailers":
+                continue
+            elif name not in _HOP_BY_HOP:
+                request.append((name, value))
+        request.insert(3, (b":authority", authority))
+        self._out.append(
+            b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"
+        )
+        leftover, peer_closed = self._wire.leftover()
+        self._closed = True  # this object is done; the HTTP/2 connection takes over
+        self._on_h2c(request, settings, leftover, peer_closed, now)
+
     # ---------------------------------------------------------------- WebSocket
     def _start_websocket(self, head: RequestHead, now: float) -> None:
         problem = _handshake_problem(head)
@@ -608,7 +663,7 @@ class HTTP11Connection:
         self._ws = ws
         self._ws_key = _header(head.headers, b"sec-websocket-key") or b""
         self._events.append(StartApp(stream.stream_id, scope))
-        leftover, peer_closed = _wire_leftover(self._wire)
+        leftover, peer_closed = self._wire.leftover()
         if leftover:
             ws.receive_data(leftover, now)
         if peer_closed:
@@ -707,6 +762,21 @@ def _asks_for_websocket(headers: Headers) -> bool:
     return connection and websocket
 
 
+def _asks_for_h2c(headers: Headers) -> bool:
+    """``Upgrade: h2c`` with one ``HTTP2-Settings`` and both named in ``Connection``."""
+    connection: set[bytes] = set()
+    h2c = False
+    settings = 0
+    for name, value in headers:
+        if name == b"connection":
+            connection.update(_tokens(value))
+        elif name == b"upgrade":
+            h2c = h2c or b"h2c" in _tokens(value)
+        elif name == b"http2-settings":
+            settings += 1
+    return h2c and settings == 1 and {b"upgrade", b"http2-settings"} <= connection
+
+
 def _handshake_problem(head: RequestHead) -> tuple[str, str] | None:
     """Why this upgrade request is not a valid opening handshake, or None if it is."""
     if head.method != b"GET":
@@ -732,16 +802,3 @@ def _valid_key(key: bytes) -> bool:
         return len(binascii.a2b_base64(key)) == 16
     except binascii.Error:
         return False
-
-
-def _wire_leftover(wire: HTTP1Wire) -> tuple[bytes, bool]:
-    """Bytes the parser has buffered past the request head, and whether EOF was seen.
-
-    The HTTP1Wire seam has no accessor for them yet; h11 keeps them as
-    ``trailing_data``, which is exact here since the handshake request has no body.
-    """
-    conn = getattr(wire, "_conn", None)
-    if conn is None:
-        return b"", False
-    data, closed = conn.trailing_data
-    return bytes(data), bool(closed)

@@ -60,17 +60,13 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opc
 
 from hypercorn_protocol._headers import normalise_app_headers
 from hypercorn_protocol._scope import Address, decode_path
-from hypercorn_protocol.errors import UnexpectedMessageError
+from hypercorn_protocol.errors import UnexpectedMessageError, WebSocketClosedError
 from hypercorn_protocol.typing import Headers, Message, Scope
 
 WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.4"}
 ABNORMAL_CLOSURE = 1006
 #: How long the server waits for the peer's close frame after sending its own.
 CLOSE_TIMEOUT = 5.0
-
-
-class WebSocketClosedError(OSError):
-    """Raised from the app's ``send`` when the WebSocket is already closed (ASGI 2.4)."""
 
 
 # ---------------------------------------------------------------------- handshake

@@ -29,7 +29,7 @@ from hypercorn_protocol._http11 import HTTP11Connection
 from hypercorn_protocol._scope import Address
 from hypercorn_protocol.events import Event
 from hypercorn_protocol.settings import ProtocolSettings
-from hypercorn_protocol.typing import Message
+from hypercorn_protocol.typing import Headers, Message
 
 
 class ServerConnection:
@@ -73,11 +73,34 @@ class ServerConnection:
             self._protocol = HTTP2Connection(settings, now=now, **self._args)
             self._sniffed: bytes | None = None
         else:
-            self._protocol = HTTP11Connection(settings, now=now, **self._args)
+            self._protocol = HTTP11Connection(
+                settings, now=now, on_h2c=self._switch_to_h2c, **self._args
+            )
             # HTTP/2 with prior knowledge starts with a fixed preface; until it is
             # ruled in or out, the first bytes wait here.
             self._sniffed = b""
         self._settings = settings
+
+    def _switch_to_h2c(
+        self, request: Headers, settings: bytes, leftover: bytes, peer_closed: bool, now: float
+    ) -> None:
+        """``Upgrade: h2c`` accepted: HTTP/2 takes over, the request becomes stream 1."""
+        old = self._protocol
+        events = []
+        while (event := old.next_event()) is not None:
+            events.append(event)
+        self._protocol = HTTP2Connection(
+            self._settings,
+            now=now,
+            upgrade=(request, settings),
+            output_prefix=old.data_to_send(),
+            pending_events=events,
+            **self._args,
+        )
+        if leftover:
+            self._protocol.receive_data(leftover, now)
+        if peer_closed:
+            self._protocol.receive_data(b"", now)
 
     # The methods below are the whole API; each forwards to the active protocol.
     def receive_data(self, data: bytes, now: float) -> None:

@@ -32,6 +32,10 @@ class UnexpectedMessageError(LocalProtocolError):
         self.message_type = message_type
 
 
+class WebSocketClosedError(OSError):
+    """Raised from the app's ``send`` when its WebSocket is already closed (ASGI 2.4)."""
+
+
 class NoAppError(Exception):
     """The application could not be loaded from the given path."""
 
@@ -70,4 +74,5 @@ __all__ = [
     "RemoteProtocolError",
     "ShutdownError",
     "UnexpectedMessageError",
+    "WebSocketClosedError",
 ]
