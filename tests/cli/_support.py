@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 ASGI_APP = """
 async def app(scope, receive, send):
@@ -41,6 +42,30 @@ async def app(scope, receive, send):
     await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
 """
 
+#: Answers "<worker pid> <uid> <root_path> <VERSION>"; ``/slow`` takes a second.
+PID_APP = """
+import asyncio
+import os
+
+VERSION = "v1"
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.0)
+    body = f"{os.getpid()} {os.getuid()} {scope['root_path'] or '-'} {VERSION}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
 BROKEN_IMPORT_APP = """
 import a_dependency_that_is_not_installed
 
@@ -60,10 +85,18 @@ def free_port() -> int:
 class Server:
     """A running ``hypercorn`` process whose stderr is collected line by line."""
 
-    def __init__(self, command: list[str], cwd: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
         self.process = subprocess.Popen(
             command,
             cwd=cwd,
+            env=env,
+            pass_fds=pass_fds,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -177,3 +210,74 @@ def wait_until_gone(pid: int, timeout: float = 20.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+class Reply(NamedTuple):
+    """What ``PID_APP`` answered."""
+
+    pid: int
+    uid: int
+    root_path: str
+    version: str
+
+
+def fetch(port: int, path: str = "/", timeout: float = 10.0) -> str:
+    """GET ``path`` on a new connection (``Connection: close``); the body of a 200."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0]
+    if b" 200 " not in status + b" ":
+        raise AssertionError(f"unexpected response {head!r}")
+    return body.decode()
+
+
+def ask(port: int, path: str = "/") -> Reply:
+    """GET from ``PID_APP`` and parse its answer."""
+    pid, uid, root_path, version = fetch(port, path).split()
+    return Reply(int(pid), int(uid), root_path, version)
+
+
+class Traffic:
+    """Requests on fresh connections in a tight loop, from a thread, until stopped."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.replies: list[Reply] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.replies.append(ask(self.port))
+            except (OSError, AssertionError, ValueError) as exc:
+                self.failures.append(repr(exc))
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def wait_for_reply(port: int, predicate: Callable[[Reply], bool], timeout: float = 20.0) -> Reply:
+    """Ask ``PID_APP`` until ``predicate`` holds for the answer; returns that answer."""
+    deadline = time.monotonic() + timeout
+    last: Reply | str | None = None
+    while time.monotonic() < deadline:
+        try:
+            last = ask(port)
+        except (OSError, AssertionError) as exc:
+            last = repr(exc)
+        else:
+            if predicate(last):
+                return last
+        time.sleep(0.05)
+    raise AssertionError(f"no matching reply; last was {last!r}")

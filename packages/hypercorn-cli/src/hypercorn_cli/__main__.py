@@ -10,6 +10,7 @@ import hypercorn_cli.run as run_module
 from hypercorn_cli._config_source import load_config
 from hypercorn_cli._errors import EXIT_RUNTIME, EXIT_USAGE, one_line, runtime_errors, usage_errors
 from hypercorn_cli._options import apply_flags, parse_args
+from hypercorn_protocol.config import Config
 
 
 def main(sys_args: Sequence[str] | None = None) -> int:
@@ -39,10 +40,14 @@ def main(sys_args: Sequence[str] | None = None) -> int:
     if sys.path[:1] != [cwd]:
         sys.path.insert(0, cwd)
 
-    try:
+    def build_config() -> Config:
+        # Called again on SIGHUP: the config file and the flags are read afresh.
         config = load_config(getattr(namespace, "config", None))
         apply_flags(config, namespace)
-        return run_module.run(config)
+        return config
+
+    try:
+        return run_module.run(build_config(), config_loader=build_config)
     except usage_errors() as exc:
         return _fail(exc, EXIT_USAGE)
     except runtime_errors() as exc:

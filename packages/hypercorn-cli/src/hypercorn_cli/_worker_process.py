@@ -6,26 +6,33 @@ import signal
 import sys
 import threading
 from multiprocessing import parent_process
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Event
 from types import FrameType
-from typing import Any
 
 from hypercorn_cli._errors import one_line, runtime_errors, usage_errors
-from hypercorn_cli._workers import WorkerFunction
+from hypercorn_cli._privileges import drop_privileges
+from hypercorn_cli._serving import Notify, prepare_backend, serve_supervised
+from hypercorn_protocol.binding import Sockets
+from hypercorn_protocol.config import Config
 
 
-def _set_from_thread(event: Event) -> None:
-    # A multiprocessing Event takes a lock; setting it from a signal handler could
-    # deadlock against the main thread, so a helper thread does it.
-    threading.Thread(target=event.set, daemon=True).start()
+class _StopFlag:
+    """Set by the supervisor's event, by SIGTERM, or when the supervisor dies.
 
+    The SIGTERM handler only flips a Python attribute: taking the event's lock in a
+    signal handler could deadlock against the main thread.
+    """
 
-def _drain_on_sigterm(event: Event) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        _set_from_thread(event)
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.flagged = False
 
-    signal.signal(signal.SIGTERM, handler)
+    def __call__(self) -> bool:
+        return self.flagged or self.event.is_set()
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.flagged = True
 
 
 def _stop_when_orphaned(event: Event) -> None:
@@ -42,24 +49,38 @@ def _stop_when_orphaned(event: Event) -> None:
     threading.Thread(target=watch, name="hypercorn-parent-watch", daemon=True).start()
 
 
+def _notifier(channel: Connection) -> Notify:
+    def notify(message: str) -> None:
+        try:
+            channel.send(message)
+        except OSError:
+            pass  # the supervisor is gone; the orphan watch stops us
+
+    return notify
+
+
 def worker_process_main(
-    worker: WorkerFunction, config: Any, sockets: Any, shutdown_event: Event
+    config: Config, sockets: Sockets, shutdown_event: Event, channel: Connection
 ) -> None:
-    """Run ``worker`` in this spawned process until ``shutdown_event`` is set.
+    """Serve ``sockets`` in this spawned process until ``shutdown_event`` is set.
 
     Ctrl-C in a terminal reaches the whole process group; only the supervisor acts on
-    it, so workers ignore SIGINT. SIGTERM sent to a worker (for example by a service
-    manager signalling every process) drains the whole server, like SIGTERM to the
-    supervisor. Expected failures (app import, lifespan) are one ``Error:`` line on
-    stderr and exit code 1.
+    it, so workers ignore SIGINT. SIGTERM sent to one worker drains that worker, and the
+    supervisor replaces it. When started as root with ``user``/``group`` set, the
+    worker switches to them before it imports the application. Expected failures (app
+    import, lifespan) are one ``Error:`` line on stderr and exit code 1.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform != "win32":
-        _drain_on_sigterm(shutdown_event)
+    stop = _StopFlag(shutdown_event)
+    if hasattr(signal, "SIGTERM") and sys.platform != "win32":
+        signal.signal(signal.SIGTERM, stop.on_signal)
     _stop_when_orphaned(shutdown_event)
+    notify = _notifier(channel)
     try:
+        serve = prepare_backend(config.worker_class)
         config.log  # noqa: B018 - each process builds its own loggers (they are not pickled)
-        worker(config, sockets=sockets, shutdown_event=shutdown_event)
+        drop_privileges(config.user, config.group)
+        serve_supervised(serve, config, sockets, stop, notify)
     except (*usage_errors(), *runtime_errors()) as exc:
         print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -1,0 +1,180 @@
+"""The supervisor of the real ``hypercorn`` command: balancing, restarts, signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.cli._support import (
+    StartServer,
+    Traffic,
+    ask,
+    fetch,
+    free_port,
+    pid_alive,
+    wait_until_gone,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+_WORKER_PID = re.compile(r"\[(\d+)\] \[INFO\] Running on")
+
+
+def _running(port: int) -> str:
+    return f"Running on http://127.0.0.1:{port} "
+
+
+def _pids(lines: list[str]) -> set[int]:
+    return {int(match.group(1)) for line in lines if (match := _WORKER_PID.search(line))}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing")
+def test_connections_spread_evenly_across_workers(start_server: StartServer) -> None:
+    port = free_port()
+    server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "4")
+    workers = _pids(server.wait_for(_running(port), count=4))
+
+    served = Counter(ask(port).pid for _ in range(400))
+
+    assert set(served) == workers
+    assert min(served.values()) >= 40, served  # each worker gets at least 10 %
+    assert server.stop() == 0
+
+
+def test_sighup_rereads_the_config_and_replaces_workers_without_a_failure(
+    start_server: StartServer, app_dir: Path
+) -> None:
+    port = free_port()
+    config = app_dir / "hypercorn.toml"
+    config.write_text('root_path = "/one"\ngraceful_timeout = 1\n')
+    server = start_server("pidapp:app", "-c", str(config), "-b", f"127.0.0.1:{port}", "-w", "2")
+    old = _pids(server.wait_for(_running(port), count=2))
+
+    with Traffic(port) as traffic:
+        time.sleep(0.2)
+        config.write_text('root_path = "/two"\ngraceful_timeout = 1\n')
+        server.process.send_signal(signal.SIGHUP)
+        server.wait_for("All workers replaced")
+        time.sleep(0.3)
+
+    assert traffic.failures == []
+    assert {reply.root_path for reply in traffic.replies} == {"/one", "/two"}
+    after = ask(port)
+    assert after.root_path == "/two"
+    assert after.pid not in old
+    assert all(wait_until_gone(pid) for pid in old)
+    assert server.process.poll() is None
+    assert server.stop() == 0
+
+
+def test_sigusr1_replaces_workers_while_the_master_keeps_running(
+    start_server: StartServer,
+) -> None:
+    port = free_port()
+    server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "2")
+    old = _pids(server.wait_for(_running(port), count=2))
+
+    with Traffic(port) as traffic:
+        server.process.send_signal(signal.SIGUSR1)
+        server.wait_for("All workers replaced")
+
+    assert traffic.failures == []
+    new = _pids(server.wait_for(_running(port), count=4)) - old
+    assert len(new) == 2
+    assert {ask(port).pid for _ in range(20)} <= new
+    assert server.stop() == 0
+
+
+def test_a_killed_worker_is_restarted_and_terminal_sigint_is_ignored(
+    start_server: StartServer,
+) -> None:
+    port = free_port()
+    server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "2")
+    victim, survivor = sorted(_pids(server.wait_for(_running(port), count=2)))
+
+    os.kill(victim, signal.SIGINT)  # what Ctrl-C sends to the whole process group
+    time.sleep(0.3)
+    assert pid_alive(victim)
+
+    os.kill(victim, signal.SIGKILL)
+    (line,) = server.wait_for("restarting it in")
+    assert f"pid {victim}" in line
+    assert "killed by SIGKILL" in line
+    replacement = _pids(server.wait_for(_running(port), count=3)) - {victim, survivor}
+
+    assert len(replacement) == 1
+    assert {ask(port).pid for _ in range(40)} == replacement | {survivor}
+    assert server.stop() == 0
+
+
+def test_max_requests_recycles_workers_without_refusing_a_connection(
+    start_server: StartServer,
+) -> None:
+    port = free_port()
+    server = start_server(
+        "pidapp:app",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        "2",
+        "--max-requests",
+        "10",
+        "--max-requests-jitter",
+        "5",
+    )
+    server.wait_for(_running(port), count=2)
+
+    served = [ask(port).pid for _ in range(100)]  # a refused connection raises
+
+    assert len(set(served)) >= 6  # each worker served at most 16 requests
+    assert server.stop() == 0
+
+
+def test_sigterm_drains_in_flight_requests_and_refuses_new_connections(
+    start_server: StartServer,
+) -> None:
+    port = free_port()
+    server = start_server(
+        "pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "2", "--graceful-timeout", "3"
+    )
+    server.wait_for(_running(port), count=2)
+    slow: list[str] = []
+    request = threading.Thread(target=lambda: slow.append(fetch(port, "/slow")))
+    request.start()
+    time.sleep(0.3)
+
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.4)
+
+    with pytest.raises(ConnectionRefusedError):
+        fetch(port)
+    request.join(10)
+    assert len(slow) == 1
+    assert server.wait() == 0
+
+
+@pytest.mark.parametrize("worker_class", ["trio", "uvloop"])
+def test_other_worker_classes_are_supervised_too(
+    start_server: StartServer, worker_class: str
+) -> None:
+    port = free_port()
+    server = start_server("app:app", "-b", f"127.0.0.1:{port}", "-w", "1", "-k", worker_class)
+    (old,) = _pids(server.wait_for(_running(port)))
+
+    server.process.send_signal(signal.SIGUSR1)
+    server.wait_for("All workers replaced")
+
+    assert fetch(port, "/after") == "hello from /after"
+    assert wait_until_gone(old)
+    assert server.stop() == 0
