@@ -6,13 +6,15 @@ Usage (from the repository root)::
     hatch run conformance:autobahn --worker-class trio  # one worker class
     hatch run conformance:autobahn --cases '1.*' '9.*'  # a subset while iterating
 
-For each worker class (asyncio, uvloop and trio, the last two when importable) this
-starts ``hypercorn -k CLASS -b 127.0.0.1:0 echo_app.py:app`` and learns the port from
-its startup line. It then writes ``fuzzingclient.json`` naming every server, runs
-``wstest -m fuzzingclient`` (installed by ``setup_py27.sh`` on first use) and reads
-``<reports>/servers/index.json``. The exit status is 1 when any case is FAILED (its
-behaviour or its closing behaviour), when a server is missing from the report, or
-when the run exceeds ``--timeout``; the servers are stopped whatever happens.
+For each worker class in turn (asyncio, uvloop and trio, the last two when
+importable) this starts ``hypercorn -k CLASS -b 127.0.0.1:0 echo_app.py:app``, learns
+the port from its startup line, writes ``<reports>/CLASS/fuzzingclient.json`` covering
+the selected cases (all of them, compression included, by default), runs
+``wstest -m fuzzingclient`` (installed by ``setup_py27.sh`` on first use), then stops
+the server. At the end it reads each ``<reports>/CLASS/servers/index.json`` and prints
+the verdict counts. The exit status is 1 when any case is FAILED (its behaviour or its
+closing behaviour), when a report is missing, when a server died, or when a run
+exceeded ``--timeout``; the servers are stopped whatever happens.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -223,23 +225,26 @@ def _why(outdir: Path, result: dict[str, Any]) -> str:
     return " / ".join(text for text in texts if text)
 
 
-def summarize(outdir: Path, agents: Sequence[str]) -> bool:
-    """Print per-server verdict counts and every failure; True when nothing failed."""
-    index_path = outdir / "index.json"
-    try:
-        index: dict[str, dict[str, dict[str, Any]]] = json.loads(index_path.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"no usable report at {index_path}: {exc}")
-        return False
+def summarize(reports: Sequence[tuple[str, Path]]) -> bool:
+    """Print verdict counts per server and every failure; True when nothing failed.
+
+    Args:
+        reports: ``(agent, outdir)`` pairs; ``outdir`` holds that run's ``index.json``.
+    """
     ok = True
     header = f"{'server':<18}{'cases':>6}" + "".join(f"{name:>15}" for name in BEHAVIOURS)
     print(header + f"{'close not OK':>14}")
     failures: list[str] = []
     notes: list[str] = []
-    for agent in agents:
+    for agent, outdir in reports:
+        index_path = outdir / "index.json"
+        try:
+            index: dict[str, dict[str, dict[str, Any]]] = json.loads(index_path.read_text())
+        except (OSError, ValueError):
+            index = {}
         results = index.get(agent)
         if not results:
-            print(f"{agent:<18}  missing from {index_path}")
+            print(f"{agent:<18}  no results in {index_path}")
             ok = False
             continue
         behaviours = Counter(str(r.get("behavior")) for r in results.values())
@@ -252,7 +257,7 @@ def summarize(outdir: Path, agents: Sequence[str]) -> bool:
         print(row + f"{len(unclean):>14}")
         unknown = set(behaviours) - set(BEHAVIOURS)
         if unknown:
-            notes.append(f"{agent}: other verdicts {sorted(unknown)}")
+            notes.append(f"  {agent}: other verdicts {sorted(unknown)}")
         for case in sorted(results, key=_case_key):
             result = results[case]
             verdict = f"{result.get('behavior')}, close {result.get('behaviorClose')}"
@@ -265,9 +270,10 @@ def summarize(outdir: Path, agents: Sequence[str]) -> bool:
         print("\nFAILED cases:")
         print("\n".join(failures))
     if notes:
-        print("\nnot failures, but worth a look (closing handshake not clean):")
+        print("\nnot failures, but worth a look:")
         print("\n".join(notes))
-    print(f"\nreport: {outdir / 'index.html'}")
+    for _, outdir in reports:
+        print(f"report: {outdir / 'index.html'}")
     return ok
 
 
@@ -306,8 +312,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=5400.0,
-        help="seconds the whole fuzzing run may take (default: 5400)",
+        default=3600.0,
+        help="seconds the fuzzing client may take per worker class (default: 3600)",
     )
     parser.add_argument("--wstest", help="a wstest launcher to use instead of setup_py27.sh's")
     parser.add_argument(
@@ -318,48 +324,53 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def fuzz(worker_class: str, wstest: str, workdir: Path, args: argparse.Namespace) -> list[str]:
+    """Run the fuzzing client against one worker class; return what went wrong."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    outdir = workdir / "servers"
+    if outdir.exists():
+        shutil.rmtree(outdir)  # never summarize a previous run's results
+    problems: list[str] = []
+    with serve(worker_class, workdir) as server:
+        spec = workdir / "fuzzingclient.json"
+        write_spec(spec, [server], args.cases, args.exclude, outdir)
+        print(f"{server.agent}: {server.url}; wstest log {workdir / 'wstest.log'}", flush=True)
+        started = time.monotonic()
+        if not run_wstest(wstest, spec, workdir / "wstest.log", args.timeout):
+            problems.append(f"{server.agent}: the fuzzing client took over {args.timeout:.0f} s")
+        if server.process.poll() is not None:
+            problems.append(f"{server.agent}: the server exited during the run ({server.log})")
+        print(f"{server.agent}: done in {time.monotonic() - started:.0f} s", flush=True)
+    return problems
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fuzzing client against each worker class; 0 when no case FAILED."""
     args = _parse(argv)
     worker_classes = _worker_classes(args.worker_class)
-    reports: Path = args.reports.resolve()
-    outdir = reports / "servers"
-    agents = [f"hypercorn-{name}" for name in worker_classes]
+    reports_dir: Path = args.reports.resolve()
+    reports = [(f"hypercorn-{name}", reports_dir / name / "servers") for name in worker_classes]
     if args.summary_only:
-        return 0 if summarize(outdir, agents) else 1
+        return 0 if summarize(reports) else 1
 
     wstest = ensure_wstest(args.wstest)
-    reports.mkdir(parents=True, exist_ok=True)
-    if outdir.exists():
-        shutil.rmtree(outdir)  # never summarize a previous run's results
     # SIGTERM (CI cancelling the job) unwinds like Ctrl+C so the servers are stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    problems: list[str] = []
     try:
-        with ExitStack() as stack:
-            servers = [stack.enter_context(serve(name, reports)) for name in worker_classes]
-            for server in servers:
-                print(f"{server.agent}: {server.url} (log {server.log})")
-            spec = reports / "fuzzingclient.json"
-            write_spec(spec, servers, args.cases, args.exclude, outdir)
-            print(f"wstest -m fuzzingclient -s {spec}  (log {reports / 'wstest.log'})")
-            started = time.monotonic()
-            finished = run_wstest(wstest, spec, reports / "wstest.log", args.timeout)
-            print(f"fuzzing took {time.monotonic() - started:.0f} s\n")
-            dead = [s.agent for s in servers if s.process.poll() is not None]
+        for name in worker_classes:
+            problems += fuzz(name, wstest, reports_dir / name, args)
     except RunError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("run.py: interrupted; servers stopped", file=sys.stderr)
         return 130
-    ok = summarize(outdir, agents)
-    if not finished:
-        print(f"\nFAILED: the fuzzing client did not finish within {args.timeout:.0f} s")
-        ok = False
-    if dead:
-        print(f"\nFAILED: server(s) exited during the run: {dead} (see their logs)")
-        ok = False
-    return 0 if ok else 1
+    print()
+    ok = summarize(reports)
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    return 0 if ok and not problems else 1
 
 
 if __name__ == "__main__":
