@@ -39,6 +39,16 @@ from hyperframe.frame import GoAwayFrame
 
 from hypercorn_protocol._headers import DateCache, DefaultHeaders, normalise_app_headers
 from hypercorn_protocol._scope import Address, http_scope, split_target
+from hypercorn_protocol._ws import (
+    AbortReply,
+    AcceptReply,
+    HandshakeOffer,
+    Reply,
+    ResponseStart,
+    WebSocket,
+    WebSocketOptions,
+    websocket_scope,
+)
 from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -88,6 +98,8 @@ class _H2Stream:
         "trailers_allowed",
         "trailers_ready",
         "waiting",
+        "ws",
+        "ws_held",
     )
 
     def __init__(self, stream_id: int, scope: Scope, method: str, start: float) -> None:
@@ -110,6 +122,8 @@ class _H2Stream:
         self.app_finished = False
         self.closed = False
         self.waiting = False
+        self.ws: WebSocket | None = None  # RFC 8441 WebSocket carried by this stream
+        self.ws_held = 0  # DATA bytes whose window is held back while the app is behind
 
 
 class HTTP2Connection:
@@ -194,9 +208,20 @@ class HTTP2Connection:
         return data
 
     def get_timer(self) -> float | None:
-        if self._closed or self._streams:
+        if self._closed:
             return None
-        return self._idle_since + self._keep_alive_timeout
+        if not self._streams:
+            return self._idle_since + self._keep_alive_timeout
+        deadline: float | None = None
+        for stream in self._ws_streams():
+            assert stream.ws is not None
+            timer = stream.ws.get_timer()
+            if timer is not None and (deadline is None or timer < deadline):
+                deadline = timer
+        return deadline
+
+    def _ws_streams(self) -> list[_H2Stream]:
+        return [stream for stream in self._streams.values() if stream.ws is not None]
 
     @property
     def closed(self) -> bool:
@@ -240,6 +265,11 @@ class HTTP2Connection:
             self._goaway(h2.errors.ErrorCodes.NO_ERROR)
             self._close()
             return
+        for stream in self._ws_streams():
+            assert stream.ws is not None
+            stream.ws.start_shutdown(now)
+            self._ws_flush(stream, now)
+        self._flush(now)
         # h2's close_connection() would forbid finishing the open streams, so the
         # announcing GOAWAY is written by hand; the final one follows at the end.
         frame = GoAwayFrame(0)
@@ -254,6 +284,10 @@ class HTTP2Connection:
     def app_consumed(self, stream_id: int) -> None:
         stream = self._streams.get(stream_id)
         if stream is None:
+            return
+        if stream.ws is not None:
+            stream.ws.app_consumed()
+            self._ws_release_window(stream)
             return
         if stream.pending_acks:
             size = stream.pending_acks.popleft()
@@ -273,6 +307,9 @@ class HTTP2Connection:
     def app_send(self, stream_id: int, message: Message, now: float) -> bool:
         stream = self._streams.get(stream_id)
         if stream is None or stream.closed or self._closed:
+            return True
+        if stream.ws is not None:
+            self._ws_replies(stream, stream.ws.app_send(message, now), now)
             return True
         kind = message["type"]
         if kind == "http.response.body":
@@ -332,6 +369,10 @@ class HTTP2Connection:
         if stream is None:
             return
         stream.app_finished = True
+        if stream.ws is not None:
+            if not stream.closed and not self._closed:
+                self._ws_replies(stream, stream.ws.app_finished(exc, now), now)
+            return
         if stream.closed or self._closed or stream.response == "done":
             return
         if stream.response in ("none", "started"):
@@ -357,16 +398,16 @@ class HTTP2Connection:
         if kind is h2.events.RequestReceived:
             self._request(event, now)  # type: ignore[arg-type]
         elif kind is h2.events.DataReceived:
-            self._data(event)  # type: ignore[arg-type]
+            self._data(event, now)  # type: ignore[arg-type]
         elif kind is h2.events.StreamEnded:
-            self._end_of_body(event.stream_id)  # type: ignore[attr-defined]
+            self._end_of_body(event.stream_id, now)  # type: ignore[attr-defined]
         elif kind is h2.events.StreamReset:
             self._remote_reset(event.stream_id, now)  # type: ignore[attr-defined]
         elif kind is h2.events.ConnectionTerminated:
             self._connection_gone()
             self._close()
         elif kind is h2.events.TrailersReceived and event.stream_ended:  # type: ignore[attr-defined]
-            self._end_of_body(event.stream_id)  # type: ignore[attr-defined]
+            self._end_of_body(event.stream_id, now)  # type: ignore[attr-defined]
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id
@@ -380,7 +421,11 @@ class HTTP2Connection:
             if not self._streams:
                 self._close()
             return
-        scope, method, error = self._scope(event.headers or [])
+        raw_headers = event.headers or []
+        if any(name == b":protocol" for name, _ in raw_headers):
+            self._start_websocket(stream_id, raw_headers, now)
+            return
+        scope, method, error = self._scope(raw_headers)
         if error is not None:
             self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
@@ -461,9 +506,15 @@ class HTTP2Connection:
         self._events.append(StartApp(1, scope))
         self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
-    def _data(self, event: h2.events.DataReceived) -> None:
+    def _data(self, event: h2.events.DataReceived, now: float) -> None:
         stream = self._streams.get(event.stream_id)
         size = event.flow_controlled_length or 0
+        if stream is not None and stream.ws is not None:
+            stream.ws_held += size
+            stream.ws.receive_data(bytes(event.data or b""), now)
+            self._ws_flush(stream, now)
+            self._ws_release_window(stream)
+            return
         if stream is None or stream.closed or stream.response == "done":
             # Nobody will consume it: give the window back at once.
             if size and not self._closed:
@@ -481,8 +532,12 @@ class HTTP2Connection:
             size,
         )
 
-    def _end_of_body(self, stream_id: int) -> None:
+    def _end_of_body(self, stream_id: int, now: float) -> None:
         stream = self._streams.get(stream_id)
+        if stream is not None and stream.ws is not None:
+            stream.ws.receive_data(b"", now)  # the client ended its side
+            self._ws_flush(stream, now)
+            return
         if stream is None or stream.request_complete:
             return
         stream.request_complete = True
@@ -515,6 +570,9 @@ class HTTP2Connection:
             self._close(RemoteProtocolError("too many stream resets"))
             return
         if stream is not None:
+            if stream.ws is not None:
+                stream.ws.connection_lost()
+                self._ws_flush(stream, now)
             stream.closed = True
             self._finish_stream(stream, now, complete=False)
 
@@ -606,7 +664,7 @@ class HTTP2Connection:
         self._events.append(
             RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
         )
-        if not stream.disconnected and not stream.app_finished:
+        if stream.ws is None and not stream.disconnected and not stream.app_finished:
             stream.disconnected = True
             self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
         if stream.waiting:
@@ -653,6 +711,103 @@ class HTTP2Connection:
         self._events.append(StartApp(promised, scope))
         self._deliver(pushed, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
+    # ------------------------------------------------------------- WebSocket
+    def _start_websocket(self, stream_id: int, raw: Any, now: float) -> None:
+        """RFC 8441: ``CONNECT`` with ``:protocol websocket`` opens a WebSocket on a stream."""
+        pseudo = {name: value for name, value in raw if name[:1] == b":"}
+        headers: Headers = [(name, value) for name, value in raw if name[:1] != b":"]
+        if pseudo.get(b":protocol", b"").lower() != b"websocket" or b":path" not in pseudo:
+            self._reject_stream(stream_id, 501 if b":path" in pseudo else 400, [], now)
+            return
+        version = next((v for n, v in headers if n == b"sec-websocket-version"), None)
+        if version != b"13":
+            self._reject_stream(stream_id, 400, [(b"sec-websocket-version", b"13")], now)
+            return
+        if b":authority" in pseudo and not any(name == b"host" for name, _ in headers):
+            headers.insert(0, (b"host", pseudo[b":authority"]))
+        self._requests += 1
+        raw_path, query = split_target(pseudo[b":path"])
+        offer = HandshakeOffer.from_headers(headers)
+        scope = websocket_scope(
+            http_version="2",
+            scheme="wss" if self._scheme == "https" else "ws",
+            raw_path=raw_path,
+            query_string=query,
+            root_path=self._settings.root_path,
+            headers=headers,
+            client=self._client,
+            server=self._server,
+            subprotocols=offer.subprotocols,
+            state=self._lifespan_state,
+        )
+        stream = _H2Stream(stream_id, scope, "CONNECT", now)
+        stream.ws = WebSocket(offer, WebSocketOptions.from_settings(self._settings), now)
+        self._streams[stream_id] = stream
+        self._events.append(StartApp(stream_id, scope))
+        self._ws_flush(stream, now)
+
+    def _reject_stream(self, stream_id: int, status: int, headers: Headers, now: float) -> None:
+        response = [(b":status", b"%d" % status), *headers, *self._default_headers.get(now)]
+        try:
+            self._h2.send_headers(stream_id, response, end_stream=True)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self._out.append(self._h2.data_to_send())
+
+    def _ws_replies(self, stream: _H2Stream, replies: tuple[Reply, ...], now: float) -> None:
+        for reply in replies:
+            kind = type(reply)
+            if kind is AcceptReply:
+                stream.status = 200
+                stream.headers = [*reply.headers]  # type: ignore[union-attr]
+                stream.response = "started"
+                self._send_head(stream, {"body": b"", "more_body": True}, now)
+            elif kind is ResponseStart:
+                stream.status = reply.status  # type: ignore[union-attr]
+                stream.headers = [*reply.headers]  # type: ignore[union-attr]
+                stream.response = "started"
+            elif kind is AbortReply:
+                self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)
+                return
+            else:  # ResponseBody: a denial response, written like any HTTP response
+                message = {"body": reply.body, "more_body": reply.more_body}  # type: ignore[union-attr]
+                if stream.response == "started":
+                    self._send_head(stream, message, now)
+                if reply.body and stream.response == "body":  # type: ignore[union-attr]
+                    stream.outbound += reply.body  # type: ignore[union-attr]
+                if not reply.more_body:  # type: ignore[union-attr]
+                    stream.end_pending = True
+                self._schedule(stream)
+        self._ws_flush(stream, now)
+        self._flush(now)
+
+    def _ws_flush(self, stream: _H2Stream, now: float) -> None:
+        ws = stream.ws
+        assert ws is not None
+        while (message := ws.next_message()) is not None:
+            self._events.append(AppMessage(stream.stream_id, message))
+        data = ws.bytes_to_send()
+        if data and stream.response == "body" and not stream.closed:
+            stream.outbound += data
+            self._schedule(stream)
+        if ws.finished and not stream.closed and stream.response in ("body", "done"):
+            stream.end_pending = True
+            self._schedule(stream)
+        elif ws.finished and stream.response == "none" and stream.stream_id in self._streams:
+            self._finish_stream(stream, now, complete=False)  # refused before any answer
+
+    def _ws_release_window(self, stream: _H2Stream) -> None:
+        # The peer may send more only while the app keeps up: per-stream backpressure.
+        ws = stream.ws
+        if ws is None or not stream.ws_held or not ws.wants_data or stream.closed or self._closed:
+            return
+        held, stream.ws_held = stream.ws_held, 0
+        try:
+            self._h2.acknowledge_received_data(held, stream.stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self._out.append(self._h2.data_to_send())
+
     # ------------------------------------------------------------------ errors
     def _refuse(self, stream_id: int) -> None:
         self._reset_id(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
@@ -685,6 +840,11 @@ class HTTP2Connection:
 
     def _connection_gone(self) -> None:
         for stream in list(self._streams.values()):
+            if stream.ws is not None:
+                stream.ws.connection_lost()
+                while (message := stream.ws.next_message()) is not None:
+                    self._events.append(AppMessage(stream.stream_id, message))
+                stream.disconnected = True
             if not stream.disconnected and not stream.app_finished:
                 stream.disconnected = True
                 self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
