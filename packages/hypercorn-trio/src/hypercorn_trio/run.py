@@ -29,7 +29,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 import trio
 from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import BindError, FDBind, Sockets, describe_bind, parse_bind
+from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.wsgi import WSGIWrapper
 from hypercorn_trio._context import WorkerContext
@@ -128,7 +128,7 @@ async def _serve(
             raise failure
     finally:
         for listener, _ in listeners:
-            _close_listener(listener, config)
+            listener.close()
         if lifespan is not None:
             await lifespan.shutdown()
 
@@ -179,7 +179,7 @@ async def _shutdown(
 ) -> None:
     context.shutting_down = True
     for listener in listeners:
-        _close_listener(listener, context.config)  # wakes the accept loops, which return
+        listener.close()  # wakes the accept loops, which then return
     for connection in list(context.connections):
         connection.start_shutdown()
     with trio.move_on_after(context.config.graceful_timeout) as waited:
@@ -191,30 +191,6 @@ async def _shutdown(
             len(context.connections),
         )
     connections.cancel_scope.cancel()
-
-
-def _close_listener(listener: trio.socket.SocketType, config: Config) -> None:
-    """Close a listening socket, except an ``fd://`` one: that descriptor was lent to us."""
-    fileno = listener.fileno()
-    if fileno == -1:
-        return
-    if fileno in _inherited_fds(config):
-        trio.lowlevel.notify_closing(listener)  # the accept loop still wakes and returns
-        listener.detach()
-    else:
-        listener.close()
-
-
-def _inherited_fds(config: Config) -> set[int]:
-    fds = set()
-    for bind in [*config.bind, *config.insecure_bind]:
-        try:
-            address = parse_bind(bind)
-        except BindError:
-            continue
-        if isinstance(address, FDBind):
-            fds.add(address.fd)
-    return fds
 
 
 async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
