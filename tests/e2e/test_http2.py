@@ -166,3 +166,27 @@ def test_reset_stream_keeps_connection_alive(loop_name: str) -> None:
                     assert not isinstance(event, h2.events.ConnectionTerminated)
                 sock.sendall(conn.data_to_send())
             assert body == b"/after-reset"
+
+
+def test_ping_flood_from_a_peer_that_never_reads_is_bounded(loop_name: str) -> None:
+    """PINGs sent without reading the ACKs: the server stops reading instead of queueing.
+
+    Each PING makes a 17-byte ACK. Kernel socket buffers on loopback hold a few MiB, so
+    a bounded server stops accepting PINGs well before 48 MiB; one that keeps reading
+    would take them all and queue as many ACKs in memory.
+    """
+    burst = (b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678") * 1024
+    limit = 48 * 1024 * 1024
+    with run_server(app, make_config(), loop_name) as server:
+        sock, _ = _h2_socket(server.port)
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(2.0)
+            sent = 0
+            try:
+                while sent < limit:
+                    sock.sendall(burst)
+                    sent += len(burst)
+            except (TimeoutError, ConnectionResetError, BrokenPipeError):
+                pass  # the server stopped reading, or cut the peer off: both are bounded
+            assert sent < limit, "the server kept reading a peer that never reads"

@@ -169,9 +169,15 @@ class HTTPProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        # A peer that does not read what we send (PING / SETTINGS floods, or just
+        # a stalled client) is not read either, so the write buffer stays bounded.
+        if self.transport is not None and not self._closing:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.transport is not None and not self._closing and not self.reading_paused:
+            self.transport.resume_reading()
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -204,7 +210,8 @@ class HTTPProtocol(asyncio.Protocol):
             elif kind is ResumeReading:
                 if self.reading_paused and self.transport is not None and not self._closing:
                     self.reading_paused = False
-                    self.transport.resume_reading()
+                    if not self.write_paused:
+                        self.transport.resume_reading()
             elif kind is StreamWritable:
                 stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
                 if stream is not None:
