@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
     CloseConnection,
@@ -395,6 +396,8 @@ class HTTPConnection:
         exc: BaseException | None = None
         try:
             await self.context.app(scope, stream.receive, stream.send)
+        except WebSocketClosedError:
+            pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
             error_logger.exception("Error in ASGI Framework")

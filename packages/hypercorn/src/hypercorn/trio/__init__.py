@@ -6,6 +6,8 @@ which extra to install instead of a bare ``ModuleNotFoundError``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hypercorn._lazy import lazy_exports
 
 _MISSING_HINT = (
@@ -21,8 +23,9 @@ except ModuleNotFoundError as exc:
         raise
     raise ImportError(_MISSING_HINT, name=exc.name) from exc
 
-# Typed as Any until hypercorn_trio grows serve/run (issue 4); then import them
-# under TYPE_CHECKING like hypercorn.asyncio does.
+if TYPE_CHECKING:
+    from hypercorn_trio import serve as serve
+
 __all__ = ["serve"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {"serve": "hypercorn_trio"})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hypercorn._lazy import lazy_exports
 
-# Typed as Any until hypercorn_trio grows serve/run (issue 4); then import them
-# under TYPE_CHECKING like hypercorn.asyncio does.
-__all__ = ["trio_worker"]  # noqa: F822 - provided by __getattr__
+if TYPE_CHECKING:
+    from hypercorn_trio.run import trio_worker as trio_worker
+
+__all__ = ["trio_worker"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {"trio_worker": "hypercorn_trio.run"})
