@@ -331,3 +331,58 @@ def test_h2c_upgrade_with_a_body_stays_on_http11() -> None:
     )
     assert conn.http_version == "1.1"
     assert isinstance(conn.next_event(), ev.StartApp)
+
+
+def _data_order(h: H2Harness) -> list[int]:
+    return [
+        e.stream_id
+        for e in h.client_events
+        if isinstance(e, h2.events.DataReceived) and e.stream_id is not None
+    ]
+
+
+def _two_big_responses(h: H2Harness, first: int, second: int) -> None:
+    """Both bodies wait behind zero stream windows, then both windows open at once."""
+    for stream_id in (first, second):
+        h.conn.app_send(stream_id, {"type": "http.response.start", "status": 200}, h.now)
+        h.conn.app_send(stream_id, {"type": "http.response.body", "body": b"d" * 100_000}, h.now)
+    h.exchange()
+    assert not _data_order(h)
+    for stream_id in (first, second):
+        h.client.increment_flow_control_window(200_000, stream_id)
+    h.exchange()
+
+
+def _zero_window() -> H2Harness:
+    return H2Harness(client_settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+
+
+def test_rfc9218_priority_header_sends_most_urgent_first() -> None:
+    h = _zero_window()
+    background = h.request("/bg", headers=[(b"priority", b"u=5")])
+    urgent = h.request("/css", headers=[(b"priority", b"u=1")])
+    _two_big_responses(h, background, urgent)
+    order = _data_order(h)
+    # the connection window (64 KiB) goes to the urgent stream first
+    assert order and set(order) == {urgent}
+
+
+def test_rfc9218_priority_update_frame_reprioritises() -> None:
+    h = _zero_window()
+    first = h.request("/one", headers=[(b"priority", b"u=3")])
+    second = h.request("/two", headers=[(b"priority", b"u=3")])
+    payload = second.to_bytes(4, "big") + b"u=0"
+    frame = len(payload).to_bytes(3, "big") + b"\x10\x00" + b"\x00\x00\x00\x00" + payload
+    h.conn.receive_data(frame, h.now)
+    _two_big_responses(h, first, second)
+    assert set(_data_order(h)) == {second}
+
+
+def test_without_priorities_streams_share_round_robin() -> None:
+    h = _zero_window()
+    first = h.request("/one")
+    second = h.request("/two")
+    _two_big_responses(h, first, second)
+    order = _data_order(h)
+    assert order[:2] in ([first, second], [second, first])
+    assert set(order) == {first, second}

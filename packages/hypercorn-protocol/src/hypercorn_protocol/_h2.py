@@ -85,6 +85,7 @@ class _H2Stream:
         "disconnected",
         "end_pending",
         "headers",
+        "incremental",
         "method",
         "outbound",
         "pending_acks",
@@ -97,6 +98,7 @@ class _H2Stream:
         "trailers",
         "trailers_allowed",
         "trailers_ready",
+        "urgency",
         "waiting",
         "ws",
         "ws_held",
@@ -122,6 +124,8 @@ class _H2Stream:
         self.app_finished = False
         self.closed = False
         self.waiting = False
+        self.urgency = 3  # RFC 9218 defaults
+        self.incremental = False
         self.ws: WebSocket | None = None  # RFC 8441 WebSocket carried by this stream
         self.ws_held = 0  # DATA bytes whose window is held back while the app is behind
 
@@ -164,6 +168,10 @@ class HTTP2Connection:
         self._shutting_down = False
         self._reading_paused = False
         self._paused_by: set[int] = set()
+        # RFC 9218: once the client sends any priority signal, sending follows
+        # urgency; until then streams share the connection round-robin.
+        self._prioritized = False
+        self._early_priorities: dict[int, bytes] = {}
 
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True
@@ -406,6 +414,8 @@ class HTTP2Connection:
         elif kind is h2.events.ConnectionTerminated:
             self._connection_gone()
             self._close()
+        elif kind is h2.events.UnknownFrameReceived:
+            self._unknown_frame(event.frame)  # type: ignore[attr-defined]
         elif kind is h2.events.TrailersReceived and event.stream_ended:  # type: ignore[attr-defined]
             self._end_of_body(event.stream_id, now)  # type: ignore[attr-defined]
 
@@ -447,6 +457,11 @@ class HTTP2Connection:
             self._schedule(stream)
             return
         self._streams[stream_id] = stream
+        priority = self._early_priorities.pop(stream_id, None) or next(
+            (value for name, value in scope["headers"] if name == b"priority"), None
+        )
+        if priority is not None:
+            self._apply_priority(stream, priority)
         self._events.append(StartApp(stream_id, scope))
         if event.stream_ended:
             stream.request_complete = True
@@ -605,7 +620,11 @@ class HTTP2Connection:
         progress = True
         while self._sending and progress and not self._closed:
             progress = False
+            if self._prioritized:
+                self._sending = deque(sorted(self._sending, key=self._priority_key))
             for _ in range(len(self._sending)):
+                if progress and self._prioritized:
+                    break  # one frame, then choose again: the most urgent stream goes next
                 stream_id = self._sending.popleft()
                 stream = self._streams.get(stream_id)
                 if stream is None or stream.closed:
@@ -651,6 +670,38 @@ class HTTP2Connection:
         data = conn.data_to_send()
         if data:
             self._out.append(data)
+
+    def _priority_key(self, stream_id: int) -> tuple[int, int, int]:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return (8, 0, 0)
+        # non-incremental responses go whole, in stream order; incremental ones
+        # of the same urgency keep their round-robin (deque) order: sorted() is stable
+        if stream.incremental:
+            return (stream.urgency, 1, 0)
+        return (stream.urgency, 0, stream_id)
+
+    def _apply_priority(self, stream: _H2Stream, value: bytes) -> None:
+        self._prioritized = True
+        for item in value.split(b","):
+            key, _, raw = item.split(b";", 1)[0].strip().partition(b"=")
+            if key == b"u" and raw.isdigit() and int(raw) <= 7:
+                stream.urgency = int(raw)
+            elif key == b"i":
+                stream.incremental = raw in (b"", b"?1")
+
+    def _unknown_frame(self, frame: Any) -> None:
+        if getattr(frame, "type", None) != 0x10:  # PRIORITY_UPDATE (RFC 9218 section 7.1)
+            return
+        body = bytes(getattr(frame, "body", b""))
+        if len(body) < 4:
+            return
+        stream_id = int.from_bytes(body[:4], "big") & 0x7FFFFFFF
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            self._apply_priority(stream, body[4:])
+        elif stream_id > self._h2.highest_inbound_stream_id and len(self._early_priorities) < 100:
+            self._early_priorities[stream_id] = body[4:]  # for a stream yet to open
 
     def _finish_stream(self, stream: _H2Stream, now: float, *, complete: bool) -> None:
         if self._streams.pop(stream.stream_id, None) is None:
