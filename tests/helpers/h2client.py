@@ -56,6 +56,11 @@ class H2Harness:
         self.events.extend(new)
         return new
 
+    def conn_events(self) -> list[events.Event]:
+        """Events the server produced that nobody drained yet, plus all seen so far."""
+        self.events.extend(self._drain())
+        return self.events
+
     def _drain(self) -> list[events.Event]:
         out = []
         while (event := self.conn.next_event()) is not None:

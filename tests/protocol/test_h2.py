@@ -386,3 +386,34 @@ def test_without_priorities_streams_share_round_robin() -> None:
     order = _data_order(h)
     assert order[:2] in ([first, second], [second, first])
     assert set(order) == {first, second}
+
+
+def test_hpack_bomb_is_refused() -> None:
+    h = H2Harness()
+    base = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"x")]
+    first = h.client.get_next_available_stream_id()
+    h.client.send_headers(first, [*base, (b"x-big", b"a" * 4000)], end_stream=True)
+    h.exchange()
+    second = h.client.get_next_available_stream_id()
+    # 40 references to one indexed 4 KB header: ~50 bytes on the wire, 160 KB decoded
+    h.client.send_headers(second, [*base] + [(b"x-big", b"a" * 4000)] * 40, end_stream=True)
+    wire = h.client.data_to_send()
+    assert len(wire) < 200
+    h.conn.receive_data(wire, h.now)
+    received = h.client.receive_data(h.conn.data_to_send())
+    goaways = [e for e in received if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    assert not [e for e in h.conn_events() if isinstance(e, ev.StartApp) and e.stream_id == second]
+
+
+def test_continuation_flood_is_cut_off() -> None:
+    h = H2Harness()
+    stream_id = h.client.get_next_available_stream_id()
+    headers_frame = b"\x00\x00\x00\x01\x00" + stream_id.to_bytes(
+        4, "big"
+    )  # HEADERS, no END_HEADERS
+    continuation = b"\x00\x00\x00\x09\x00" + stream_id.to_bytes(4, "big")  # empty CONTINUATION
+    h.conn.receive_data(headers_frame + continuation * 1000, h.now)
+    received = h.client.receive_data(h.conn.data_to_send())
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in received)
+    assert h.conn.closed
