@@ -114,11 +114,6 @@ def test_app_error_after_response_start_logs_once(
         assert result[0].startswith("GET /error-after-start 1.1 ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core emits no RequestCompleted when the peer closes before the request "
-    "body is complete and no response was sent (Hypercorn logs it with status '-')",
-)
 def test_client_disconnecting_mid_request_logs_once(
     loop_name: str, access_lines: tuple[logging.Logger, list[str]]
 ) -> None:

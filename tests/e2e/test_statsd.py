@@ -97,11 +97,6 @@ def test_dogstatsd_tags_on_the_wire(
     assert b"hypercorn.request.status.201:1|c|@1.0|#env:test" in datagrams
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the drivers call log.access() only when config.accesslog is set; they should "
-    "ask config.log.access_enabled (True for StatsdLogger)",
-)
 def test_metrics_flow_without_an_access_log(loop_name: str, listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     listener.settimeout(2)

@@ -32,6 +32,7 @@ DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s"
 
 # Hypercorn 0.18's contract table (reference §1.1): attribute -> default.
 DEFAULTS: dict[str, Any] = {
+    "access_log_json": False,
     "access_log_format": DEFAULT_ACCESS_LOG_FORMAT,
     "accesslog": None,
     "alpn_protocols": ["h2", "http/1.1"],
@@ -94,6 +95,7 @@ NO_DEFAULT = {"application_path", "cert_reqs"}
 
 # A value of the right type (different from the default) for every settable option.
 GOOD_VALUES: dict[str, Any] = {
+    "access_log_json": True,
     "access_log_format": "%(h)s",
     "accesslog": "-",
     "alpn_protocols": ["http/1.1"],

@@ -122,6 +122,7 @@ class _Stream:
     __slots__ = (
         "app_finished",
         "body_bytes",
+        "completed",
         "disconnected",
         "expects_continue",
         "headers",
@@ -144,6 +145,7 @@ class _Stream:
         self.status = 0
         self.headers: Headers = []
         self.body_bytes = 0
+        self.completed = False  # RequestCompleted was emitted
         self.request_complete = False
         self.disconnected = False
         self.app_finished = False
@@ -257,6 +259,7 @@ class HTTP11Connection:
             and self._awaiting_request_bytes()
             and now >= self._last_read + self._read_timeout
         ):
+            self._abandon(now)
             self._disconnect_stream()
             self._close()
 
@@ -271,6 +274,7 @@ class HTTP11Connection:
 
     def connection_lost(self, now: float) -> None:
         """The transport is gone (reset, write failure): tell the app, stop everything."""
+        self._abandon(now)
         self._disconnect_stream()
         self._closed = True
         if self._ws is not None:
@@ -384,7 +388,7 @@ class HTTP11Connection:
                         self._events.append(PauseReading())
                 return
             elif event is PEER_CLOSED:
-                self._peer_closed()
+                self._peer_closed(now)
                 return
 
     def _start_request(self, head: RequestHead, now: float) -> None:
@@ -487,11 +491,12 @@ class HTTP11Connection:
             self._reading_paused = True
             self._events.append(PauseReading())
 
-    def _peer_closed(self) -> None:
+    def _peer_closed(self, now: float) -> None:
         stream = self._stream
         if stream is None:
             self._close()
         elif not stream.request_complete:
+            self._abandon(now)
             self._disconnect_stream()
             self._close()
         # else: a half-close after a full request; the response is still written.
@@ -499,6 +504,7 @@ class HTTP11Connection:
     def _protocol_error(self, exc: RemoteProtocolError, now: float) -> None:
         stream = self._stream
         if stream is not None:
+            self._abandon(now)
             self._disconnect_stream()
             if stream.response is ResponseState.BODY:
                 self._close(exc)
@@ -564,11 +570,25 @@ class HTTP11Connection:
         )
 
     def _complete(self, stream: _Stream, now: float) -> None:
+        stream.completed = True
         summary = ResponseSummary(stream.status, stream.headers, stream.body_bytes)
         self._events.append(
             RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
         )
         self._disconnect_stream()
+
+    def _abandon(self, now: float) -> None:
+        """The exchange ended without a complete response: still one access-log entry."""
+        stream = self._stream
+        if stream is None or stream.completed or self._ws is not None:
+            return
+        stream.completed = True
+        summary = None
+        if stream.response is ResponseState.BODY:
+            summary = ResponseSummary(stream.status, stream.headers, stream.body_bytes)
+        self._events.append(
+            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
+        )
 
     def _disconnect_stream(self) -> None:
         stream = self._stream

@@ -41,7 +41,8 @@ class WorkerContext:
             self._request_limit = config.max_requests + random.randint(
                 0, max(config.max_requests_jitter, 0)
             )
-        self._access_log = config.accesslog is not None
+        # True for an access log, and for loggers that want every request (StatsD)
+        self._access_log = config.log.access_enabled
 
     def request_completed(self, event: RequestCompleted) -> None:
         if self._access_log and self.service_nursery is not None:
