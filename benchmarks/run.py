@@ -7,23 +7,31 @@ slow drifts of the machine hit every server alike. Machines are noisy: only rati
 between servers measured in the same run mean much.
 
 Servers (``--servers``):
-  project-asyncio, project-uvloop   ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker>``
-  hypercorn-asyncio, hypercorn-uvloop   Hypercorn 0.18 from the peers virtualenv
-  uvicorn-h11-asyncio               uvicorn ``--http h11 --loop asyncio``
-  uvicorn-httptools-uvloop          uvicorn ``--http httptools --loop uvloop``
+  project-asyncio, project-uvloop, project-trio
+                                    ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker>``
+  hypercorn-asyncio, hypercorn-uvloop, hypercorn-trio
+                                    Hypercorn 0.18 from the peers virtualenv
+  uvicorn-h11-asyncio               uvicorn ``--http h11 --loop asyncio --ws wsproto``
+  uvicorn-httptools-uvloop          uvicorn ``--http httptools --loop uvloop --ws websockets``
 
 Tests (``--tests``, default ``h1,close``):
   h1     wrk -t1 -c64 --latency, keep-alive GET /, hello app
   close  the same with ``Connection: close`` (a new TCP connection per request)
   h2c    h2load -c16 -m32, HTTP/2 prior knowledge, hello app (Hypercorn-style servers)
   post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
+  ws     ws_client.py --conns 16 (peers' python, ``websockets``): WebSocket echo round trips
+
+``--pick TEST=SERVER,SERVER`` (repeatable) narrows the servers of one test, so one
+interleaved run can cover a different set of servers per test.
 
 Before each measurement it waits (bounded) for the machine to be idle, and it measures
 again (up to ``--attempts`` times) when other processes used more than ``--max-other``
 percent of a core during the timed window. Results go to a JSON-lines file (one ``meta``
 line, then one line per attempt); the final table keeps the best clean attempt of each
 pass and shows the mean over passes and its ratio to Hypercorn 0.18 asyncio and to
-uvicorn h11+asyncio.
+uvicorn h11+asyncio, next to the server's CPU time per request (server CPU seconds
+over the window / requests), which other load on the machine disturbs far less than
+req/s. A last table checks the project's targets on both figures.
 
 Set-up, once per machine (this script installs nothing)::
 
@@ -42,7 +50,8 @@ Usage (from the repository root; any Python >= 3.10 runs this file)::
 Environment:
   PROJECT_PYTHON  a python whose environment has this project installed; default: the
                   hatch default env of this repository (``hatch env find`` + ``/bin/python``).
-  PEERS_VENV      the peers' virtualenv (default ``/tmp/peers-venv``).
+  PEERS_VENV      the peers' virtualenv (default ``/tmp/peers-venv``); its python also
+                  runs the WebSocket client, so that client is independent of our server.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ import os
 import platform
 import re
 import resource
+import selectors
 import shutil
 import signal
 import socket
@@ -72,10 +82,20 @@ REPO = os.path.dirname(HERE)
 APPS = os.path.join(HERE, "apps")
 POST_LUA = os.path.join(HERE, "post64k.lua")
 H2C_CONFIG = os.path.join(HERE, "h2c.toml")
+WS_CLIENT = os.path.join(HERE, "ws_client.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 BASELINES = ("hypercorn-asyncio", "uvicorn-h11-asyncio")
 DEFAULT_TESTS = ("h1", "close")
+# the project's performance targets: (test, server, reference server, minimum ratio)
+TARGETS = (
+    ("h1", "project-asyncio", "hypercorn-asyncio", 2.0),
+    ("h1", "project-asyncio", "uvicorn-h11-asyncio", 1.0),
+    ("h2c", "project-asyncio", "hypercorn-asyncio", 3.0),
+    ("ws", "project-uvloop", "hypercorn-uvloop", 1.2),
+    ("h1", "project-trio", "hypercorn-trio", 2.0),
+    ("h1", "project-trio", "project-asyncio", 0.6),
+)
 
 Record = dict[str, Any]
 
@@ -87,7 +107,7 @@ class Test:
 
     name: str
     app: str
-    tool: str  # "wrk" or "h2load"
+    tool: str  # "wrk", "h2load" or "ws" (ws_client.py)
     conns: int
     wrk_args: tuple[str, ...] = ()
     title: str = ""
@@ -114,6 +134,13 @@ TESTS: dict[str, Test] = {
             ("-s", POST_LUA),
             title="64 KiB POST echo (wrk -t1 -c16)",
         ),
+        Test(
+            "ws",
+            "ws_echo:app",
+            "ws",
+            16,
+            title="WebSocket echo round trips (ws_client.py, 16 conns)",
+        ),
     )
 }
 
@@ -139,7 +166,7 @@ def hypercorn_argv(launcher: Sequence[str], worker: str) -> Callable[[str, int, 
 
 
 def uvicorn_argv(
-    launcher: Sequence[str], http: str, loop: str
+    launcher: Sequence[str], http: str, loop: str, ws: str
 ) -> Callable[[str, int, bool], list[str]]:
     """Command line of uvicorn with one in-process worker and no access log."""
 
@@ -155,6 +182,8 @@ def uvicorn_argv(
             http,
             "--loop",
             loop,
+            "--ws",
+            ws,
             app,
         ]
 
@@ -166,15 +195,23 @@ def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
     ours = [project_python, "-m", "hypercorn"]
     hyper = [os.path.join(peers_venv, "bin", "hypercorn")]
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
-    every = ("h1", "close", "h2c", "post")
-    no_h2 = ("h1", "close", "post")
+    every = ("h1", "close", "h2c", "post", "ws")
+    no_h2 = ("h1", "close", "post", "ws")
     servers = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
         Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
+        Server("project-trio", hypercorn_argv(ours, "trio"), every, project=True),
         Server("hypercorn-asyncio", hypercorn_argv(hyper, "asyncio"), every),
         Server("hypercorn-uvloop", hypercorn_argv(hyper, "uvloop"), every),
-        Server("uvicorn-h11-asyncio", uvicorn_argv(uvi, "h11", "asyncio"), no_h2),
-        Server("uvicorn-httptools-uvloop", uvicorn_argv(uvi, "httptools", "uvloop"), no_h2),
+        Server("hypercorn-trio", hypercorn_argv(hyper, "trio"), every),
+        # the WebSocket implementations of the team's baseline: wsproto with h11, websockets
+        # with httptools
+        Server("uvicorn-h11-asyncio", uvicorn_argv(uvi, "h11", "asyncio", "wsproto"), no_h2),
+        Server(
+            "uvicorn-httptools-uvloop",
+            uvicorn_argv(uvi, "httptools", "uvloop", "websockets"),
+            no_h2,
+        ),
     ]
     return {s.name: s for s in servers}
 
@@ -451,8 +488,82 @@ def wrk_argv(test: Test, port: int, seconds: float) -> list[str]:
     ]
 
 
+def ws_client_argv(test: Test, port: int, opts: Options) -> list[str]:
+    """The WebSocket client's command line (the peers' python, so not our code)."""
+    return [
+        os.path.join(opts.peers_venv, "bin", "python"),
+        WS_CLIENT,
+        f"ws://127.0.0.1:{port}/",
+        "--conns",
+        str(test.conns),
+        "--duration",
+        str(opts.duration),
+        "--warmup",
+        str(opts.warmup),
+    ]
+
+
+def measure_ws(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
+    """Run ws_client.py, reading server and other CPU exactly when its timed window opens
+    and closes (it says so on stdout), so warm-up and handshakes stay out of the figures."""
+    proc = subprocess.Popen(
+        ["taskset", "-c", str(opts.client_cpu), *ws_client_argv(test, port, opts)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    exclude = {os.getpid(), proc.pid, *server_pids}  # taskset execs: proc.pid is the client
+    marks: dict[str, tuple[float, float, float]] = {}
+    lines: list[str] = []
+    deadline = time.monotonic() + opts.duration + opts.warmup + 40
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break  # the client closed its stdout: it is done
+            line = line.strip()
+            if line in ("window-start", "window-end"):
+                marks[line] = (
+                    tree_cpu_seconds(server_pids),
+                    other_processes_cpu(exclude),
+                    time.monotonic(),
+                )
+            else:
+                lines.append(line)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+    res: Record = {"rps": None, "requests": None, "p50_ms": None, "p99_ms": None, "errors": 0}
+    client_cpu = 0.0
+    try:
+        res.update(json.loads(lines[-1]))
+        client_cpu = float(res.pop("client_cpu_s"))
+    except (IndexError, ValueError, KeyError):
+        res["rps"] = None
+    nothing = (0.0, 0.0, 0.0)
+    start, end = marks.get("window-start", nothing), marks.get("window-end", nothing)
+    if res["rps"] is None or len(marks) != 2:
+        res["rps"] = None
+        res["raw_tail"] = "\n".join(lines)[-600:]
+        start = end = nothing
+    wall = max(end[2] - start[2], 1e-9)
+    res["wall_s"] = round(wall, 2)
+    res["server_cpu_s"] = round(end[0] - start[0], 3)
+    res["server_cpu_pct"] = round(100 * (end[0] - start[0]) / wall, 1)
+    res["client_cpu_pct"] = round(100 * client_cpu / wall, 1)
+    res["other_pct"] = round(100 * (end[1] - start[1]) / wall, 1)
+    return res
+
+
 def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
     """Warm up, then run one timed measurement; returns load and CPU figures."""
+    if test.tool == "ws":
+        return measure_ws(test, port, opts, server_pids)
     log_path = ""
     if test.tool == "wrk":
         run_client(wrk_argv(test, port, opts.warmup), opts.client_cpu, opts.warmup + 30)
@@ -487,6 +598,7 @@ def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) ->
     if res["rps"] is None:
         res["raw_tail"] = out[-600:]
     res["wall_s"] = round(wall, 2)
+    res["server_cpu_s"] = round(server_cpu, 3)
     res["server_cpu_pct"] = round(100 * server_cpu / wall, 1)
     res["client_cpu_pct"] = round(100 * client_cpu / wall, 1)
     res["other_pct"] = round(100 * other / wall, 1)
@@ -512,6 +624,7 @@ class Options:
     out: str
     project_python: str
     peers_venv: str
+    picks: dict[str, list[str]] = field(default_factory=dict)  # test -> its only servers
     logdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="bench-logs-"))
 
 
@@ -557,6 +670,7 @@ def meta_record(opts: Options, run_id: str) -> Record:
         "argv": sys.argv,
         "servers": opts.servers,
         "tests": opts.tests,
+        "picks": opts.picks,
         "passes": opts.passes,
         "duration_s": opts.duration,
         "warmup_s": opts.warmup,
@@ -572,7 +686,14 @@ def meta_record(opts: Options, run_id: str) -> Record:
             if any(name.startswith("project-") for name in opts.servers)
             else None,
             "peers_python": tool_version([peers_py, "--version"]),
-            **{d: version_of(peers_py, d) for d in ("hypercorn", "uvicorn", "uvloop", "httptools")},
+            **{
+                d: version_of(peers_py, d)
+                for d in ("hypercorn", "uvicorn", "uvloop", "httptools", "websockets", "wsproto")
+            },
+            "peers_trio": version_of(peers_py, "trio"),
+            "project_trio": version_of(opts.project_python, "trio")
+            if opts.project_python
+            else None,
             "wrk": tool_version(["wrk", "-v"]),
             "h2load": tool_version(["h2load", "--version"]) if "h2c" in opts.tests else None,
         },
@@ -589,7 +710,7 @@ def run(opts: Options, servers: dict[str, Server]) -> list[Record]:
         order = opts.servers if pass_no % 2 else opts.servers[::-1]
         for name in order:
             server = servers[name]
-            tests = [t for t in opts.tests if t in server.tests]
+            tests = [t for t in opts.tests if runs(opts, name, t, server)]
             # one server start per (app, config); h2c needs its own config file
             groups: dict[tuple[str, bool], list[Test]] = defaultdict(list)
             for t in tests:
@@ -598,6 +719,11 @@ def run(opts: Options, servers: dict[str, Server]) -> list[Record]:
                 records += run_group(opts, server, app, h2c, group, pass_no, run_id)
     print(f"# done -> {opts.out}", flush=True)
     return records
+
+
+def runs(opts: Options, name: str, test: str, server: Server) -> bool:
+    """Whether this run measures ``test`` on the server called ``name``."""
+    return test in server.tests and name in opts.picks.get(test, [name])
 
 
 def run_group(
@@ -667,12 +793,19 @@ def progress_line(rec: Record) -> str:
 
 
 # ------------------------------------------------------------------ the table
-def summarize(records: Sequence[Record]) -> str:
-    """Markdown tables (one per test) of mean req/s over passes and ratios to the baselines.
+def cpu_us_per_request(rec: Record) -> float | None:
+    """Server CPU microseconds per request: its CPU share over the window / the request rate.
 
-    Of each (server, test, pass) the best clean attempt counts; a pass with no clean
-    attempt counts its best attempt and the server is marked with ``*``.
+    As a rate it also fits h2load, whose CPU window includes its warm-up. Other load
+    on the machine slows the server down but hardly changes what a request costs it.
     """
+    if not rec.get("rps") or rec.get("server_cpu_pct") is None:
+        return None
+    return float(rec["server_cpu_pct"]) * 1e4 / float(rec["rps"])
+
+
+def best_per_pass(records: Sequence[Record]) -> dict[tuple[str, str], list[Record]]:
+    """Per (server, test), the best clean attempt of each pass (else its best attempt)."""
     best: dict[tuple[str, str, int], Record] = {}
     for rec in records:
         if rec.get("kind") != "result" or rec.get("rps") is None:
@@ -683,12 +816,38 @@ def summarize(records: Sequence[Record]) -> str:
         if old is None or rank > (old.get("clean", True), old["rps"]):
             best[key] = rec
     per: dict[tuple[str, str], list[Record]] = defaultdict(list)
-    servers: list[str] = []
     for (server, test_name, _), rec in sorted(best.items(), key=lambda kv: kv[0][2]):
         per[(server, test_name)].append(rec)
+    return per
+
+
+def mean(values: Sequence[float | None]) -> float | None:
+    """Mean of the known values, or None."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def ratio(value: float | None, ref: float | None) -> str:
+    """``value / ref`` to two places, or n/a."""
+    return f"{value / ref:.2f}" if value and ref else "n/a"
+
+
+def summarize(records: Sequence[Record]) -> str:
+    """Markdown tables (one per test) of mean req/s and server CPU per request over passes,
+    their ratios to the baselines, and a last table checking the targets.
+
+    Of each (server, test, pass) the best clean attempt counts; a pass with no clean
+    attempt counts its best attempt and the server is marked with ``*``. In the CPU
+    ratios a higher number is better too: it is the reference's CPU per request over
+    this server's.
+    """
+    per = best_per_pass(records)
+    servers: list[str] = []
+    for server, _ in per:
         if server not in servers:
             servers.append(server)
-    mean = {key: sum(r["rps"] for r in rs) / len(rs) for key, rs in per.items()}
+    rps = {key: mean([r["rps"] for r in rs]) for key, rs in per.items()}
+    cpu = {key: mean([cpu_us_per_request(r) for r in rs]) for key, rs in per.items()}
     lines: list[str] = []
     for test in TESTS.values():
         rows = [s for s in servers if (s, test.name) in per]
@@ -698,29 +857,59 @@ def summarize(records: Sequence[Record]) -> str:
             f"### {test.title}",
             "",
             "| server | req/s (mean) | passes | min-max | p50 ms | p99 ms | errors "
-            "| server CPU | x hypercorn-asyncio | x uvicorn-h11-asyncio |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| server CPU | x hypercorn-asyncio | x uvicorn-h11-asyncio "
+            "| CPU us/req | CPU x hypercorn-asyncio | CPU x uvicorn-h11-asyncio |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for server in rows:
-            rs = per[(server, test.name)]
+            key = (server, test.name)
+            rs = per[key]
             vals = [r["rps"] for r in rs]
             top = max(rs, key=lambda r: r["rps"])
-            ratios = []
-            for base in BASELINES:
-                ref = mean.get((base, test.name))
-                ratios.append(f"{mean[(server, test.name)] / ref:.2f}" if ref else "n/a")
+            ratios = [ratio(rps[key], rps.get((base, test.name))) for base in BASELINES]
+            cpu_ratios = [ratio(cpu.get((base, test.name)), cpu[key]) for base in BASELINES]
             flag = "" if all(r.get("clean", True) for r in rs) else "*"
             lat = [f"{top[k]:.2f}" if top.get(k) is not None else "-" for k in ("p50_ms", "p99_ms")]
+            us = f"{cpu[key]:.0f}" if cpu[key] is not None else "-"
             lines.append(
-                f"| {server}{flag} | {mean[(server, test.name)]:,.0f} | {len(vals)} "
+                f"| {server}{flag} | {rps[key]:,.0f} | {len(vals)} "
                 f"| {min(vals):,.0f}-{max(vals):,.0f} | {lat[0]} | {lat[1]} "
                 f"| {sum(int(r.get('errors') or 0) for r in rs)} "
-                f"| {top['server_cpu_pct']:.0f}% | {ratios[0]} | {ratios[1]} |"
+                f"| {top['server_cpu_pct']:.0f}% | {ratios[0]} | {ratios[1]} "
+                f"| {us} | {cpu_ratios[0]} | {cpu_ratios[1]} |"
             )
         lines.append("")
     if any(line.startswith("| ") and "* |" in line for line in lines):
-        lines.append("`*` a pass had no attempt without other load on the machine.")
+        lines += ["`*` a pass had no attempt without other load on the machine.", ""]
+    lines += target_table(rps, cpu)
     return "\n".join(lines)
+
+
+def target_table(
+    rps: dict[tuple[str, str], float | None], cpu: dict[tuple[str, str], float | None]
+) -> list[str]:
+    """Lines of the targets table: each ratio on req/s and on CPU per request."""
+    lines = [
+        "### Targets",
+        "",
+        "| test | server | vs | needs | x req/s | met | x CPU/req | met |",
+        "|---|---|---|---:|---:|---|---:|---|",
+    ]
+    shown = False
+    for test, server, ref, need in TARGETS:
+        if (server, test) not in rps or (ref, test) not in rps:
+            continue
+        shown = True
+        by_rps = ratio(rps[(server, test)], rps[(ref, test)])
+        by_cpu = ratio(cpu.get((ref, test)), cpu.get((server, test)))
+        met = [
+            "-" if r == "n/a" else ("yes" if float(r) >= need else "NO") for r in (by_rps, by_cpu)
+        ]
+        lines.append(
+            f"| {test} | {server} | {ref} | {need:.1f} "
+            f"| {by_rps} | {met[0]} | {by_cpu} | {met[1]} |"
+        )
+    return [*lines, ""] if shown else []
 
 
 def load_records(paths: Sequence[str]) -> list[Record]:
@@ -774,6 +963,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--servers", default="", help="comma-separated names (default: all runnable)")
     p.add_argument("--tests", default=",".join(DEFAULT_TESTS), help="of: " + ",".join(TESTS))
+    p.add_argument(
+        "--pick",
+        action="append",
+        default=[],
+        metavar="TEST=SERVERS",
+        help="run TEST only on these comma-separated servers (repeatable)",
+    )
     p.add_argument("--passes", type=int, default=2, help="interleaved passes over the servers")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per timed measurement")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each")
@@ -813,7 +1009,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     explicit = [s for s in args.servers.split(",") if s]
     if unknown := [s for s in explicit if s not in servers]:
         sys.exit(f"unknown server(s) {unknown}; known: {list(servers)}")
-    chosen = explicit or list(servers)
+    picks: dict[str, list[str]] = {}
+    for pick in args.pick:
+        test, _, names = pick.partition("=")
+        picks[test] = [n for n in names.split(",") if n]
+        if test not in tests:
+            sys.exit(f"--pick {pick!r}: {test!r} is not among --tests")
+        if unknown := [s for s in picks[test] if s not in servers]:
+            sys.exit(f"--pick {pick!r}: unknown server(s) {unknown}")
+    chosen = [
+        name
+        for name in explicit or list(servers)
+        if any(t in servers[name].tests and name in picks.get(t, [name]) for t in tests)
+    ]
     if any(servers[s].project for s in chosen) and not project_runnable(project_python):
         if explicit:
             sys.exit(f"`{project_python or '$PROJECT_PYTHON'} -m hypercorn` cannot run here")
@@ -823,6 +1031,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         a for s in chosen if not servers[s].project for a in servers[s].argv("a", 1, False)[:1]
     }
     tools = ["taskset", "wrk"] + (["h2load"] if "h2c" in tests else [])
+    if "ws" in tests:
+        peer_bins.add(os.path.join(peers_venv, "bin", "python"))
     if missing := [t for t in tools if shutil.which(t) is None] + [
         b for b in peer_bins if not os.path.exists(b)
     ]:
@@ -844,6 +1054,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=out,
         project_python=project_python,
         peers_venv=peers_venv,
+        picks=picks,
     )
     atexit.register(_stop_all)
     signal.signal(signal.SIGTERM, _terminate)

@@ -1,0 +1,136 @@
+"""WebSocket echo load client for the ``ws`` benchmark (run it with the peers' python).
+
+``--conns`` connections each do strict round trips (send one message, wait for its
+echo) as fast as they can. After ``--warmup`` seconds the timed window opens; a round
+trip counts when its echo arrives inside the window. Compression is off, so the test
+measures framing and the server's per-message work, not zlib.
+
+Output on stdout, one line each, flushed at once so a harness can follow along:
+``window-start`` and ``window-end`` when the timed window opens and closes, then one
+JSON object: round trips per second, their count, p50/p99 latency in ms, the client's
+CPU seconds inside the window, and errors.
+
+It uses the ``websockets`` library (not this project) on uvloop when installed::
+
+    /tmp/peers-venv/bin/python benchmarks/ws_client.py ws://127.0.0.1:8000/ --conns 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+
+@dataclass
+class Window:
+    """The timed window and what the connections observed inside it."""
+
+    start: float
+    end: float
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu_start: float = 0.0
+    cpu_end: float = 0.0
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def mark(event: str) -> None:
+    """Tell a following harness that the window opened or closed."""
+    sys.stdout.write(event + "\n")
+    sys.stdout.flush()
+
+
+async def clock(window: Window) -> None:
+    """Announce the window's start and end, and take CPU readings at both."""
+    await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+    window.cpu_start = cpu_seconds()
+    mark("window-start")
+    await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
+    window.cpu_end = cpu_seconds()
+    mark("window-end")
+
+
+async def connection(url: str, message: str, window: Window) -> None:
+    """One connection doing round trips until the window closes."""
+    try:
+        async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+            while True:
+                sent = time.perf_counter()
+                if sent >= window.end:
+                    return
+                await ws.send(message)
+                echo = await ws.recv()
+                done = time.perf_counter()
+                if echo != message:
+                    window.errors.append("echo differs from the message sent")
+                elif window.start <= done < window.end:
+                    window.latencies.append(done - sent)
+    except Exception as exc:  # a broken connection is a result to report, not a crash
+        window.errors.append(repr(exc))
+
+
+def percentile_ms(sorted_values: list[float], pct: int) -> float | None:
+    """The ``pct`` percentile of sorted seconds, in milliseconds."""
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, len(sorted_values) * pct // 100)
+    return round(sorted_values[index] * 1000, 3)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Drive the connections and return the figures of the timed window."""
+    now = time.perf_counter()
+    window = Window(start=now + args.warmup, end=now + args.warmup + args.duration)
+    message = "x" * args.size
+    jobs: list[Coroutine[Any, Any, None]] = [
+        connection(args.url, message, window) for _ in range(args.conns)
+    ]
+    await asyncio.wait_for(
+        asyncio.gather(clock(window), *jobs), timeout=args.warmup + args.duration + 30
+    )
+    latencies = sorted(window.latencies)
+    return {
+        "rps": round(len(latencies) / args.duration, 1),
+        "requests": len(latencies),
+        "p50_ms": percentile_ms(latencies, 50),
+        "p99_ms": percentile_ms(latencies, 99),
+        "client_cpu_s": round(window.cpu_end - window.cpu_start, 3),
+        "errors": len(window.errors),
+        "first_error": window.errors[0] if window.errors else None,
+    }
+
+
+def main() -> None:
+    """Parse the command line, run the load, print the JSON result."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("url", help="ws://host:port/path of an echo endpoint")
+    p.add_argument("--conns", type=int, default=16, help="concurrent connections")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of the timed window")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before it")
+    p.add_argument("--size", type=int, default=13, help="message length (text characters)")
+    args = p.parse_args()
+    try:
+        import uvloop  # optional: a faster client leaves more headroom for fast servers
+    except ImportError:
+        result = asyncio.run(run(args))
+    else:
+        result = uvloop.run(run(args))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
