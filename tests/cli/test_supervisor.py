@@ -48,7 +48,7 @@ def test_connections_spread_evenly_across_workers(start_server: StartServer) -> 
     served = Counter(ask(port).pid for _ in range(400))
 
     assert set(served) == workers
-    assert min(served.values()) >= 40, served  # each worker gets at least 10 %
+    assert min(served.values()) >= 68, served  # a fair 25 %, and at least 17 % each
     assert server.stop() == 0
 
 
@@ -92,6 +92,7 @@ def test_sigusr1_replaces_workers_while_the_master_keeps_running(
     assert traffic.failures == []
     new = _pids(server.wait_for(_running(port), count=4)) - old
     assert len(new) == 2
+    assert all(wait_until_gone(pid) for pid in old)
     assert {ask(port).pid for _ in range(20)} <= new
     assert server.stop() == 0
 

@@ -259,8 +259,8 @@ class Supervisor:
             worker.drain()
 
     def _on_draining(self, worker: _Worker) -> None:
-        if worker.stopping:
-            return  # it was told to
+        if worker.stopping or self.signals.stop:
+            return  # it was told to, or everything is stopping (SIGTERM to the whole group)
         worker.stopping = True
         slot = worker.slot
         if slot.current is worker:
