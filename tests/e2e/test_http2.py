@@ -190,3 +190,65 @@ def test_ping_flood_from_a_peer_that_never_reads_is_bounded(loop_name: str) -> N
             except (TimeoutError, ConnectionResetError, BrokenPipeError):
                 pass  # the server stopped reading, or cut the peer off: both are bounded
             assert sent < limit, "the server kept reading a peer that never reads"
+
+
+async def ws_echo(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] != "websocket":
+        return
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": "echo:" + (message.get("text") or "")})
+
+
+def test_websocket_over_http2_rfc8441(loop_name: str) -> None:
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import CloseConnection, TextMessage
+
+    with run_server(ws_echo, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            # wait for the server's SETTINGS (it must allow extended CONNECT)
+            while not conn.remote_settings.enable_connect_protocol:
+                conn.receive_data(sock.recv(65536))
+                sock.sendall(conn.data_to_send())
+            stream_id = conn.get_next_available_stream_id()
+            conn.send_headers(
+                stream_id,
+                [
+                    (b":method", b"CONNECT"),
+                    (b":protocol", b"websocket"),
+                    (b":path", b"/ws"),
+                    (b":scheme", b"http"),
+                    (b":authority", b"x"),
+                    (b"sec-websocket-version", b"13"),
+                ],
+            )
+            ws = Connection(ConnectionType.CLIENT)
+            conn.send_data(stream_id, ws.send(TextMessage(data="hi")))
+            sock.sendall(conn.data_to_send())
+            status = None
+            replies: list[str] = []
+            closed_code = None
+            while closed_code is None:
+                for event in conn.receive_data(sock.recv(65536)):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        status = dict(event.headers or [])[b":status"]
+                    elif isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(event.flow_controlled_length or 0, stream_id)
+                        ws.receive_data(event.data)
+                        for ws_event in ws.events():
+                            if isinstance(ws_event, TextMessage):
+                                replies.append(ws_event.data)
+                                conn.send_data(
+                                    stream_id, ws.send(CloseConnection(code=1000, reason=""))
+                                )
+                            elif isinstance(ws_event, CloseConnection):
+                                closed_code = ws_event.code
+                sock.sendall(conn.data_to_send())
+            assert status == b"200"
+            assert replies == ["echo:hi"]
+            assert closed_code == 1000
