@@ -26,6 +26,7 @@ class Settings:
     read_timeout: float | None = None
     root_path: str = ""
     server_names: list[str] = field(default_factory=list)
+    h2_stall_timeout: float | None = 60.0
 
 
 class Harness:

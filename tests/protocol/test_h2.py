@@ -417,3 +417,23 @@ def test_continuation_flood_is_cut_off() -> None:
     received = h.client.receive_data(h.conn.data_to_send())
     assert any(isinstance(e, h2.events.ConnectionTerminated) for e in received)
     assert h.conn.closed
+
+
+def test_zero_window_stall_is_bounded() -> None:
+    h = H2Harness(
+        Settings(h2_stall_timeout=30.0),
+        client_settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0},
+    )
+    stream_id = h.request("/")
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"x" * 1000, "more_body": True})
+    deadline = h.conn.get_timer()
+    assert deadline == h.now + 30.0
+    h.conn.handle_timer(h.now + 29.0)
+    h.exchange()
+    assert not [e for e in h.client_events if isinstance(e, h2.events.StreamReset)]
+    h.conn.handle_timer(h.now + 30.0)
+    h.exchange()
+    resets = [e for e in h.client_events if isinstance(e, h2.events.StreamReset)]
+    assert resets and resets[0].error_code == h2.errors.ErrorCodes.CANCEL
+    assert {"type": "http.disconnect"} in messages(h, stream_id)

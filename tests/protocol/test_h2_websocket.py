@@ -122,3 +122,33 @@ def test_websocket_over_h2_gets_1001_on_shutdown() -> None:
     client_ws.receive_data(stream_data(h, stream_id))
     closes = [e for e in client_ws.events() if isinstance(e, CloseConnection)]
     assert closes and closes[0].code == 1001
+
+
+def test_websocket_over_h2_server_pings_and_pong_timeout() -> None:
+    from tests.helpers.protocol import Settings
+
+    settings = Settings()
+    settings.websocket_ping_interval = 10.0  # type: ignore[attr-defined]
+    settings.websocket_pong_timeout = 5.0  # type: ignore[attr-defined]
+    h = H2Harness(settings)
+    stream_id = open_websocket(h)
+    h.conn.app_consumed(stream_id)
+    h.app_send(stream_id, {"type": "websocket.accept"})
+    h.client_events.clear()
+    assert h.conn.get_timer() == h.now + 10.0
+    h.conn.handle_timer(h.now + 10.0)
+    h.exchange()
+    client_ws = Connection(ConnectionType.CLIENT)
+    client_ws.receive_data(stream_data(h, stream_id))
+    from wsproto.events import Ping
+
+    assert any(isinstance(e, Ping) for e in client_ws.events())
+    # no pong: after the pong timeout the WebSocket is given up and the app told
+    h.conn.handle_timer(h.now + 15.0)
+    h.exchange()
+    disconnects = [
+        e.message
+        for e in h.events
+        if isinstance(e, ev.AppMessage) and e.message["type"] == "websocket.disconnect"
+    ]
+    assert disconnects and disconnects[0]["code"] == 1006

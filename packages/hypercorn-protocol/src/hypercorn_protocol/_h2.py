@@ -92,6 +92,7 @@ class _H2Stream:
         "request_complete",
         "response",
         "scope",
+        "stalled_since",
         "start",
         "status",
         "stream_id",
@@ -124,6 +125,7 @@ class _H2Stream:
         self.app_finished = False
         self.closed = False
         self.waiting = False
+        self.stalled_since: float | None = None  # waiting on a zero window since then
         self.urgency = 3  # RFC 9218 defaults
         self.incremental = False
         self.ws: WebSocket | None = None  # RFC 8441 WebSocket carried by this stream
@@ -157,6 +159,7 @@ class HTTP2Connection:
         self._max_queue = max(settings.max_app_queue_size, 1)
         self._max_requests = settings.keep_alive_max_requests
         self._keep_alive_timeout = settings.keep_alive_timeout
+        self._stall_timeout: float | None = getattr(settings, "h2_stall_timeout", 60.0)
         self._events: deque[Event] = deque(pending_events or ())
         self._out: list[bytes] = [output_prefix] if output_prefix else []
         self._streams: dict[int, _H2Stream] = {}
@@ -226,6 +229,13 @@ class HTTP2Connection:
             timer = stream.ws.get_timer()
             if timer is not None and (deadline is None or timer < deadline):
                 deadline = timer
+        if self._stall_timeout is not None:
+            for stream_id in self._sending:
+                sending = self._streams.get(stream_id)
+                if sending is not None and sending.stalled_since is not None:
+                    timer = sending.stalled_since + self._stall_timeout
+                    if deadline is None or timer < deadline:
+                        deadline = timer
         return deadline
 
     def _ws_streams(self) -> list[_H2Stream]:
@@ -257,13 +267,30 @@ class HTTP2Connection:
         self._flush(now)
 
     def handle_timer(self, now: float) -> None:
-        if (
-            not self._closed
-            and not self._streams
-            and now >= self._idle_since + self._keep_alive_timeout
-        ):
-            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
-            self._close()
+        if self._closed:
+            return
+        if not self._streams:
+            if now >= self._idle_since + self._keep_alive_timeout:
+                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+                self._close()
+            return
+        for stream in self._ws_streams():
+            assert stream.ws is not None
+            timer = stream.ws.get_timer()
+            if timer is not None and now >= timer:
+                stream.ws.handle_timer(now)
+                self._ws_flush(stream, now)
+        if self._stall_timeout is not None:
+            for stream_id in list(self._sending):
+                sending = self._streams.get(stream_id)
+                if (
+                    sending is not None
+                    and sending.stalled_since is not None
+                    and now >= sending.stalled_since + self._stall_timeout
+                ):
+                    # The peer keeps the window shut: free the stream and its app.
+                    self._reset(sending, h2.errors.ErrorCodes.CANCEL, now)
+        self._flush(now)
 
     def start_shutdown(self, now: float) -> None:
         if self._closed or self._shutting_down:
@@ -639,8 +666,11 @@ class HTTP2Connection:
                         self._finish_stream(stream, now, complete=False)
                         continue
                     if window <= 0:
+                        if stream.stalled_since is None:
+                            stream.stalled_since = now
                         self._sending.append(stream_id)
                         continue
+                    stream.stalled_since = None
                     chunk = bytes(stream.outbound[:window])
                     del stream.outbound[:window]
                     end = not stream.outbound and stream.end_pending and stream.trailers is None

@@ -81,6 +81,7 @@ _OPTION_KINDS: dict[str, str] = {
     "h2_max_concurrent_streams": "int",
     "h2_max_header_list_size": "int",
     "h2_max_inbound_frame_size": "int",
+    "h2_stall_timeout": "float?",
     "include_date_header": "bool",
     "include_server_header": "bool",
     "insecure_bind": "binds",
@@ -201,6 +202,8 @@ class Config:
     h2_max_concurrent_streams: int = 100
     h2_max_header_list_size: int = 2**16
     h2_max_inbound_frame_size: int = 2**14 * OCTETS
+    # New: an HTTP/2 response stuck behind a zero flow-control window this long is reset.
+    h2_stall_timeout: float | None = 60 * SECONDS
     include_date_header: bool = True
     include_server_header: bool = True
     keep_alive_max_requests: int = 1000
