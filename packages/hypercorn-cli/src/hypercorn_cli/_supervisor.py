@@ -304,8 +304,8 @@ class Supervisor:
                 slot.failures = 0
             what = "died"
         slot.failures += 1
-        if slot.retired:
-            return
+        if slot.retired or self.exit_code:
+            return  # no restart: the slot is gone, or the server is giving up already
         if self.boot_failures >= MAX_BOOT_FAILURES:
             self.log.error(
                 "Workers failed to start %d times in a row (last: %s); giving up",
