@@ -403,3 +403,24 @@ def test_describe_bind_forms(tmp_path: Path, created: list[Sockets]) -> None:
     assert describe_bind(tcp, secure=False) == f"http://127.0.0.1:{tcp.getsockname()[1]}"
     assert describe_bind(tcp, secure=True) == f"https://127.0.0.1:{tcp.getsockname()[1]}"
     assert describe_bind(unix, secure=True) == f"unix:{tmp_path / 'd.sock'}"
+
+
+def test_port_held_by_another_server_fails_even_with_reuseport() -> None:
+    from hypercorn_protocol.binding import BindError
+    from hypercorn_protocol.config import Config
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("no SO_REUSEPORT on this platform")
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    try:
+        port = other.getsockname()[1]
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.workers = 4  # the sockets get SO_REUSEPORT
+        with pytest.raises(BindError, match="address already in use"):
+            config.create_sockets()
+    finally:
+        other.close()

@@ -114,6 +114,7 @@ def test_py_typed_marker(distribution: str) -> None:
         ("hypercorn", "h3", {"hypercorn-protocol"}),
         ("hypercorn-cli", "trio", {"hypercorn-trio"}),
         ("hypercorn-cli", "uvloop", {"hypercorn-asyncio"}),
+        ("hypercorn-cli", "reload", {"watchfiles"}),
         ("hypercorn-asyncio", "uvloop", {"uvloop"}),
         ("hypercorn-protocol", "h3", {"aioquic"}),
     ],

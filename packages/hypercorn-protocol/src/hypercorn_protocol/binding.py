@@ -264,10 +264,31 @@ def _configure(sock: socket.socket, config: Config, kind: socket.SocketKind) -> 
 
 
 def _bind_inet(sock: socket.socket, address: TCPBind, bind: str) -> None:
+    if address.port != 0 and _reuses_port(sock):
+        _probe_free(address, sock.type, bind)
     try:
         sock.bind((address.host, address.port))
     except OSError as exc:
         raise _bind_error(bind, exc) from None
+
+
+def _reuses_port(sock: socket.socket) -> bool:
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    try:
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    except OSError:
+        return False
+
+
+def _probe_free(address: TCPBind, kind: socket.SocketKind, bind: str) -> None:
+    """Fail if another server holds the port: SO_REUSEPORT would silently share it."""
+    with socket.socket(address.family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address.host, address.port))
+        except OSError as exc:
+            raise _bind_error(bind, exc) from None
 
 
 def _bind_unix(sock: socket.socket, path: str, config: Config, bind: str) -> None:
