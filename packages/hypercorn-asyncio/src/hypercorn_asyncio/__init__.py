@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from hypercorn_asyncio.__about__ import __version__
-from hypercorn_asyncio.run import BoundCallback, worker_serve
+from hypercorn_asyncio.run import BoundCallback, ReloadTrigger, worker_serve
 from hypercorn_protocol.app_loading import wrap_app
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.reloading import restart_process
 
 
 async def serve(
@@ -30,13 +31,22 @@ async def serve(
         mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
         on_bound: called with the bound addresses, e.g. ``["http://127.0.0.1:8000"]``,
             once connections are accepted (use it to learn an ephemeral port).
+
+    With ``config.use_reloader``, an edit to the program's source files that compiles
+    shuts the server down gracefully and starts the same command again.
     """
     if config.debug:
         warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)
     if config.workers != 1:
         warnings.warn("The config `workers` has no effect when using serve", stacklevel=2)
     wrapper = wrap_app(app, config.wsgi_max_body_size, mode)
-    await worker_serve(wrapper, config, shutdown_trigger=shutdown_trigger, on_bound=on_bound)
+    if not config.use_reloader:
+        await worker_serve(wrapper, config, shutdown_trigger=shutdown_trigger, on_bound=on_bound)
+        return
+    reload = ReloadTrigger(shutdown_trigger)
+    await worker_serve(wrapper, config, shutdown_trigger=reload.wait, on_bound=on_bound)
+    if reload.requested:
+        restart_process()
 
 
 __all__ = ["__version__", "serve"]

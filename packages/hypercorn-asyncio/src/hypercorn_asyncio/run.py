@@ -30,6 +30,7 @@ from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.app_loading import AppWrapper, load_application
 from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, compile_errors
 from hypercorn_protocol.wsgi import WSGIWrapper
 
 error_logger = logging.getLogger("hypercorn.error")
@@ -100,6 +101,37 @@ async def worker_serve(
         await _shutdown(context, servers)
         if lifespan is not None:
             await lifespan.shutdown()
+
+
+class ReloadTrigger:
+    """A shutdown trigger that also fires when the program's source files change."""
+
+    def __init__(self, shutdown_trigger: Callable[[], Awaitable[object]] | None) -> None:
+        self._trigger = shutdown_trigger
+        self.requested = False
+
+    async def wait(self) -> None:
+        trigger = self._trigger
+        if trigger is None:
+            stop = asyncio.Event()
+            _install_signal_handlers(asyncio.get_running_loop(), stop)
+            trigger = stop.wait
+        await _first_of(trigger(), self._watch())
+
+    async def _watch(self) -> None:
+        watcher = SourceWatcher()
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            changed = watcher.changes()
+            if not changed:
+                continue
+            errors = compile_errors(changed)
+            for error in errors:
+                error_logger.error("Not reloading: %s", error)
+            if not errors:
+                error_logger.info("Reloading: %s changed", ", ".join(changed))
+                self.requested = True
+                return
 
 
 async def _first_of(*awaitables: Awaitable[object]) -> None:

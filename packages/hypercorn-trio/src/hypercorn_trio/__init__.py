@@ -8,8 +8,9 @@ from typing import Any, Literal
 import trio
 from hypercorn_protocol.app_loading import wrap_app
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.reloading import restart_process
 from hypercorn_trio.__about__ import __version__
-from hypercorn_trio.run import ShutdownTrigger, worker_serve
+from hypercorn_trio.run import ReloadTrigger, ShutdownTrigger, worker_serve
 
 
 async def serve(
@@ -33,13 +34,24 @@ async def serve(
             Without one, SIGINT and SIGTERM do.
         task_status: set by ``nursery.start``; receives the bound addresses.
         mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
+
+    With ``config.use_reloader``, an edit to the program's source files that compiles
+    shuts the server down gracefully and starts the same command again.
     """
     if config.debug:
         warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)
     if config.workers != 1:
         warnings.warn("The config `workers` has no effect when using serve", stacklevel=2)
     wrapper = wrap_app(app, config.wsgi_max_body_size, mode)
-    await worker_serve(wrapper, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+    if not config.use_reloader:
+        await worker_serve(
+            wrapper, config, shutdown_trigger=shutdown_trigger, task_status=task_status
+        )
+        return
+    reload = ReloadTrigger(shutdown_trigger)
+    await worker_serve(wrapper, config, shutdown_trigger=reload.wait, task_status=task_status)
+    if reload.requested:
+        restart_process()
 
 
 __all__ = ["__version__", "serve"]

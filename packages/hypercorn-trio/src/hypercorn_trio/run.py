@@ -31,6 +31,7 @@ import trio
 from hypercorn_protocol.app_loading import AppWrapper, load_application
 from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, compile_errors
 from hypercorn_protocol.wsgi import WSGIWrapper
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
@@ -191,6 +192,40 @@ async def _shutdown(
             len(context.connections),
         )
     connections.cancel_scope.cancel()
+
+
+class ReloadTrigger:
+    """A shutdown trigger that also fires when the program's source files change."""
+
+    def __init__(self, shutdown_trigger: ShutdownTrigger | None) -> None:
+        self._trigger = shutdown_trigger
+        self.requested = False
+
+    async def wait(self) -> None:
+        trigger = self._trigger or _signal_trigger
+        async with trio.open_nursery() as nursery:
+
+            async def first(awaitable: Callable[[], Awaitable[object]]) -> None:
+                await awaitable()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(first, trigger)
+            nursery.start_soon(first, self._watch)
+
+    async def _watch(self) -> None:
+        watcher = SourceWatcher()
+        while True:
+            await trio.sleep(POLL_INTERVAL)
+            changed = watcher.changes()
+            if not changed:
+                continue
+            errors = compile_errors(changed)
+            for error in errors:
+                error_logger.error("Not reloading: %s", error)
+            if not errors:
+                error_logger.info("Reloading: %s changed", ", ".join(changed))
+                self.requested = True
+                return
 
 
 async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
