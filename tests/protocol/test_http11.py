@@ -410,6 +410,8 @@ def test_header_injection_is_refused(header: tuple[bytes, bytes]) -> None:
 
 def test_shutdown_closes_idle_and_lets_busy_finish() -> None:
     idle = Harness()
+    idle.send_request(get(), h11.EndOfMessage())
+    idle.respond(1)
     idle.conn.start_shutdown(idle.now)
     assert closes(idle.drain())
     busy = Harness()
@@ -484,3 +486,23 @@ def test_connection_close_from_client_is_honoured() -> None:
     h.respond(1)
     assert b"connection: close" in h.wire
     assert closes(h.events)
+
+
+def test_shutdown_gives_a_fresh_connection_its_first_request() -> None:
+    """Accepted just before the shutdown: its request may already be in flight."""
+    h = Harness(Settings(keep_alive_timeout=5))
+    h.conn.start_shutdown(h.now)
+    assert not closes(h.drain())
+    assert h.conn.get_timer() == h.now + 1.0
+    h.send_request(get(), h11.EndOfMessage())
+    h.respond(1, body=b"served")
+    assert b"connection: close" in h.wire
+    assert b"served" in h.wire
+    assert closes(h.events)
+
+
+def test_shutdown_grace_for_a_fresh_connection_is_short() -> None:
+    h = Harness(Settings(keep_alive_timeout=5))
+    h.conn.start_shutdown(h.now)
+    h.conn.handle_timer(h.now + 1.0)
+    assert closes(h.drain())

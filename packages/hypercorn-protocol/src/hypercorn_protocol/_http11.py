@@ -92,6 +92,9 @@ from hypercorn_protocol.typing import Headers, Message, Scope
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+# How long a connection accepted just before a graceful shutdown may take to send
+# its first request (see start_shutdown).
+_FIRST_REQUEST_GRACE = 1.0
 # _check_head's answers for upgrade requests (not errors).
 _WEBSOCKET = (101, "websocket")
 _H2C = (101, "h2c")
@@ -194,6 +197,7 @@ class HTTP11Connection:
         self._reading_paused = False
         self._wire_paused = False
         self._shutting_down = False
+        self._grace_deadline: float | None = None
         self._closed = False
         self._on_h2c = on_h2c
         self._ws: WebSocket | None = None  # set once a request asked for a WebSocket
@@ -218,7 +222,7 @@ class HTTP11Connection:
         deadline: float | None = None
         stream = self._stream
         if stream is None:
-            deadline = self._idle_since + self._keep_alive_timeout
+            deadline = self._idle_deadline()
         if self._read_timeout is not None and self._awaiting_request_bytes():
             read_deadline = self._last_read + self._read_timeout
             deadline = read_deadline if deadline is None else min(deadline, read_deadline)
@@ -252,7 +256,7 @@ class HTTP11Connection:
             self._ws.handle_timer(now)
             self._ws_flush()
             return
-        if self._stream is None and now >= self._idle_since + self._keep_alive_timeout:
+        if self._stream is None and now >= self._idle_deadline():
             self._close()
         elif (
             self._read_timeout is not None
@@ -270,7 +274,23 @@ class HTTP11Connection:
             self._ws_flush()
             return
         if self._stream is None and not self._closed:
-            self._close()
+            if self._requests == 0 and self._wire_has_nothing_yet():
+                # A fresh connection's first request may be on its way already
+                # (accepted just before the shutdown): closing now would reset it.
+                # It gets a short grace, then is served with connection: close.
+                self._grace_deadline = now + _FIRST_REQUEST_GRACE
+            else:
+                self._close()
+
+    def _wire_has_nothing_yet(self) -> bool:
+        leftover, peer_closed = self._wire.leftover()
+        return not leftover and not peer_closed
+
+    def _idle_deadline(self) -> float:
+        deadline = self._idle_since + self._keep_alive_timeout
+        if self._grace_deadline is not None and self._grace_deadline < deadline:
+            return self._grace_deadline
+        return deadline
 
     def connection_lost(self, now: float) -> None:
         """The transport is gone (reset, write failure): tell the app, stop everything."""
