@@ -16,6 +16,7 @@ Shutdown order (the same whatever triggered it: a signal, the caller's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -36,6 +37,7 @@ from hypercorn_protocol.wsgi import WSGIWrapper
 error_logger = logging.getLogger("hypercorn.error")
 
 BoundCallback = Callable[[list[str]], object]
+_ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
 
 
 async def worker_serve(
@@ -148,18 +150,37 @@ async def _first_of(*awaitables: Awaitable[object]) -> None:
 
 async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> None:
     context.shutting_down = True
+    loop = asyncio.get_running_loop()
+    # Stop accepting before closing: asyncio makes the transport of an accepted socket
+    # in a later task, which fails (silently, closing the socket with its request
+    # unread: a reset) if Server.close() ran in between. So accepting stops first,
+    # pending accepts settle into connections, and only then do the servers close.
+    for server in servers:
+        for sock in server.sockets:
+            with contextlib.suppress(NotImplementedError, ValueError, OSError):
+                loop.remove_reader(sock.fileno())
+    await asyncio.sleep(_ACCEPT_SETTLE)
     for server in servers:
         server.close()
     for connection in list(context.connections):
         connection.start_shutdown()
-    try:
-        await asyncio.wait_for(context.all_closed.wait(), context.config.graceful_timeout)
-    except asyncio.TimeoutError:
-        error_logger.warning(
-            "Graceful shutdown timed out after %ss; closing %d connection(s)",
-            context.config.graceful_timeout,
-            len(context.connections),
-        )
+    # asyncio accepts a socket and only later (a task, then a callback) calls
+    # connection_made: a connection accepted just before close() can appear after
+    # the count above. Done means a settle period passed with no connection at all.
+    deadline = loop.time() + context.config.graceful_timeout
+    while True:
+        try:
+            await asyncio.wait_for(context.all_closed.wait(), max(deadline - loop.time(), 0))
+        except asyncio.TimeoutError:
+            error_logger.warning(
+                "Graceful shutdown timed out after %ss; closing %d connection(s)",
+                context.config.graceful_timeout,
+                len(context.connections),
+            )
+            break
+        await asyncio.sleep(_ACCEPT_SETTLE)
+        if not context.connections or loop.time() >= deadline:
+            break
     for connection in list(context.connections):
         connection.abort()
     tasks = list(context.tasks)
