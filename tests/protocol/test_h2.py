@@ -437,3 +437,28 @@ def test_zero_window_stall_is_bounded() -> None:
     resets = [e for e in h.client_events if isinstance(e, h2.events.StreamReset)]
     assert resets and resets[0].error_code == h2.errors.ErrorCodes.CANCEL
     assert {"type": "http.disconnect"} in messages(h, stream_id)
+
+
+def test_app_header_casing_and_injection_checked_on_http2() -> None:
+    h = H2Harness()
+    stream_id = h.request("/", headers=[(b"te", b"trailers")])
+    h.app_send(
+        stream_id,
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"X-Mixed", b"v")],
+            "trailers": True,
+        },
+    )
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"x"})
+    h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"X-Trailer", b"t")]})
+    headers, _, _ = h.response_for(stream_id)
+    assert headers[b"x-mixed"] == b"v"
+    trailers = [e for e in h.client_events if isinstance(e, h2.events.TrailersReceived)]
+    assert dict(trailers[0].headers or [])[b"x-trailer"] == b"t"
+    other = h.request("/")
+    with pytest.raises(ValueError, match="Invalid header"):
+        h.app_send(other, {"type": "http.response.early_hint", "links": [b"</a>\r\nx-evil: 1"]})
+    with pytest.raises(ValueError, match="Invalid push path"):
+        h.app_send(other, {"type": "http.response.push", "path": "/a b", "headers": []})
