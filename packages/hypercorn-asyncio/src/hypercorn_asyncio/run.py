@@ -31,7 +31,7 @@ from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.app_loading import AppWrapper, load_application
 from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, compile_errors
+from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
 from hypercorn_protocol.wsgi import WSGIWrapper
 
 error_logger = logging.getLogger("hypercorn.error")
@@ -122,18 +122,9 @@ class ReloadTrigger:
 
     async def _watch(self) -> None:
         watcher = SourceWatcher()
-        while True:
+        while not edit_ready(watcher):
             await asyncio.sleep(POLL_INTERVAL)
-            changed = watcher.changes()
-            if not changed:
-                continue
-            errors = compile_errors(changed)
-            for error in errors:
-                error_logger.error("Not reloading: %s", error)
-            if not errors:
-                error_logger.info("Reloading: %s changed", ", ".join(changed))
-                self.requested = True
-                return
+        self.requested = True
 
 
 async def _first_of(*awaitables: Awaitable[object]) -> None:

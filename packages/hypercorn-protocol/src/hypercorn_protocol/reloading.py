@@ -9,6 +9,7 @@ compile is reported and the running server keeps serving.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import sysconfig
@@ -17,6 +18,7 @@ from pathlib import Path
 
 #: Seconds between two scans.
 POLL_INTERVAL = 0.5
+_LOGGER = logging.getLogger("hypercorn.error")
 
 
 def _library_dirs() -> tuple[str, ...]:
@@ -86,10 +88,24 @@ def compile_errors(paths: Iterable[str]) -> list[str]:
     return errors
 
 
+def edit_ready(watcher: SourceWatcher) -> bool:
+    """One poll: True once an edit compiles; a broken edit is logged and ignored."""
+    changed = watcher.changes()
+    if not changed:
+        return False
+    errors = compile_errors(changed)
+    for error in errors:
+        _LOGGER.error("Not reloading: %s", error)
+    if errors:
+        return False
+    _LOGGER.info("Reloading: %s changed", ", ".join(changed))
+    return True
+
+
 def restart_process() -> None:
     """Replace this process with a fresh run of the same command line."""
     arguments = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     os.execv(sys.executable, [sys.executable, *arguments[1:]])
 
 
-__all__ = ["POLL_INTERVAL", "SourceWatcher", "compile_errors", "restart_process"]
+__all__ = ["POLL_INTERVAL", "SourceWatcher", "compile_errors", "edit_ready", "restart_process"]

@@ -31,7 +31,7 @@ import trio
 from hypercorn_protocol.app_loading import AppWrapper, load_application
 from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, compile_errors
+from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
 from hypercorn_protocol.wsgi import WSGIWrapper
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
@@ -214,18 +214,9 @@ class ReloadTrigger:
 
     async def _watch(self) -> None:
         watcher = SourceWatcher()
-        while True:
+        while not edit_ready(watcher):
             await trio.sleep(POLL_INTERVAL)
-            changed = watcher.changes()
-            if not changed:
-                continue
-            errors = compile_errors(changed)
-            for error in errors:
-                error_logger.error("Not reloading: %s", error)
-            if not errors:
-                error_logger.info("Reloading: %s changed", ", ".join(changed))
-                self.requested = True
-                return
+        self.requested = True
 
 
 async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
