@@ -72,8 +72,10 @@ class _AppStream:
                 finally:
                     self.waiter = None
         message = self.queue.popleft()
-        protocol.conn.app_consumed(self.stream_id)
-        protocol.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
+        conn = protocol.conn
+        conn.app_consumed(self.stream_id)
+        if protocol.reading_paused or conn.http_version == "2":
+            protocol.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
 
     async def send(self, message: Message) -> None:

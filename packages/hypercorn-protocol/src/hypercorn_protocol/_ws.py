@@ -470,8 +470,10 @@ class WebSocket:
     def get_timer(self) -> float | None:
         """The next deadline (ping, pong, close handshake), or None."""
         if self.state is WebSocketState.OPEN:
-            deadlines = [d for d in (self._next_ping, self._pong_deadline) if d is not None]
-            return min(deadlines) if deadlines else None
+            ping, pong = self._next_ping, self._pong_deadline
+            if ping is None:
+                return pong
+            return ping if pong is None or ping < pong else pong
         if self.state is WebSocketState.CLOSING:
             return self._close_deadline
         return None
