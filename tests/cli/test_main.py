@@ -83,6 +83,10 @@ def test_no_flags_keeps_the_defaults(recorder: Recorder) -> None:
         (["--graceful-timeout", "7"], "graceful_timeout", 7.0),
         (["--read-timeout", "30"], "read_timeout", 30.0),
         (["--websocket-ping-interval", "15"], "websocket_ping_interval", 15.0),
+        (["--keep-alive-max-requests", "50"], "keep_alive_max_requests", 50),
+        (["--startup-timeout", "2.5"], "startup_timeout", 2.5),
+        (["--shutdown-timeout", "9"], "shutdown_timeout", 9.0),
+        (["--websocket-max-message-size", "1024"], "websocket_max_message_size", 1024),
         (["--root-path", "/api/"], "root_path", "/api"),
         (
             ["--server-name", "a.test", "--server-name", "b.test"],
@@ -302,3 +306,26 @@ def test_asyncio_worker_is_the_driver_function() -> None:
 
     assert resolve_worker("asyncio") is asyncio_worker
     assert resolve_worker("uvloop") is uvloop_worker
+
+
+def test_pyproject_tool_hypercorn_table(recorder: Recorder, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "site"\n\n[tool.hypercorn]\nkeep_alive_timeout = 12\nworkers = 3\n'
+    )
+
+    assert main(["-c", "pyproject.toml", "-w", "2", "app:app"]) == 0
+
+    assert recorder.config.keep_alive_timeout == 12  # from the file
+    assert recorder.config.workers == 2  # the flag wins
+
+
+def test_pyproject_without_tool_hypercorn_is_one_line(
+    recorder: Recorder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "site"\n')
+
+    assert main(["-c", "pyproject.toml", "app:app"]) != 0
+
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "[tool.hypercorn]" in err

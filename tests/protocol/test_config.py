@@ -876,3 +876,14 @@ def test_ssl_context_key_problems(tls_config: Config, ca: trustme.CA, tmp_path: 
     assert "\n" not in message
     tls_config.keyfile = original_key
     assert tls_config.create_ssl_context() is not None
+
+
+def test_from_toml_reads_the_tool_hypercorn_table_of_a_pyproject(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.hypercorn]\nbind = ["127.0.0.1:9999"]\nbacklog = 7\n')
+    config = Config.from_toml(pyproject)
+    assert config.bind == ["127.0.0.1:9999"]
+    assert config.backlog == 7
+    pyproject.write_text("[tool.other]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"no \[tool.hypercorn\] table"):
+        Config.from_toml(pyproject)

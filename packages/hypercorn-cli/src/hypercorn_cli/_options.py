@@ -148,6 +148,30 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         ("--keep-alive",), "keep_alive_timeout", "Seconds to keep idle connections open", _seconds
     ),
+    Flag(
+        ("--keep-alive-max-requests",),
+        "keep_alive_max_requests",
+        "Requests one connection may make before it is closed (HTTP/2: GOAWAY)",
+        _non_negative_int,
+    ),
+    Flag(
+        ("--startup-timeout",),
+        "startup_timeout",
+        "Seconds the app may take to complete lifespan startup",
+        _seconds,
+    ),
+    Flag(
+        ("--shutdown-timeout",),
+        "shutdown_timeout",
+        "Seconds the app may take to complete lifespan shutdown",
+        _seconds,
+    ),
+    Flag(
+        ("--websocket-max-message-size",),
+        "websocket_max_message_size",
+        "Largest WebSocket message, in bytes (larger closes with 1009)",
+        _non_negative_int,
+    ),
     Flag(("--keyfile",), "keyfile", "TLS private key file"),
     Flag(("--keyfile-password",), "keyfile_password", "Password of an encrypted --keyfile"),
     Flag(

@@ -468,10 +468,18 @@ class Config:
     def from_toml(cls: type[_ConfigT], filename: str | os.PathLike[str]) -> _ConfigT:
         """Create a config from a TOML file whose keys are option names.
 
+        A ``pyproject.toml`` is read from its ``[tool.hypercorn]`` table.
+
         Raises:
             ConfigError: The file is missing or not valid TOML, or a value is invalid.
         """
-        return cls.from_mapping(load_toml_file(filename))
+        data = load_toml_file(filename)
+        if os.path.basename(os.fspath(filename)) == "pyproject.toml":
+            table = data.get("tool", {}).get("hypercorn")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{os.fspath(filename)} has no [tool.hypercorn] table")
+            data = table
+        return cls.from_mapping(data)
 
     @classmethod
     def from_pyfile(cls: type[_ConfigT], filename: str | os.PathLike[str]) -> _ConfigT:
