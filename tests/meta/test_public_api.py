@@ -119,7 +119,7 @@ def test_importing_hypercorn_middleware_does_not_import_trio() -> None:
 def test_importing_hypercorn_statsd_opens_no_socket_module() -> None:
     statement = "from hypercorn.statsd import StatsdLogger"
 
-    assert _loaded_after(statement, ("hypercorn_protocol.statsd_socket",)) == []
+    assert _loaded_after(statement, ("hypercorn_protocol.binding",)) == []
 
 
 def test_trio_wsgi_middleware_without_trio_names_the_extra(

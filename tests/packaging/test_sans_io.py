@@ -2,8 +2,8 @@
 
 Each module of ``hypercorn_protocol`` is imported in a fresh interpreter, so a module
 that pulls in ``asyncio``, ``trio`` or ``socket`` (directly or through ``ssl``,
-``logging.handlers``...) is named. ``binding.py`` and ``statsd_socket.py`` are the
-allowed exceptions.
+``logging.handlers``...) is named. ``binding.py`` (socket creation for the drivers and
+the StatsD UDP sender) is the one allowed exception.
 
 The interpreter runs with ``-S`` and this process's ``sys.path``: ``.pth`` start-up hooks
 (coverage's, for one, which imports ``socket``) would otherwise hide an import.
@@ -21,8 +21,8 @@ import pytest
 import hypercorn_protocol
 
 FORBIDDEN = ("asyncio", "trio", "socket")
-# binding: socket creation for both drivers; statsd_socket: the StatsD UDP sender.
-ALLOWED_TO_USE_SOCKETS = {"hypercorn_protocol.binding", "hypercorn_protocol.statsd_socket"}
+# binding: socket creation for both drivers and the StatsD UDP sender.
+ALLOWED_TO_USE_SOCKETS = {"hypercorn_protocol.binding"}
 
 _CHECK = """
 import importlib, sys

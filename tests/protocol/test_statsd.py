@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from hypercorn_protocol.binding import StatsdSocket, split_statsd_address as split_address
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.logging import Logger
 from hypercorn_protocol.statsd import StatsdLogger
-from hypercorn_protocol.statsd_socket import StatsdSocket, split_address
 from hypercorn_protocol.typing import Scope
 
 

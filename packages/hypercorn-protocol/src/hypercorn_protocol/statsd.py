@@ -5,7 +5,7 @@ counts. Each metric is formatted into one datagram (``<prefix><name>:<value>|<ty
 plus ``|#<tags>`` for DogStatsD) and put in a bounded buffer; when the buffer is full
 new datagrams are dropped and counted, so metrics can never hold up a request. The
 buffer is flushed at once to ``statsd_host`` through a non-blocking UDP socket
-(:mod:`hypercorn_protocol.statsd_socket`), so sending never waits either. Without a
+(:class:`hypercorn_protocol.binding.StatsdSocket`), so sending never waits either. Without a
 ``statsd_host`` the datagrams stay buffered for :meth:`StatsdLogger.drain_datagrams`.
 """
 
@@ -20,8 +20,8 @@ from hypercorn_protocol.typing import Scope
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from hypercorn_protocol.binding import StatsdSocket
     from hypercorn_protocol.config import Config
-    from hypercorn_protocol.statsd_socket import StatsdSocket
 
 # The ``extra`` keys of ``log(level, message, extra={...})`` that carry a custom metric.
 METRIC_VAR = "metric"
@@ -69,7 +69,7 @@ class StatsdLogger(Logger):
         self._buffer: deque[bytes] = deque()
         self._socket: StatsdSocket | None = None
         if config.statsd_host:
-            from hypercorn_protocol.statsd_socket import StatsdSocket
+            from hypercorn_protocol.binding import StatsdSocket
 
             try:
                 self._socket = StatsdSocket(config.statsd_host)
