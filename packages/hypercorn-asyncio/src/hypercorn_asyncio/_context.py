@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol import DateCache
 from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.typing import ASGIApp
+from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
 if TYPE_CHECKING:
     from hypercorn_asyncio._tcp import HTTPProtocol
@@ -30,29 +30,17 @@ class WorkerContext:
         self.terminate = asyncio.Event()
         self.all_closed = asyncio.Event()
         self.all_closed.set()
-        self._requests = 0
-        self._request_limit: int | None = None
-        if config.max_requests is not None:
-            self._request_limit = config.max_requests + random.randint(
-                0, max(config.max_requests_jitter, 0)
-            )
+        self._budget = RequestBudget(config)
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
     def request_completed(self, event: RequestCompleted) -> None:
         if self._access_log:
-            response = None
-            if event.response is not None:
-                response = {"status": event.response.status, "headers": event.response.headers}
-            task = self.loop.create_task(
-                self.config.log.access(event.scope, response, event.end - event.start)
-            )
+            task = self.loop.create_task(self.config.log.access(*access_log_arguments(event)))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        if self._request_limit is not None:
-            self._requests += 1
-            if self._requests >= self._request_limit:
-                self.terminate.set()
+        if self._budget.spend():
+            self.terminate.set()
 
     def connection_opened(self, protocol: HTTPProtocol) -> None:
         self.connections.add(protocol)

@@ -13,9 +13,10 @@ import asyncio
 import logging
 from collections import deque
 from time import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.binding import address_tuple
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
 
 error_logger = logging.getLogger("hypercorn.error")
-
-
-def _address(value: Any) -> tuple[str, int] | None:
-    # IPv6 addresses come as 4-tuples; unix sockets as a path or "".
-    if isinstance(value, tuple) and len(value) >= 2:
-        return (str(value[0]), int(value[1]))
-    return None
 
 
 class _AppStream:
@@ -127,8 +121,8 @@ class HTTPProtocol(asyncio.Protocol):
         context = self.context
         self.conn = ServerConnection(
             context.config,
-            client=_address(transport.get_extra_info("peername")),
-            server=_address(transport.get_extra_info("sockname")),
+            client=address_tuple(transport.get_extra_info("peername")),
+            server=address_tuple(transport.get_extra_info("sockname")),
             scheme="https" if self.secure else "http",
             now=time(),
             alpn=alpn,

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from hypercorn_protocol.config import Config
@@ -372,6 +372,16 @@ __all__ = [
     "describe_bind",
     "parse_bind",
 ]
+
+
+def address_tuple(value: Any) -> tuple[str, int] | None:
+    """A ``getpeername()``/``getsockname()`` result as the ASGI ``(host, port)``.
+
+    IPv6 gives 4-tuples (cut to two); unix sockets give a path or "" (None).
+    """
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None
 
 
 # ------------------------------------------------------------------- StatsD

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import DateCache
 from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.typing import ASGIApp
+from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
 if TYPE_CHECKING:
     from hypercorn_protocol.config import Config
@@ -35,27 +35,15 @@ class WorkerContext:
         self.shutting_down = False
         self.terminate = trio.Event()
         self._all_closed: trio.Event | None = None
-        self._requests = 0
-        self._request_limit: int | None = None
-        if config.max_requests is not None:
-            self._request_limit = config.max_requests + random.randint(
-                0, max(config.max_requests_jitter, 0)
-            )
+        self._budget = RequestBudget(config)
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
     def request_completed(self, event: RequestCompleted) -> None:
         if self._access_log and self.service_nursery is not None:
-            response = None
-            if event.response is not None:
-                response = {"status": event.response.status, "headers": event.response.headers}
-            self.service_nursery.start_soon(
-                self.config.log.access, event.scope, response, event.end - event.start
-            )
-        if self._request_limit is not None:
-            self._requests += 1
-            if self._requests >= self._request_limit:
-                self.terminate.set()
+            self.service_nursery.start_soon(self.config.log.access, *access_log_arguments(event))
+        if self._budget.spend():
+            self.terminate.set()
 
     def connection_opened(self, connection: HTTPConnection) -> None:
         self.connections.add(connection)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import ServerConnection
+from hypercorn_protocol.binding import address_tuple
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -46,13 +47,6 @@ READ_SIZE = 65536
 # A TLS close_notify must not keep a dead connection around.
 _CLOSE_TIMEOUT = 5.0
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
-
-
-def _address(value: Any) -> tuple[str, int] | None:
-    # IPv6 addresses come as 4-tuples; unix sockets as a path or "".
-    if isinstance(value, tuple) and len(value) >= 2:
-        return (str(value[0]), int(value[1]))
-    return None
 
 
 class _PlainStream:
@@ -422,8 +416,8 @@ async def serve_connection(
     """Serve one accepted socket (TLS handshake first when ``ssl_context`` is given)."""
     client = server = None
     try:
-        client = _address(sock.getpeername())
-        server = _address(sock.getsockname())
+        client = address_tuple(sock.getpeername())
+        server = address_tuple(sock.getsockname())
     except OSError:
         pass  # the peer is already gone; the first read will say so
     stream: trio.abc.Stream | _PlainStream
