@@ -11,6 +11,7 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import httpx
 import pytest
@@ -252,3 +253,41 @@ def test_websocket_over_http2_rfc8441(loop_name: str) -> None:
             assert status == b"200"
             assert replies == ["echo:hi"]
             assert closed_code == 1000
+
+
+def test_malformed_request_costs_only_its_stream(loop_name: str) -> None:
+    with run_server(app, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            # h2 would strip the field a smuggler sends; send it as is
+            conn.config.validate_outbound_headers = conn.config.normalize_outbound_headers = False
+            smuggler = conn.get_next_available_stream_id()
+            conn.send_headers(
+                smuggler,
+                [
+                    (b":method", b"GET"),
+                    (b":path", b"/"),
+                    (b":scheme", b"http"),
+                    (b":authority", b"x"),
+                    (b"transfer-encoding", b"chunked"),
+                ],
+                end_stream=True,
+            )
+            conn.config.validate_outbound_headers = conn.config.normalize_outbound_headers = True
+            good = _request(conn, b"/after")
+            sock.sendall(conn.data_to_send())
+            reset_code = None
+            body = b""
+            ended = False
+            while not ended:
+                for event in conn.receive_data(sock.recv(65536)):
+                    if isinstance(event, h2.events.StreamReset):
+                        reset_code = (event.stream_id, event.error_code)
+                    elif isinstance(event, h2.events.DataReceived) and event.stream_id == good:
+                        body += event.data or b""
+                    elif isinstance(event, h2.events.StreamEnded) and event.stream_id == good:
+                        ended = True
+                    assert not isinstance(event, h2.events.ConnectionTerminated)
+                sock.sendall(conn.data_to_send())
+            assert reset_code == (smuggler, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            assert body == b"/after"

@@ -89,6 +89,26 @@ class H2Harness:
         self.exchange()
         return stream_id
 
+    def send_raw_headers(self, fields: list[tuple[bytes, bytes]], end: bool = True) -> int:
+        """Open a stream with exactly these fields, bypassing the client's own checks."""
+        config = self.client.config
+        config.validate_outbound_headers = config.normalize_outbound_headers = False
+        try:
+            stream_id = self.client.get_next_available_stream_id()
+            self.client.send_headers(stream_id, fields, end_stream=end)
+        finally:
+            config.validate_outbound_headers = config.normalize_outbound_headers = True
+        self.exchange()
+        return stream_id
+
+    def resets(self) -> dict[int, int]:
+        """RST_STREAM codes the client received, by stream."""
+        return {
+            e.stream_id: e.error_code
+            for e in self.client_events
+            if isinstance(e, h2.events.StreamReset) and e.stream_id is not None
+        }
+
     def app_send(self, stream_id: int, message: Message) -> bool:
         ok = self.conn.app_send(stream_id, message, self.now)
         self.events.extend(self._drain())

@@ -462,3 +462,94 @@ def test_app_header_casing_and_injection_checked_on_http2() -> None:
         h.app_send(other, {"type": "http.response.early_hint", "links": [b"</a>\r\nx-evil: 1"]})
     with pytest.raises(ValueError, match="Invalid push path"):
         h.app_send(other, {"type": "http.response.push", "path": "/a b", "headers": []})
+
+
+_GOOD = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"a")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ([*_GOOD, (b"X-Upper", b"1")], "upper-case field name"),
+        ([*_GOOD, (b"bad name", b"1")], "space in a field name"),
+        ([*_GOOD, (b"", b"1")], "empty field name"),
+        ([*_GOOD, (b"x", b"a\r\nb: c")], "CR LF in a value"),
+        ([*_GOOD, (b"x", b"a\x00b")], "NUL in a value"),
+        ([*_GOOD, (b"x", b" padded")], "leading space in a value"),
+        ([*_GOOD, (b"connection", b"keep-alive")], "connection-specific field"),
+        ([*_GOOD, (b"transfer-encoding", b"chunked")], "transfer-encoding"),
+        ([*_GOOD, (b"te", b"gzip")], "te other than trailers"),
+        ([*_GOOD, (b":path", b"/again")], "duplicate pseudo-header"),
+        ([*_GOOD[:3], (b"x", b"1"), _GOOD[3]], "pseudo-header after a field"),
+        ([*_GOOD, (b":status", b"200")], "response pseudo-header"),
+        ([*_GOOD, (b":custom", b"1")], "unknown pseudo-header"),
+        ([_GOOD[0], _GOOD[1], _GOOD[3]], "missing :scheme"),
+        ([_GOOD[0], (b":path", b""), _GOOD[2], _GOOD[3]], "empty :path"),
+        ([_GOOD[0], (b":path", b"/a b"), _GOOD[2], _GOOD[3]], "space in :path"),
+        ([(b":method", b"G T"), *_GOOD[1:]], "invalid :method"),
+        (_GOOD[1:], "missing :method"),
+        ([*_GOOD, (b"host", b"b")], ":authority and host differ"),
+        ([*_GOOD[:3], (b"host", b"a"), (b"host", b"a")], "two host fields"),
+        (_GOOD[:3], "neither :authority nor host"),
+        ([*_GOOD, (b":protocol", b"websocket")], ":protocol on GET"),
+        ([(b":method", b"CONNECT"), *_GOOD[1:]], "plain CONNECT with :path"),
+    ],
+)
+def test_malformed_request_resets_only_its_stream(
+    fields: list[tuple[bytes, bytes]], why: str
+) -> None:
+    h = H2Harness()
+    bad = h.send_raw_headers(fields)
+    assert h.resets() == {bad: h2.errors.ErrorCodes.PROTOCOL_ERROR}, why
+    assert not starts(h.events), why
+    good = h.request("/next")
+    h.respond(good, body=b"fine")
+    assert h.response_for(good)[1] == b"fine"
+    assert not h.conn.closed
+
+
+def test_valid_edge_cases_are_accepted() -> None:
+    h = H2Harness()
+    h.send_raw_headers(
+        [
+            (b":method", b"OPTIONS"),
+            (b":path", b"*"),
+            (b":scheme", b"https"),
+            (b":authority", b"a"),
+            (b"cookie", b"a=1"),
+            (b"x", b""),
+            (b"te", b"Trailers"),
+            (b"cookie", b"b=2"),
+            (b"x-tab", b"in\tside"),
+            (b"x-obs", b"caf\xe9"),
+        ]
+    )
+    (start,) = starts(h.events)
+    assert start.scope["method"] == "OPTIONS"
+    assert start.scope["path"] == "*"
+    assert start.scope["headers"] == [
+        (b"host", b"a"),
+        (b"x", b""),
+        (b"te", b"Trailers"),
+        (b"x-tab", b"in\tside"),
+        (b"x-obs", b"caf\xe9"),
+        (b"cookie", b"a=1; b=2"),  # RFC 9113 section 8.2.3: one field for the app
+    ]
+
+
+def test_plain_connect_is_405() -> None:
+    h = H2Harness()
+    stream_id = h.send_raw_headers([(b":method", b"CONNECT"), (b":authority", b"a:443")])
+    assert h.response_for(stream_id)[0][b":status"] == b"405"
+    assert not starts(h.events)
+
+
+def test_pseudo_header_in_request_trailers_resets_the_stream() -> None:
+    h = H2Harness()
+    stream_id = h.request("/", method="POST", body=b"x", end=False)
+    h.client.config.validate_outbound_headers = False
+    h.client.send_headers(stream_id, [(b":path", b"/smuggled")], end_stream=True)
+    h.exchange()
+    assert h.resets() == {stream_id: h2.errors.ErrorCodes.PROTOCOL_ERROR}
+    assert {"type": "http.disconnect"} in messages(h, stream_id)
+    assert not h.conn.closed

@@ -38,6 +38,13 @@ import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
+from hypercorn_protocol._h2_fields import (
+    CONNECTION_SPECIFIC,
+    MalformedRequest,
+    RequestHead,
+    has_pseudo_field,
+    request_head,
+)
 from hypercorn_protocol._headers import DateCache, DefaultHeaders, normalise_app_headers
 from hypercorn_protocol._scope import Address, http_scope, split_target
 from hypercorn_protocol._ws import (
@@ -68,12 +75,7 @@ from hypercorn_protocol.typing import Headers, Message, Scope
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HIGH_WATER = 64 * 1024
 _DISCONNECT: Message = {"type": "http.disconnect"}
-_EXTENDED_CONNECT = "extended CONNECT"  # _scope's answer for a :protocol request
 _PUSH_PATH = re.compile(rb"/[\x21-\x7e]*")
-# Headers that mean something only hop-by-hop; RFC 9113 section 8.2.2 forbids them.
-_CONNECTION_SPECIFIC = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
-)
 # A client that resets more streams than this within _RESET_WINDOW seconds is
 # flooding (rapid reset); it is sent GOAWAY ENHANCE_YOUR_CALM.
 _RESET_BUDGET = 200
@@ -179,12 +181,15 @@ class HTTP2Connection:
         self._prioritized = False
         self._early_priorities: dict[int, bytes] = {}
 
-        # Outbound headers are built here from validated, lower-cased app headers;
-        # h2 re-checking every one of them per response was a tenth of the cost.
+        # Header blocks are validated here, in one pass each way: inbound by
+        # _h2_fields (a malformed request costs its stream, not the connection),
+        # outbound by _response_headers. h2's generator chains cost a fifth of a
+        # request.
         config = h2.config.H2Configuration(
             client_side=False,
             header_encoding=None,
-            validate_inbound_headers=True,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
@@ -212,6 +217,8 @@ class HTTP2Connection:
         else:
             _, settings_header = upgrade
             conn.initiate_upgrade_connection(settings_header)
+        # Read per request; h2's Settings mapping is slow, so follow its changes here.
+        self._push_enabled = bool(conn.remote_settings.enable_push)
         self._out.append(conn.data_to_send())
         if upgrade is not None:
             self._start_upgraded_stream(upgrade[0], now)
@@ -453,10 +460,12 @@ class HTTP2Connection:
         elif kind is h2.events.ConnectionTerminated:
             self._connection_gone()
             self._close()
+        elif kind is h2.events.RemoteSettingsChanged:
+            self._push_enabled = bool(self._h2.remote_settings.enable_push)
         elif kind is h2.events.UnknownFrameReceived:
             self._unknown_frame(event.frame)  # type: ignore[attr-defined]
-        elif kind is h2.events.TrailersReceived and event.stream_ended:  # type: ignore[attr-defined]
-            self._end_of_body(event.stream_id, now)  # type: ignore[attr-defined]
+        elif kind is h2.events.TrailersReceived:
+            self._trailers(event, now)  # type: ignore[arg-type]
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id
@@ -470,15 +479,22 @@ class HTTP2Connection:
             if not self._streams:
                 self._close()
             return
-        raw_headers = event.headers or []
-        scope, method, error = self._scope(raw_headers)
-        if error is _EXTENDED_CONNECT:
-            self._start_websocket(stream_id, raw_headers, now)
-            return
-        if error is not None:
+        try:
+            head = request_head(event.headers or ())
+        except MalformedRequest:
             self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
-        stream = _H2Stream(stream_id, scope, method, now)
+        if head.protocol is not None:
+            self._start_websocket(stream_id, head, now)
+            return
+        if head.path is None:  # plain CONNECT: no tunnels here, as over HTTP/1.1
+            self._reject_stream(stream_id, 405, [], now)
+            return
+        scope = self._scope(head)
+        if scope is None:
+            self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        stream = _H2Stream(stream_id, scope, scope["method"], now)
         stream.trailers_allowed = any(
             name == b"te" and b"trailers" in value for name, value in scope["headers"]
         )
@@ -506,37 +522,20 @@ class HTTP2Connection:
             stream.request_complete = True
             self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
-    def _scope(self, raw: Any) -> tuple[Scope, str, str | None]:
-        method = path = authority = None
-        headers: Headers = []
-        host_seen = False
-        for name, value in raw:
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    path = value
-                elif name == b":authority":
-                    authority = value
-                elif name == b":protocol":
-                    return {}, "", _EXTENDED_CONNECT  # RFC 8441: not a plain request
-                continue
-            if name == b"host":
-                host_seen = True
-            headers.append((name, value))
-        if method is None or path is None:
-            return {}, "", "missing pseudo-headers"
-        if authority is not None and not host_seen:
-            headers.insert(0, (b"host", authority))
-        raw_path, query = split_target(path)
+    def _scope(self, head: RequestHead) -> Scope | None:
+        headers = head.headers
+        if head.authority is not None and not any(name == b"host" for name, _ in headers):
+            headers.insert(0, (b"host", head.authority))
+        assert head.path is not None
+        raw_path, query = split_target(head.path)
         if not raw_path.isascii():
-            return {}, "", "non-ASCII path"
+            return None
         extensions: dict[str, Any] = {"http.response.early_hint": {}}
-        if self._h2.remote_settings.enable_push:
+        if self._push_enabled:
             extensions["http.response.push"] = {}
-        scope = http_scope(
+        return http_scope(
             http_version="2",
-            method=method.decode("ascii"),
+            method=head.method.decode("ascii"),
             scheme=self._scheme,
             raw_path=raw_path,
             query_string=query,
@@ -547,16 +546,24 @@ class HTTP2Connection:
             state=self._lifespan_state,
             extensions=extensions,
         )
-        return scope, scope["method"], None
 
     def _start_upgraded_stream(self, request: Headers, now: float) -> None:
         # h2c: the HTTP/1.1 request that asked for the upgrade is stream 1, already complete.
         self._requests += 1
-        scope, method, error = self._scope(request)
-        if error is not None:
+        # h11 validated it; only the pseudo-headers _switch_to_h2c put first are split off
+        pseudo = {name: value for name, value in request if name[:1] == b":"}
+        head = RequestHead(
+            pseudo[b":method"],
+            pseudo[b":path"],
+            pseudo.get(b":authority") or None,
+            None,
+            [(name, value) for name, value in request if name[:1] != b":"],
+        )
+        scope = self._scope(head)
+        if scope is None:
             self._reset_id(1, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
-        stream = _H2Stream(1, scope, method, now)
+        stream = _H2Stream(1, scope, scope["method"], now)
         stream.request_complete = True
         self._streams[1] = stream
         self._events.append(StartApp(1, scope))
@@ -598,6 +605,18 @@ class HTTP2Connection:
             return
         stream.request_complete = True
         self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+
+    def _trailers(self, event: h2.events.TrailersReceived, now: float) -> None:
+        # ASGI has no request trailers: they are checked, then only end the body.
+        if has_pseudo_field(event.headers or ()):
+            stream = self._streams.get(event.stream_id)
+            if stream is not None:
+                self._reset(stream, h2.errors.ErrorCodes.PROTOCOL_ERROR, now)
+            else:
+                self._reset_id(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        if event.stream_ended:
+            self._end_of_body(event.stream_id, now)
 
     def _deliver(self, stream: _H2Stream, message: Message, flow_size: int) -> None:
         self._events.append(AppMessage(stream.stream_id, message))
@@ -777,19 +796,20 @@ class HTTP2Connection:
                 self._close()
 
     def _push(self, stream: _H2Stream, message: Message, now: float) -> None:
-        if not self._h2.remote_settings.enable_push or stream.response == "done":
+        if not self._push_enabled or stream.response == "done":
             return
         raw_path = message["path"]
         path = raw_path.encode("ascii") if isinstance(raw_path, str) else bytes(raw_path)
         if not _PUSH_PATH.fullmatch(path):
             raise ValueError(f"Invalid push path {path!r}")
         authority = next((v for n, v in stream.scope["headers"] if n == b"host"), b"")
+        headers = _response_headers(message.get("headers", []))
         request_headers = [
             (b":method", b"GET"),
             (b":path", path),
             (b":scheme", self._scheme.encode("ascii")),
             (b":authority", authority),
-            *_response_headers(message.get("headers", [])),
+            *headers,
         ]
         try:
             promised = self._h2.get_next_available_stream_id()
@@ -797,10 +817,10 @@ class HTTP2Connection:
         except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
             return
         self._out.append(self._h2.data_to_send())
-        scope, method, error = self._scope(request_headers)
-        if error is not None:
+        scope = self._scope(RequestHead(b"GET", path, authority, None, headers))
+        if scope is None:
             return
-        pushed = _H2Stream(promised, scope, method, now)
+        pushed = _H2Stream(promised, scope, "GET", now)
         pushed.request_complete = True
         self._streams[promised] = pushed
         self._requests += 1
@@ -808,21 +828,21 @@ class HTTP2Connection:
         self._deliver(pushed, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
     # ------------------------------------------------------------- WebSocket
-    def _start_websocket(self, stream_id: int, raw: Any, now: float) -> None:
+    def _start_websocket(self, stream_id: int, head: RequestHead, now: float) -> None:
         """RFC 8441: ``CONNECT`` with ``:protocol websocket`` opens a WebSocket on a stream."""
-        pseudo = {name: value for name, value in raw if name[:1] == b":"}
-        headers: Headers = [(name, value) for name, value in raw if name[:1] != b":"]
-        if pseudo.get(b":protocol", b"").lower() != b"websocket" or b":path" not in pseudo:
-            self._reject_stream(stream_id, 501 if b":path" in pseudo else 400, [], now)
+        headers = head.headers
+        assert head.protocol is not None and head.path is not None  # checked by request_head
+        if head.protocol.lower() != b"websocket":
+            self._reject_stream(stream_id, 501, [], now)
             return
         version = next((v for n, v in headers if n == b"sec-websocket-version"), None)
         if version != b"13":
             self._reject_stream(stream_id, 400, [(b"sec-websocket-version", b"13")], now)
             return
-        if b":authority" in pseudo and not any(name == b"host" for name, _ in headers):
-            headers.insert(0, (b"host", pseudo[b":authority"]))
+        if head.authority is not None and not any(name == b"host" for name, _ in headers):
+            headers.insert(0, (b"host", head.authority))
         self._requests += 1
-        raw_path, query = split_target(pseudo[b":path"])
+        raw_path, query = split_target(head.path)
         offer = HandshakeOffer.from_headers(headers)
         scope = websocket_scope(
             http_version="2",
@@ -958,7 +978,7 @@ class HTTP2Connection:
 def _response_headers(raw: Any) -> Headers:
     # HTTP/2 field names are lower case, and it has no hop-by-hop headers: drop those.
     lowered = ((name.lower(), value) for name, value in normalise_app_headers(raw))
-    return [(name, value) for name, value in lowered if name not in _CONNECTION_SPECIFIC]
+    return [(name, value) for name, value in lowered if name not in CONNECTION_SPECIFIC]
 
 
 def _host(scope: Scope) -> bytes | None:
