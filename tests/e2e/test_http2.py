@@ -291,3 +291,48 @@ def test_malformed_request_costs_only_its_stream(loop_name: str) -> None:
                 sock.sendall(conn.data_to_send())
             assert reset_code == (smuggler, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             assert body == b"/after"
+
+
+async def echo_header_app(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    value = dict(scope["headers"]).get(b"x-n", b"")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"x-echo", value),
+                (b"x-constant", b"same every time"),
+                (b"x-client-port", str(scope["client"][1]).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": value})
+
+
+def test_header_compression_against_nghttp2(loop_name: str) -> None:
+    """curl (via curl_cffi) brings nghttp2's HPACK: an implementation independent of ours.
+
+    Enough distinct values go both ways on one connection that both dynamic tables
+    fill up and evict; every response must still carry its own values.
+    """
+    from curl_cffi import CurlHttpVersion, requests as curl
+
+    with run_server(echo_header_app, make_config(), loop_name) as server:
+        ports = set()
+        with curl.Session() as session:
+            for n in range(300):
+                value = f"{n}-{'v' * (n % 90)}"
+                response = session.get(
+                    f"http://127.0.0.1:{server.port}/",
+                    headers={"x-n": value},
+                    http_version=CurlHttpVersion.V2_PRIOR_KNOWLEDGE,
+                    timeout=5,
+                )
+                assert response.http_version == CurlHttpVersion.V2_0
+                assert response.headers["x-echo"] == value
+                assert response.headers["x-constant"] == "same every time"
+                assert response.content == value.encode()
+                ports.add(response.headers["x-client-port"])
+        assert len(ports) == 1  # one connection, so one pair of HPACK tables throughout

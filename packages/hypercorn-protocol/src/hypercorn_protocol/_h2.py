@@ -38,6 +38,7 @@ import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
+from hypercorn_protocol import _hpack as hpack
 from hypercorn_protocol._h2_fields import (
     CONNECTION_SPECIFIC,
     MalformedRequest,
@@ -207,6 +208,8 @@ class HTTP2Connection:
                 h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
+        conn.encoder = hpack.Encoder()  # type: ignore[assignment]  # h2's interface, faster
+        conn.decoder = hpack.Decoder()  # type: ignore[assignment]
         # h2 derives these from its settings only when a change is acknowledged,
         # which initial values never are; set them so the advertised limits hold.
         conn.max_inbound_frame_size = max_frame
