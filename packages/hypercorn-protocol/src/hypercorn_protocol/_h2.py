@@ -41,6 +41,7 @@ from hyperframe.frame import GoAwayFrame
 from hypercorn_protocol import _hpack as hpack
 from hypercorn_protocol._h2_fields import (
     CONNECTION_SPECIFIC,
+    FieldCache,
     MalformedRequest,
     RequestHead,
     has_pseudo_field,
@@ -81,6 +82,8 @@ _PUSH_PATH = re.compile(rb"/[\x21-\x7e]*")
 # flooding (rapid reset); it is sent GOAWAY ENHANCE_YOUR_CALM.
 _RESET_BUDGET = 200
 _RESET_WINDOW = 10.0
+_FIELD_CACHE_LIMIT = 512
+_UNSEEN = object()
 
 
 class _H2Stream:
@@ -181,6 +184,9 @@ class HTTP2Connection:
         # urgency; until then streams share the connection round-robin.
         self._prioritized = False
         self._early_priorities: dict[int, bytes] = {}
+        self._known_fields = FieldCache()  # request fields validated on this connection
+        # app response fields -> as sent (None: dropped), so each is checked once
+        self._app_fields: dict[tuple[bytes, bytes], tuple[bytes, bytes] | None] = {}
 
         # Header blocks are validated here, in one pass each way: inbound by
         # _h2_fields (a malformed request costs its stream, not the connection),
@@ -231,8 +237,12 @@ class HTTP2Connection:
         return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
+        # Frames h2 queued since the last _flush go after the ones already collected.
+        pending = self._h2.data_to_send()
         if not self._out:
-            return b""
+            return pending
+        if pending:
+            self._out.append(pending)
         data = b"".join(self._out)
         self._out.clear()
         return data
@@ -389,7 +399,7 @@ class HTTP2Connection:
             if not 200 <= status <= 999:
                 raise ValueError(f"Invalid response status {status}")
             stream.status = status
-            stream.headers = _response_headers(message.get("headers", ()))
+            stream.headers = self._response_headers(message.get("headers", ()))
             stream.response = "started"
             if message.get("trailers", False) and stream.trailers_allowed:
                 stream.trailers = []
@@ -397,7 +407,7 @@ class HTTP2Connection:
         if kind == "http.response.trailers" and stream.trailers_allowed:
             if stream.response not in ("body", "done"):
                 raise UnexpectedMessageError(stream.response, kind)
-            trailers = _response_headers(message.get("headers", ()))
+            trailers = self._response_headers(message.get("headers", ()))
             stream.trailers = (stream.trailers or []) + trailers
             if not message.get("more_trailers", False):
                 stream.trailers_ready = True
@@ -483,7 +493,7 @@ class HTTP2Connection:
                 self._close()
             return
         try:
-            head = request_head(event.headers or ())
+            head = request_head(event.headers or (), self._known_fields)
         except MalformedRequest:
             self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
@@ -668,7 +678,6 @@ class HTTP2Connection:
             stream.closed = True
             self._finish_stream(stream, now, complete=False)
             return
-        self._out.append(self._h2.data_to_send())
         stream.response = "done" if end else "body"
         if end:
             self._finish_stream(stream, now, complete=True)
@@ -806,7 +815,7 @@ class HTTP2Connection:
         if not _PUSH_PATH.fullmatch(path):
             raise ValueError(f"Invalid push path {path!r}")
         authority = next((v for n, v in stream.scope["headers"] if n == b"host"), b"")
-        headers = _response_headers(message.get("headers", []))
+        headers = self._response_headers(message.get("headers", []))
         request_headers = [
             (b":method", b"GET"),
             (b":path", path),
@@ -927,6 +936,25 @@ class HTTP2Connection:
             return
         self._out.append(self._h2.data_to_send())
 
+    def _response_headers(self, raw: Any) -> Headers:
+        """The app's response fields, validated (each distinct one once) and lower-cased."""
+        seen = self._app_fields
+        headers: Headers = []
+        for item in raw:
+            try:
+                field = seen.get(item, _UNSEEN)
+                hashable = True
+            except TypeError:  # a list pair, or a bytearray: checked every time
+                field, hashable = _UNSEEN, False
+            if field is _UNSEEN:
+                name, value = item
+                field = _response_field(name, value)
+                if hashable and len(seen) < _FIELD_CACHE_LIMIT:
+                    seen[item] = field
+            if field is not None:
+                headers.append(field)  # type: ignore[arg-type]
+        return headers
+
     # ------------------------------------------------------------------ errors
     def _refuse(self, stream_id: int) -> None:
         self._reset_id(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
@@ -978,10 +1006,11 @@ class HTTP2Connection:
             self._events.append(CloseConnection(error))
 
 
-def _response_headers(raw: Any) -> Headers:
+def _response_field(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
     # HTTP/2 field names are lower case, and it has no hop-by-hop headers: drop those.
-    lowered = ((name.lower(), value) for name, value in normalise_app_headers(raw))
-    return [(name, value) for name, value in lowered if name not in CONNECTION_SPECIFIC]
+    ((name, value),) = normalise_app_headers(((name, value),))
+    name = name.lower()
+    return None if name in CONNECTION_SPECIFIC else (name, value)
 
 
 def _host(scope: Scope) -> bytes | None:

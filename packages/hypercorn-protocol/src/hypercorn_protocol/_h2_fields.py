@@ -54,7 +54,28 @@ class RequestHead:
         self.headers = headers
 
 
-def request_head(fields: Iterable[tuple[bytes, bytes]]) -> RequestHead:
+class FieldCache:
+    """Fields already found valid on this connection.
+
+    A client repeats the same fields request after request (HPACK even hands back
+    the same objects), so each distinct field is checked once. Bounded: when full,
+    new fields are still checked, just not remembered.
+    """
+
+    __slots__ = ("fields",)
+    LIMIT = 512
+
+    def __init__(self) -> None:
+        self.fields: set[tuple[bytes, bytes]] = set()
+
+    def remember(self, field: tuple[bytes, bytes]) -> None:
+        if len(self.fields) < self.LIMIT:
+            self.fields.add(field)
+
+
+def request_head(
+    fields: Iterable[tuple[bytes, bytes]], known: FieldCache | None = None
+) -> RequestHead:
     """Validate a request header block as HPACK decoded it.
 
     Cookie fields are joined into one (RFC 9113 section 8.2.3), placed last.
@@ -66,7 +87,12 @@ def request_head(fields: Iterable[tuple[bytes, bytes]]) -> RequestHead:
     headers: Headers = []
     cookies: list[bytes] | None = None
     host: bytes | None = None
-    for name, value in fields:
+    seen = known.fields if known is not None else ()
+    for field in fields:
+        if field in seen:  # a regular field (not host, te or cookie) checked before
+            headers.append(field)
+            continue
+        name, value = field
         if not _FIELD_VALUE(value):
             raise MalformedRequest(f"invalid value for field {name!r}")
         if name[:1] == b":":
@@ -89,9 +115,12 @@ def request_head(fields: Iterable[tuple[bytes, bytes]]) -> RequestHead:
             if host is not None:
                 raise MalformedRequest("more than one host field")
             host = value
-        elif name == b"te" and value.lower() != b"trailers":
-            raise MalformedRequest("te other than trailers")
-        headers.append((name, value))
+        elif name == b"te":
+            if value.lower() != b"trailers":
+                raise MalformedRequest("te other than trailers")
+        elif known is not None:
+            known.remember(field)
+        headers.append(field)
     if cookies is not None:
         headers.append((b"cookie", b"; ".join(cookies)))
 
