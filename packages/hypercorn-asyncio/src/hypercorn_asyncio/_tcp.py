@@ -5,6 +5,10 @@ task per stream, and keeps a single timer. After each input it *pumps*: drains t
 core's events, writes what the core queued in one ``transport.write``, and re-arms
 the timer only if the deadline moved earlier (a late timer re-checks and re-arms
 itself, so keep-alive needs no cancel/reschedule per request).
+
+On an HTTP/2 connection many stream tasks produce output in the same loop turn, so
+the write (and the timer check) is deferred to one callback at the end of the turn:
+one system call for all of them instead of one per response.
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
         self._closing = False
+        self._multiplexed = False  # HTTP/2: writes are coalesced per loop turn
+        self._flush_pending = False
 
     # ------------------------------------------------------------ transport API
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -217,13 +223,32 @@ class HTTPProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or self._closing:
             return
-        data = conn.data_to_send()
-        if data:
-            transport.write(data)
         if close:
+            data = conn.data_to_send()
+            if data:
+                transport.write(data)
             self._closing = True
             transport.close()
             return
+        if not self._multiplexed and conn.http_version == "2":
+            self._multiplexed = True
+        if self._multiplexed:
+            if not self._flush_pending:
+                self._flush_pending = True
+                self.loop.call_soon(self._flush)
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what the core queued and re-arm the timer if its deadline moved earlier."""
+        self._flush_pending = False
+        transport = self.transport
+        if transport is None or self._closing:
+            return
+        conn = self.conn
+        data = conn.data_to_send()
+        if data:
+            transport.write(data)
         deadline = conn.get_timer()
         if deadline is not None and (
             self._timer_deadline is None or deadline < self._timer_deadline
