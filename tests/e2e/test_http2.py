@@ -116,6 +116,26 @@ def _request(conn: h2.connection.H2Connection, path: bytes) -> int:
     return stream_id
 
 
+def _read_response(
+    sock: socket.socket, conn: h2.connection.H2Connection, stream_id: int
+) -> tuple[bytes, list[h2.events.StreamReset]]:
+    """Read until ``stream_id`` ends: its body, and the resets seen on the way."""
+    body = b""
+    resets = []
+    while True:
+        for event in conn.receive_data(sock.recv(65536)):
+            assert not isinstance(event, h2.events.ConnectionTerminated)
+            if isinstance(event, h2.events.StreamReset):
+                resets.append(event)
+            elif isinstance(event, h2.events.DataReceived):
+                conn.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id)
+                if event.stream_id == stream_id:
+                    body += event.data or b""
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream_id:
+                return body, resets
+        sock.sendall(conn.data_to_send())
+
+
 def test_slow_reader_on_one_stream_does_not_block_another(loop_name: str) -> None:
     with run_server(app, make_config(), loop_name) as server:
         sock, conn = _h2_socket(server.port)
@@ -152,20 +172,7 @@ def test_reset_stream_keeps_connection_alive(loop_name: str) -> None:
             conn.reset_stream(first)
             second = _request(conn, b"/after-reset")
             sock.sendall(conn.data_to_send())
-            body = b""
-            ended = False
-            while not ended:
-                for event in conn.receive_data(sock.recv(65536)):
-                    if isinstance(event, h2.events.DataReceived):
-                        conn.acknowledge_received_data(
-                            event.flow_controlled_length or 0, event.stream_id
-                        )
-                        if event.stream_id == second:
-                            body += event.data or b""
-                    if isinstance(event, h2.events.StreamEnded) and event.stream_id == second:
-                        ended = True
-                    assert not isinstance(event, h2.events.ConnectionTerminated)
-                sock.sendall(conn.data_to_send())
+            body, _ = _read_response(sock, conn, second)
             assert body == b"/after-reset"
 
 
@@ -276,20 +283,10 @@ def test_malformed_request_costs_only_its_stream(loop_name: str) -> None:
             conn.config.validate_outbound_headers = conn.config.normalize_outbound_headers = True
             good = _request(conn, b"/after")
             sock.sendall(conn.data_to_send())
-            reset_code = None
-            body = b""
-            ended = False
-            while not ended:
-                for event in conn.receive_data(sock.recv(65536)):
-                    if isinstance(event, h2.events.StreamReset):
-                        reset_code = (event.stream_id, event.error_code)
-                    elif isinstance(event, h2.events.DataReceived) and event.stream_id == good:
-                        body += event.data or b""
-                    elif isinstance(event, h2.events.StreamEnded) and event.stream_id == good:
-                        ended = True
-                    assert not isinstance(event, h2.events.ConnectionTerminated)
-                sock.sendall(conn.data_to_send())
-            assert reset_code == (smuggler, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            body, resets = _read_response(sock, conn, good)
+            assert [(r.stream_id, r.error_code) for r in resets] == [
+                (smuggler, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            ]
             assert body == b"/after"
 
 

@@ -27,6 +27,14 @@ def messages(h: H2Harness, stream_id: int) -> list[dict[str, object]]:
     ]
 
 
+def assert_still_serving(h: H2Harness) -> None:
+    """The connection survived: a new request on it gets its response."""
+    other = h.request("/after")
+    h.respond(other, body=b"still here")
+    assert h.response_for(other)[1] == b"still here"
+    assert not h.conn.closed
+
+
 def test_request_scope_and_response() -> None:
     h = H2Harness(Settings(root_path="/r"))
     stream_id = h.request("/p%20q?x=1", headers=[(b"user-agent", b"t")])
@@ -116,10 +124,7 @@ def test_data_for_closed_stream_does_not_kill_the_connection() -> None:
     # The client keeps sending body on a stream whose response is complete.
     h.client.send_data(stream_id, b"late", end_stream=True)
     h.exchange()
-    other = h.request("/after")
-    h.respond(other, body=b"still here")
-    assert h.response_for(other)[1] == b"still here"
-    assert not h.conn.closed
+    assert_still_serving(h)
 
 
 def test_protocol_error_goaway_with_code() -> None:
@@ -502,10 +507,7 @@ def test_malformed_request_resets_only_its_stream(
     bad = h.send_raw_headers(fields)
     assert h.resets() == {bad: h2.errors.ErrorCodes.PROTOCOL_ERROR}, why
     assert not starts(h.events), why
-    good = h.request("/next")
-    h.respond(good, body=b"fine")
-    assert h.response_for(good)[1] == b"fine"
-    assert not h.conn.closed
+    assert_still_serving(h)
 
 
 def test_valid_edge_cases_are_accepted() -> None:
