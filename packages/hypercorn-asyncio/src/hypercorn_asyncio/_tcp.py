@@ -243,7 +243,9 @@ class HTTPProtocol(asyncio.Protocol):
         """Write what the core queued and re-arm the timer if its deadline moved earlier."""
         self._flush_pending = False
         transport = self.transport
-        if transport is None or self._closing:
+        # is_closing(): the transport failed and connection_lost is on its way; a
+        # write now would only make asyncio log "socket.send() raised exception".
+        if transport is None or self._closing or transport.is_closing():
             return
         conn = self.conn
         data = conn.data_to_send()
