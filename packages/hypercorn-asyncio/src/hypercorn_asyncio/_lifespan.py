@@ -1,56 +1,28 @@
-"""Run the ASGI lifespan protocol for one worker.
+"""Run the ASGI lifespan protocol for one worker on asyncio.
 
-Theory of operation. :meth:`Lifespan.startup` starts the app with a ``lifespan`` scope
-in its own task and sends ``lifespan.startup``; :meth:`Lifespan.shutdown` sends
-``lifespan.shutdown``. Each waits for the app's answer, up to the configured timeout.
-
-The app task ends in one of four ways, and each wait is released accordingly:
-
-* it answers ``*.complete`` - the wait returns;
-* it answers ``*.failed`` - the wait raises :class:`LifespanFailureError`;
-* it returns - lifespan is over, both waits return;
-* it raises before startup completed - the app does not speak lifespan (many
-  frameworks ``assert scope["type"] == "http"``): a warning is logged, :attr:`supported`
-  turns false and serving goes on. Raised later, the error is logged with its traceback.
-
-An unknown message type raises :class:`UnexpectedMessageError` in the app's ``send``;
-if the app lets it escape before startup completed, :meth:`startup` raises it too,
-since that app is broken rather than lifespan-unaware.
+:meth:`Lifespan.startup` starts the app with a ``lifespan`` scope in its own task and
+sends ``lifespan.startup``; :meth:`Lifespan.shutdown` sends ``lifespan.shutdown``. Each
+waits for the app's answer, up to the configured timeout. What the answers and the
+app's outcome mean is :class:`hypercorn_protocol.lifespan.LifespanProtocol`'s business;
+this class only runs the task, queues the messages and keeps the time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Protocol
 
-from hypercorn_protocol.errors import (
-    LifespanFailureError,
-    LifespanTimeoutError,
-    UnexpectedMessageError,
-)
-from hypercorn_protocol.typing import ASGIApp, Message, Scope
+from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError
+from hypercorn_protocol.lifespan import LifespanConfig, LifespanProtocol
+from hypercorn_protocol.typing import ASGIApp, Message
 
-_LOGGER = logging.getLogger("hypercorn.error")
 # Only two messages are ever queued (startup, shutdown).
 _QUEUE_SIZE = 2
-
-
-class LifespanConfig(Protocol):
-    """The two settings :class:`Lifespan` reads (``Config`` has them)."""
-
-    @property
-    def startup_timeout(self) -> float: ...
-
-    @property
-    def shutdown_timeout(self) -> float: ...
 
 
 class Lifespan:
     """The lifespan protocol between one worker and its ASGI app.
 
     Attributes:
-        supported: False once the app showed it does not implement lifespan.
         state: The dict passed as ``scope["state"]``; connection scopes copy it.
     """
 
@@ -65,14 +37,16 @@ class Lifespan:
         self.app = app
         self.config = config
         self.state = state
-        self.supported = True
+        self._protocol = LifespanProtocol(state)
         self._queue: asyncio.Queue[Message] = asyncio.Queue(_QUEUE_SIZE)
         self._startup_done = asyncio.Event()
         self._shutdown_done = asyncio.Event()
-        self._startup_failure: str | None = None
-        self._shutdown_failure: str | None = None
-        self._fatal_error: UnexpectedMessageError | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def supported(self) -> bool:
+        """False once the app showed it does not implement lifespan."""
+        return self._protocol.supported
 
     async def startup(self) -> None:
         """Start the app's lifespan task and wait for startup to complete.
@@ -82,6 +56,7 @@ class Lifespan:
             LifespanFailureError: The app sent ``lifespan.startup.failed``.
             UnexpectedMessageError: The app sent an unknown message type and failed.
         """
+        protocol = self._protocol
         self._task = asyncio.get_running_loop().create_task(self._run())
         await self._queue.put({"type": "lifespan.startup"})
         try:
@@ -89,11 +64,11 @@ class Lifespan:
         except asyncio.TimeoutError:
             await self._cancel()
             raise LifespanTimeoutError("startup") from None
-        if self._fatal_error is not None:
-            raise self._fatal_error
-        if self._startup_failure is not None:
+        if protocol.fatal_error is not None:
+            raise protocol.fatal_error
+        if protocol.startup_failure is not None:
             await self._cancel()
-            raise LifespanFailureError("startup", self._startup_failure)
+            raise LifespanFailureError("startup", protocol.startup_failure)
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app to finish it.
@@ -105,7 +80,8 @@ class Lifespan:
             LifespanFailureError: The app sent ``lifespan.shutdown.failed``.
         """
         task = self._task
-        if task is None or task.done() or not self.supported:
+        protocol = self._protocol
+        if task is None or task.done() or not protocol.supported:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.shutdown_timeout
@@ -118,58 +94,31 @@ class Lifespan:
         # Let the app return by itself after answering; cancel it if it lingers.
         await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
         await self._cancel()
-        if self._shutdown_failure is not None:
-            raise LifespanFailureError("shutdown", self._shutdown_failure)
+        if protocol.shutdown_failure is not None:
+            raise LifespanFailureError("shutdown", protocol.shutdown_failure)
 
     async def _run(self) -> None:
-        scope: Scope = {
-            "type": "lifespan",
-            "asgi": {"spec_version": "2.0", "version": "3.0"},
-            "state": self.state,
-        }
+        error: Exception | None = None
         try:
-            await self.app(scope, self._receive, self._send)
-        except asyncio.CancelledError:
-            raise
-        except UnexpectedMessageError as error:
-            if not self._startup_done.is_set():
-                self._fatal_error = error
-            else:
-                _LOGGER.exception("ASGI lifespan: the application sent an unexpected message")
-        except Exception as error:
-            if not self._startup_done.is_set():
-                self.supported = False
-                _LOGGER.warning(
-                    "ASGI app does not support lifespan (%s: %s before startup completed); "
-                    "continuing without lifespan",
-                    type(error).__name__,
-                    error,
-                )
-            else:
-                _LOGGER.exception("ASGI lifespan: the application raised an error")
+            await self.app(self._protocol.scope(), self._receive, self._send)
+        except Exception as exc:  # CancelledError is not an Exception: it propagates
+            error = exc
         finally:
-            # However the app ended, nobody must wait for it any more.
-            self._startup_done.set()
-            self._shutdown_done.set()
+            self._protocol.app_ended(error)
+            self._sync()
 
     async def _receive(self) -> Message:
         return await self._queue.get()
 
     async def _send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "lifespan.startup.complete":
+        self._protocol.app_sent(message)
+        self._sync()
+
+    def _sync(self) -> None:
+        if self._protocol.startup_answered:
             self._startup_done.set()
-        elif kind == "lifespan.startup.failed":
-            self._startup_failure = str(message.get("message", ""))
-            self._startup_done.set()
-        elif kind == "lifespan.shutdown.complete":
+        if self._protocol.shutdown_answered:
             self._shutdown_done.set()
-        elif kind == "lifespan.shutdown.failed":
-            self._shutdown_failure = str(message.get("message", ""))
-            self._shutdown_done.set()
-        else:
-            stage = "shutdown" if self._startup_done.is_set() else "startup"
-            raise UnexpectedMessageError(f"lifespan {stage}", kind)
 
     async def _cancel(self) -> None:
         task = self._task

@@ -1,0 +1,114 @@
+"""The ASGI lifespan protocol, without the waiting: what each message and outcome means.
+
+A driver runs the app with :meth:`LifespanProtocol.scope` in a task of its own, gives it
+``lifespan.startup`` and ``lifespan.shutdown`` through a queue, and waits with its own
+timeouts; every message the app sends goes through :meth:`app_sent`, and the way the
+app's call ended through :meth:`app_ended`. The answers are read back from the
+attributes. The app's call ends in one of four ways:
+
+* it answers ``*.complete`` - the stage is answered, with no failure;
+* it answers ``*.failed`` - the stage is answered with the app's message;
+* it returns - lifespan is over, both stages count as answered;
+* it raises before startup completed - the app does not speak lifespan (many frameworks
+  ``assert scope["type"] == "http"``): a warning is logged, :attr:`supported` turns
+  false and serving goes on. Raised later, the error is logged with its traceback.
+
+An unknown message type raises :class:`UnexpectedMessageError` in the app's ``send``;
+if the app lets it escape before startup completed, it becomes :attr:`fatal_error`,
+since that app is broken rather than lifespan-unaware.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from hypercorn_protocol.errors import UnexpectedMessageError
+from hypercorn_protocol.typing import Message, Scope
+
+_LOGGER = logging.getLogger("hypercorn.error")
+
+
+class LifespanConfig(Protocol):
+    """The two settings a lifespan driver reads (``Config`` has them)."""
+
+    @property
+    def startup_timeout(self) -> float: ...
+
+    @property
+    def shutdown_timeout(self) -> float: ...
+
+
+class LifespanProtocol:
+    """The state of one worker's lifespan conversation with its app.
+
+    Attributes:
+        supported: False once the app showed it does not implement lifespan.
+        startup_answered / shutdown_answered: the app answered that stage, or ended.
+        startup_failure / shutdown_failure: the message of a ``*.failed`` answer.
+        fatal_error: an unexpected message the app let escape before startup completed.
+    """
+
+    def __init__(self, state: dict[str, object]) -> None:
+        self.state = state
+        self.supported = True
+        self.startup_answered = False
+        self.shutdown_answered = False
+        self.startup_failure: str | None = None
+        self.shutdown_failure: str | None = None
+        self.fatal_error: UnexpectedMessageError | None = None
+
+    def scope(self) -> Scope:
+        return {
+            "type": "lifespan",
+            "asgi": {"spec_version": "2.0", "version": "3.0"},
+            "state": self.state,
+        }
+
+    def app_sent(self, message: Message) -> None:
+        """The app called ``send(message)``.
+
+        Raises:
+            UnexpectedMessageError: not a lifespan answer.
+        """
+        kind = message["type"]
+        if kind == "lifespan.startup.complete":
+            self.startup_answered = True
+        elif kind == "lifespan.startup.failed":
+            self.startup_failure = str(message.get("message", ""))
+            self.startup_answered = True
+        elif kind == "lifespan.shutdown.complete":
+            self.shutdown_answered = True
+        elif kind == "lifespan.shutdown.failed":
+            self.shutdown_failure = str(message.get("message", ""))
+            self.shutdown_answered = True
+        else:
+            stage = "shutdown" if self.startup_answered else "startup"
+            raise UnexpectedMessageError(f"lifespan {stage}", kind)
+
+    def app_ended(self, error: Exception | None) -> None:
+        """The app's call returned (``error`` None) or raised ``error``; not cancellation."""
+        if isinstance(error, UnexpectedMessageError):
+            if not self.startup_answered:
+                self.fatal_error = error
+            else:
+                _LOGGER.error(
+                    "ASGI lifespan: the application sent an unexpected message", exc_info=error
+                )
+        elif error is not None:
+            if not self.startup_answered:
+                self.supported = False
+                _LOGGER.warning(
+                    "ASGI app does not support lifespan (%s: %s before startup completed); "
+                    "continuing without lifespan",
+                    type(error).__name__,
+                    error,
+                )
+            else:
+                _LOGGER.error("ASGI lifespan: the application raised an error", exc_info=error)
+        # However the app ended, nobody must wait for it any more.
+        self.startup_answered = True
+        self.shutdown_answered = True
+
+
+__all__ = ["LifespanConfig", "LifespanProtocol"]
