@@ -11,6 +11,8 @@ Theory of operation. A driver turns a :class:`WSGIWrapper` into an ASGI app:
    ASGI message and wait for it to be sent. Waiting is the backpressure: a WSGI thread
    cannot produce faster than the client reads.
 
+:class:`ThreadedWSGIApp` does all three; a driver only says how to cross threads.
+
 :func:`run_wsgi` applies the PEP 3333 rules: ``start_response`` validates and stores the
 status and headers but sends nothing; the headers go out with the first non-empty body
 chunk (or the first ``write()``), or at the end when the body is empty - then with
@@ -25,11 +27,19 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeAlias
 
-from hypercorn_protocol.typing import Headers, Message, Scope, WSGIEnviron, WSGIFramework
+from hypercorn_protocol.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    Headers,
+    Message,
+    Scope,
+    WSGIEnviron,
+    WSGIFramework,
+)
 
 SendStart: TypeAlias = Callable[[int, Headers], None]
 SendBody: TypeAlias = Callable[[bytes, bool], None]
@@ -454,11 +464,83 @@ def message_senders(send_messages: Callable[[list[Message]], None]) -> tuple[Sen
     return send_start, send_body
 
 
+# --------------------------------------------------------------------------- bridge
+
+
+class ThreadedWSGIApp:
+    """An ASGI app that serves a :class:`WSGIWrapper`, steps 1-3 above.
+
+    A driver subclasses it with its two ways of crossing threads: :meth:`blocking_sender`
+    (used in the worker thread to hand messages to the loop and wait until they are
+    sent) and :meth:`run_in_thread`.
+    """
+
+    def __init__(self, wrapper: WSGIWrapper) -> None:
+        """Wrap ``wrapper`` for serving.
+
+        Args:
+            wrapper: The WSGI app and its body limit.
+        """
+        self.wrapper = wrapper
+
+    @property
+    def wsgi_app(self) -> WSGIFramework:
+        """The wrapped WSGI callable."""
+        return self.wrapper.app
+
+    @property
+    def max_body_size(self) -> int:
+        """Largest request body buffered, in bytes."""
+        return self.wrapper.max_body_size
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        """Handle one ASGI connection scope."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._handle_http(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close"})
+
+    async def _handle_http(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        reader = RequestBodyReader(scope, self.wrapper.max_body_size)
+        while not reader.done:
+            reader.feed(await receive())
+        if reader.disconnected:
+            return
+        if reader.too_large:
+            for message in empty_response(413):
+                await send(message)
+            return
+
+        async def send_all(messages: list[Message]) -> None:
+            for message in messages:
+                await send(message)
+
+        send_start, send_body = message_senders(self.blocking_sender(send_all))
+        environ = build_environ(scope, reader.body)
+        await self.run_in_thread(run_wsgi, self.wrapper, environ, send_start, send_body)
+
+    def blocking_sender(
+        self, send_all: Callable[[list[Message]], Coroutine[Any, Any, None]]
+    ) -> Callable[[list[Message]], None]:
+        """A callable for the worker thread that runs ``send_all`` on the loop and waits."""
+        raise NotImplementedError
+
+    async def run_in_thread(self, call: Callable[..., None], *args: Any) -> None:
+        """Run ``call(*args)`` in a worker thread and wait for it."""
+        raise NotImplementedError
+
+
 __all__ = [
     "ExcInfo",
     "RequestBodyReader",
     "SendBody",
     "SendStart",
+    "ThreadedWSGIApp",
     "WSGIWrapper",
     "build_environ",
     "empty_response",

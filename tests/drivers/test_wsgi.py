@@ -1,21 +1,48 @@
-"""The asyncio WSGI bridge, driven as an ASGI app with in-memory receive/send."""
+"""The WSGI bridges of both drivers, driven as ASGI apps with in-memory receive/send."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+import trio
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp, AsyncioWSGIMiddleware
 from hypercorn_protocol.typing import Message, Scope, StartResponse, WSGIFramework
-from hypercorn_protocol.wsgi import WSGIWrapper
+from hypercorn_protocol.wsgi import ThreadedWSGIApp, WSGIWrapper
+from hypercorn_trio.wsgi import TrioWSGIApp, TrioWSGIMiddleware
 from tests.helpers.apps.scopes import http_scope
 
 Environ = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One driver's bridge classes and how to run a coroutine to completion on it."""
+
+    app: Callable[[WSGIWrapper], ThreadedWSGIApp]
+    middleware: Callable[..., ThreadedWSGIApp]
+    run: Callable[[Coroutine[Any, Any, None]], None]
+
+
+async def _await(coroutine: Coroutine[Any, Any, None]) -> None:
+    await coroutine
+
+
+BACKENDS = {
+    "asyncio": Backend(AsyncioWSGIApp, AsyncioWSGIMiddleware, asyncio.run),
+    "trio": Backend(TrioWSGIApp, TrioWSGIMiddleware, lambda c: trio.run(_await, c)),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return BACKENDS[request.param]
 
 
 class Recorder:
@@ -41,14 +68,15 @@ class Recorder:
 
 
 def serve(
+    backend: Backend,
     app: WSGIFramework,
     scope: Scope | None = None,
     chunks: Iterable[bytes] = (b"",),
     max_body_size: int = 2**16,
 ) -> Recorder:
     recorder = Recorder(chunks)
-    asgi_app = AsyncioWSGIApp(WSGIWrapper(app, max_body_size))
-    asyncio.run(asgi_app(scope or http_scope(), recorder.receive, recorder.send))
+    asgi_app = backend.app(WSGIWrapper(app, max_body_size))
+    backend.run(asgi_app(scope or http_scope(), recorder.receive, recorder.send))
     return recorder
 
 
@@ -60,19 +88,19 @@ def body(data: bytes, more_body: bool) -> Message:
     return {"type": "http.response.body", "body": data, "more_body": more_body}
 
 
-def test_hello_world() -> None:
+def test_hello_world(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"Hello, ", b"world"]
 
-    assert serve(app).sent == [
+    assert serve(backend, app).sent == [
         start(200, [(b"content-type", b"text/plain"), (b"content-length", b"12")]),
         body(b"Hello, ", True),
         body(b"world", False),
     ]
 
 
-def test_request_body_and_environ_reach_the_app() -> None:
+def test_request_body_and_environ_reach_the_app(backend: Backend) -> None:
     seen: dict[str, Any] = {}
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -84,7 +112,7 @@ def test_request_body_and_environ_reach_the_app() -> None:
         return [b""]
 
     scope = http_scope(method="POST", path="/upload")
-    recorder = serve(app, scope, chunks=[b"ab", b"cd", b""])
+    recorder = serve(backend, app, scope, chunks=[b"ab", b"cd", b""])
     assert seen["body"] == b"abcd"
     assert seen["length"] == "4"
     assert seen["path"] == "/upload"
@@ -93,41 +121,41 @@ def test_request_body_and_environ_reach_the_app() -> None:
     assert recorder.sent == [start(201, [(b"content-length", b"0")]), body(b"", False)]
 
 
-def test_empty_iterable_is_200_with_empty_body() -> None:
+def test_empty_iterable_is_200_with_empty_body(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("X-Empty", "yes")])
         return []
 
-    assert serve(app).sent == [
+    assert serve(backend, app).sent == [
         start(200, [(b"x-empty", b"yes"), (b"content-length", b"0")]),
         body(b"", False),
     ]
 
 
-def test_empty_generator_keeps_the_apps_content_length() -> None:
+def test_empty_generator_keeps_the_apps_content_length(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Length", "0")])
         yield from ()
 
-    assert serve(app).sent == [start(200, [(b"content-length", b"0")]), body(b"", False)]
+    assert serve(backend, app).sent == [start(200, [(b"content-length", b"0")]), body(b"", False)]
 
 
-def test_no_content_gets_no_content_length() -> None:
+def test_no_content_gets_no_content_length(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("204 No Content", [])
         return []
 
-    assert serve(app).sent == [start(204, []), body(b"", False)]
+    assert serve(backend, app).sent == [start(204, []), body(b"", False)]
 
 
-def test_write_callable() -> None:
+def test_write_callable(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         write = start_response("200 OK", [])
         write(b"one")
         write(b"two")
         return [b"three"]
 
-    assert serve(app).sent == [
+    assert serve(backend, app).sent == [
         start(200, []),
         body(b"one", True),
         body(b"two", True),
@@ -135,7 +163,7 @@ def test_write_callable() -> None:
     ]
 
 
-def test_write_sends_headers_even_when_empty() -> None:
+def test_write_sends_headers_even_when_empty(backend: Backend) -> None:
     order: list[str] = []
 
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
@@ -145,13 +173,13 @@ def test_write_sends_headers_even_when_empty() -> None:
         yield b"x"
 
     recorder = Recorder()
-    asgi_app = AsyncioWSGIApp(WSGIWrapper(app, 100))
+    asgi_app = backend.app(WSGIWrapper(app, 100))
 
     async def send(message: Message) -> None:
         order.append(message["type"])
         await recorder.send(message)
 
-    asyncio.run(asgi_app(http_scope(), recorder.receive, send))
+    backend.run(asgi_app(http_scope(), recorder.receive, send))
     assert order[:3] == ["http.response.start", "http.response.body", "after write"]
 
 
@@ -173,19 +201,19 @@ class ClosingBody:
         self.closed = True
 
 
-def test_close_is_called_on_success() -> None:
+def test_close_is_called_on_success(backend: Backend) -> None:
     response = ClosingBody([b"a", b"b"])
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         return response
 
-    recorder = serve(app)
+    recorder = serve(backend, app)
     assert response.closed
     assert recorder.sent[-1] == body(b"", False)
 
 
-def test_close_is_called_when_iteration_fails() -> None:
+def test_close_is_called_when_iteration_fails(backend: Backend) -> None:
     response = ClosingBody([b"a", b"b"], fail_after=1)
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -193,47 +221,47 @@ def test_close_is_called_when_iteration_fails() -> None:
         return response
 
     recorder = Recorder()
-    asgi_app = AsyncioWSGIApp(WSGIWrapper(app, 100))
+    asgi_app = backend.app(WSGIWrapper(app, 100))
     with pytest.raises(RuntimeError, match="boom in iteration"):
-        asyncio.run(asgi_app(http_scope(), recorder.receive, recorder.send))
+        backend.run(asgi_app(http_scope(), recorder.receive, recorder.send))
     assert response.closed
     # Headers and the first chunk went out; the ASGI layer above closes the stream.
     assert recorder.sent == [start(200, []), body(b"a", True)]
 
 
-def test_close_is_called_when_start_response_was_missing() -> None:
+def test_close_is_called_when_start_response_was_missing(backend: Backend) -> None:
     response = ClosingBody([b"data"])
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return response
 
     recorder = Recorder()
-    asgi_app = AsyncioWSGIApp(WSGIWrapper(app, 100))
+    asgi_app = backend.app(WSGIWrapper(app, 100))
     with pytest.raises(RuntimeError, match="before calling start_response"):
-        asyncio.run(asgi_app(http_scope(), recorder.receive, recorder.send))
+        backend.run(asgi_app(http_scope(), recorder.receive, recorder.send))
     assert response.closed
     assert recorder.sent == []
 
 
-def test_app_that_never_calls_start_response() -> None:
+def test_app_that_never_calls_start_response(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return []
 
     with pytest.raises(RuntimeError, match="returned without calling start_response"):
-        serve(app)
+        serve(backend, app)
 
 
-def test_start_response_twice_without_exc_info() -> None:
+def test_start_response_twice_without_exc_info(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         start_response("404 Not Found", [])
         return []
 
     with pytest.raises(RuntimeError, match="second time without exc_info"):
-        serve(app)
+        serve(backend, app)
 
 
-def test_exc_info_replaces_headers_not_yet_sent() -> None:
+def test_exc_info_replaces_headers_not_yet_sent(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/html")])
         try:
@@ -242,13 +270,13 @@ def test_exc_info_replaces_headers_not_yet_sent() -> None:
             start_response("500 Internal Server Error", [("X-Error", "1")], sys.exc_info())
         return [b"oops"]
 
-    assert serve(app).sent == [
+    assert serve(backend, app).sent == [
         start(500, [(b"x-error", b"1"), (b"content-length", b"4")]),
         body(b"oops", False),
     ]
 
 
-def test_exc_info_after_headers_were_sent_reraises() -> None:
+def test_exc_info_after_headers_were_sent_reraises(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [])
         yield b"partial"
@@ -259,13 +287,13 @@ def test_exc_info_after_headers_were_sent_reraises() -> None:
         yield b"never"
 
     recorder = Recorder()
-    asgi_app = AsyncioWSGIApp(WSGIWrapper(app, 100))
+    asgi_app = backend.app(WSGIWrapper(app, 100))
     with pytest.raises(KeyError, match="late failure"):
-        asyncio.run(asgi_app(http_scope(), recorder.receive, recorder.send))
+        backend.run(asgi_app(http_scope(), recorder.receive, recorder.send))
     assert recorder.sent == [start(200, []), body(b"partial", True)]
 
 
-def test_generator_streams_chunk_by_chunk() -> None:
+def test_generator_streams_chunk_by_chunk(backend: Backend) -> None:
     events: list[str] = []
 
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
@@ -280,7 +308,7 @@ def test_generator_streams_chunk_by_chunk() -> None:
         events.append(f"send {message.get('body', b'start').decode() or 'end'}")
         await recorder.send(message)
 
-    asyncio.run(AsyncioWSGIApp(WSGIWrapper(app, 100))(http_scope(), recorder.receive, send))
+    backend.run(backend.app(WSGIWrapper(app, 100))(http_scope(), recorder.receive, send))
     # Each chunk is sent before the next is produced: the thread waits for the loop.
     assert events == [
         "produce one",
@@ -294,35 +322,35 @@ def test_generator_streams_chunk_by_chunk() -> None:
     ]
 
 
-def test_start_response_may_be_called_during_iteration() -> None:
+def test_start_response_may_be_called_during_iteration(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         yield b""
         start_response("202 Accepted", [])
         yield b"late"
 
-    assert serve(app).sent == [start(202, []), body(b"late", True), body(b"", False)]
+    assert serve(backend, app).sent == [start(202, []), body(b"late", True), body(b"", False)]
 
 
-def test_declared_content_length_is_never_exceeded() -> None:
+def test_declared_content_length_is_never_exceeded(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Length", "5")])
         yield b"abc"
         yield b"defgh"
         yield b"ignored"
 
-    assert serve(app).sent == [
+    assert serve(backend, app).sent == [
         start(200, [(b"content-length", b"5")]),
         body(b"abc", True),
         body(b"de", False),
     ]
 
 
-def test_head_request_with_empty_body_gets_no_invented_length() -> None:
+def test_head_request_with_empty_body_gets_no_invented_length(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         return []
 
-    assert serve(app, http_scope(method="HEAD")).sent == [start(200, []), body(b"", False)]
+    assert serve(backend, app, http_scope(method="HEAD")).sent == [start(200, []), body(b"", False)]
 
 
 @pytest.mark.parametrize(
@@ -339,26 +367,26 @@ def test_head_request_with_empty_body_gets_no_invented_length() -> None:
     ],
 )
 def test_start_response_validation(
-    status: object, headers: object, error: type[Exception], match: str
+    backend: Backend, status: object, headers: object, error: type[Exception], match: str
 ) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response(status, headers)
         return []
 
     with pytest.raises(error, match=match):
-        serve(app)
+        serve(backend, app)
 
 
-def test_str_body_chunk_is_a_type_error() -> None:
+def test_str_body_chunk_is_a_type_error(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         return ["text"]  # type: ignore[list-item]
 
     with pytest.raises(TypeError, match="must be bytes, got str"):
-        serve(app)
+        serve(backend, app)
 
 
-def test_body_over_the_limit_is_413_and_the_app_is_not_called() -> None:
+def test_body_over_the_limit_is_413_and_the_app_is_not_called(backend: Backend) -> None:
     called = False
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -367,68 +395,68 @@ def test_body_over_the_limit_is_413_and_the_app_is_not_called() -> None:
         start_response("200 OK", [])
         return []
 
-    recorder = serve(app, http_scope(method="POST"), chunks=[b"abc", b"def", b""], max_body_size=5)
+    recorder = serve(
+        backend, app, http_scope(method="POST"), chunks=[b"abc", b"def", b""], max_body_size=5
+    )
     assert not called
     assert recorder.sent == [start(413, [(b"content-length", b"0")]), body(b"", False)]
 
 
-def test_declared_length_over_the_limit_is_413_before_reading() -> None:
+def test_declared_length_over_the_limit_is_413_before_reading(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raise AssertionError("not called")
 
     scope = http_scope(method="POST", headers=[(b"content-length", b"100")])
-    recorder = serve(app, scope, chunks=[b"x" * 100], max_body_size=99)
+    recorder = serve(backend, app, scope, chunks=[b"x" * 100], max_body_size=99)
     assert recorder.receive_calls == 0
     assert recorder.sent == [start(413, [(b"content-length", b"0")]), body(b"", False)]
 
 
-def test_body_exactly_at_the_limit_is_accepted() -> None:
+def test_body_exactly_at_the_limit_is_accepted(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         return [environ["wsgi.input"].read()]
 
-    recorder = serve(app, http_scope(method="POST"), chunks=[b"12345"], max_body_size=5)
+    recorder = serve(backend, app, http_scope(method="POST"), chunks=[b"12345"], max_body_size=5)
     assert recorder.sent[-1] == body(b"12345", False)
 
 
-def test_disconnect_while_reading_the_body_skips_the_app() -> None:
+def test_disconnect_while_reading_the_body_skips_the_app(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raise AssertionError("not called")
 
     recorder = Recorder([b"partial", b"rest"])
     recorder.incoming = recorder.incoming[:1]  # the client goes away after one chunk
-    asyncio.run(
-        AsyncioWSGIApp(WSGIWrapper(app, 100))(http_scope(), recorder.receive, recorder.send)
-    )
+    backend.run(backend.app(WSGIWrapper(app, 100))(http_scope(), recorder.receive, recorder.send))
     assert recorder.sent == []
 
 
-def test_websocket_scope_is_closed() -> None:
+def test_websocket_scope_is_closed(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raise AssertionError("not called")
 
     scope = http_scope(type="websocket", scheme="ws", subprotocols=[])
-    assert serve(app, scope).sent == [{"type": "websocket.close"}]
+    assert serve(backend, app, scope).sent == [{"type": "websocket.close"}]
 
 
-def test_lifespan_scope_returns_at_once() -> None:
+def test_lifespan_scope_returns_at_once(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raise AssertionError("not called")
 
-    recorder = serve(app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}})
+    recorder = serve(backend, app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}})
     assert recorder.sent == []
     assert recorder.receive_calls == 0
 
 
-def test_middleware_defaults_and_attributes() -> None:
+def test_middleware_defaults_and_attributes(backend: Backend) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         return [b"ok"]
 
-    middleware = AsyncioWSGIMiddleware(app)
+    middleware = backend.middleware(app)
     assert middleware.wsgi_app is app
     assert middleware.max_body_size == 2**16
     recorder = Recorder()
-    asyncio.run(middleware(http_scope(), recorder.receive, recorder.send))
+    backend.run(middleware(http_scope(), recorder.receive, recorder.send))
     assert recorder.sent[-1] == body(b"ok", False)
-    assert AsyncioWSGIMiddleware(app, max_body_size=10).max_body_size == 10
+    assert backend.middleware(app, max_body_size=10).max_body_size == 10
