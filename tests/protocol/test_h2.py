@@ -555,3 +555,19 @@ def test_pseudo_header_in_request_trailers_resets_the_stream() -> None:
     assert h.resets() == {stream_id: h2.errors.ErrorCodes.PROTOCOL_ERROR}
     assert {"type": "http.disconnect"} in messages(h, stream_id)
     assert not h.conn.closed
+
+
+@pytest.mark.parametrize("table_size", [0, 100, 65536])
+def test_response_compression_follows_the_clients_table_size(table_size: int) -> None:
+    h = H2Harness(client_settings={h2.settings.SettingCodes.HEADER_TABLE_SIZE: table_size})
+    for n in range(20):
+        stream_id = h.request(f"/{n}")
+        h.respond(stream_id, headers=[(b"x-n", b"%d" % n), (b"x-same", b"v" * 40)])
+        headers, body, ended = h.response_for(stream_id)
+        assert (headers[b"x-n"], headers[b"x-same"], body, ended) == (
+            b"%d" % n,
+            b"v" * 40,
+            b"hi",
+            True,
+        )
+    assert h.client.decoder.header_table_size <= min(table_size, 4096)
