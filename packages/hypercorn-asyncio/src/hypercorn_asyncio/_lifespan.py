@@ -12,41 +12,25 @@ from __future__ import annotations
 import asyncio
 
 from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError
-from hypercorn_protocol.lifespan import LifespanConfig, LifespanProtocol
+from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
-# Only two messages are ever queued (startup, shutdown).
-_QUEUE_SIZE = 2
 
-
-class Lifespan:
-    """The lifespan protocol between one worker and its ASGI app.
-
-    Attributes:
-        state: The dict passed as ``scope["state"]``; connection scopes copy it.
-    """
+class Lifespan(LifespanRunner):
+    """The lifespan protocol between one worker and its ASGI app, on asyncio."""
 
     def __init__(self, app: ASGIApp, config: LifespanConfig, state: dict[str, object]) -> None:
-        """Prepare (nothing runs until :meth:`startup`).
-
-        Args:
-            app: The ASGI app.
-            config: Supplies ``startup_timeout`` and ``shutdown_timeout`` (seconds).
-            state: Shared with the app as ``scope["state"]``.
-        """
-        self.app = app
-        self.config = config
-        self.state = state
-        self._protocol = LifespanProtocol(state)
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(_QUEUE_SIZE)
         self._startup_done = asyncio.Event()
         self._shutdown_done = asyncio.Event()
+        super().__init__(
+            app,
+            config,
+            state,
+            startup_done=self._startup_done,
+            shutdown_done=self._shutdown_done,
+        )
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(self.QUEUE_SIZE)
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def supported(self) -> bool:
-        """False once the app showed it does not implement lifespan."""
-        return self._protocol.supported
 
     async def startup(self) -> None:
         """Start the app's lifespan task and wait for startup to complete.
@@ -56,7 +40,7 @@ class Lifespan:
             LifespanFailureError: The app sent ``lifespan.startup.failed``.
             UnexpectedMessageError: The app sent an unknown message type and failed.
         """
-        protocol = self._protocol
+        protocol = self.protocol
         self._task = asyncio.get_running_loop().create_task(self._run())
         await self._queue.put({"type": "lifespan.startup"})
         try:
@@ -80,7 +64,7 @@ class Lifespan:
             LifespanFailureError: The app sent ``lifespan.shutdown.failed``.
         """
         task = self._task
-        protocol = self._protocol
+        protocol = self.protocol
         if task is None or task.done() or not protocol.supported:
             return
         loop = asyncio.get_running_loop()
@@ -100,25 +84,17 @@ class Lifespan:
     async def _run(self) -> None:
         error: Exception | None = None
         try:
-            await self.app(self._protocol.scope(), self._receive, self._send)
+            await self.app(self.protocol.scope(), self._receive, self._send)
         except Exception as exc:  # CancelledError is not an Exception: it propagates
             error = exc
         finally:
-            self._protocol.app_ended(error)
-            self._sync()
+            self.app_ended(error)
 
     async def _receive(self) -> Message:
         return await self._queue.get()
 
     async def _send(self, message: Message) -> None:
-        self._protocol.app_sent(message)
-        self._sync()
-
-    def _sync(self) -> None:
-        if self._protocol.startup_answered:
-            self._startup_done.set()
-        if self._protocol.shutdown_answered:
-            self._shutdown_done.set()
+        self.app_sent(message)
 
     async def _cancel(self) -> None:
         task = self._task

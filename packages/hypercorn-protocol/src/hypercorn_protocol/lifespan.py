@@ -24,7 +24,7 @@ import logging
 from typing import Protocol
 
 from hypercorn_protocol.errors import UnexpectedMessageError
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIApp, Message, Scope
 
 _LOGGER = logging.getLogger("hypercorn.error")
 
@@ -111,4 +111,68 @@ class LifespanProtocol:
         self.shutdown_answered = True
 
 
-__all__ = ["LifespanConfig", "LifespanProtocol"]
+class _Flag(Protocol):
+    def set(self) -> None: ...
+
+
+class LifespanRunner:
+    """What a driver's lifespan runner does the same on every event loop.
+
+    The driver supplies two events (``set()`` is all this class calls), sets up its
+    queue and task, and routes the app's ``send`` to :meth:`app_sent` and the end of the
+    app's call to :meth:`app_ended`.
+
+    Attributes:
+        state: The dict passed as ``scope["state"]``; connection scopes copy it.
+    """
+
+    #: Only two messages are ever queued (startup, shutdown).
+    QUEUE_SIZE = 2
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: LifespanConfig,
+        state: dict[str, object],
+        *,
+        startup_done: _Flag,
+        shutdown_done: _Flag,
+    ) -> None:
+        """Prepare (nothing runs until the driver's ``startup``).
+
+        Args:
+            app: The ASGI app.
+            config: Supplies ``startup_timeout`` and ``shutdown_timeout`` (seconds).
+            state: Shared with the app as ``scope["state"]``.
+            startup_done / shutdown_done: The driver's events, set once a stage is over.
+        """
+        self.app = app
+        self.config = config
+        self.state = state
+        self.protocol = LifespanProtocol(state)
+        self._startup_flag = startup_done
+        self._shutdown_flag = shutdown_done
+
+    @property
+    def supported(self) -> bool:
+        """False once the app showed it does not implement lifespan."""
+        return self.protocol.supported
+
+    def app_sent(self, message: Message) -> None:
+        """The app's ``send``: see :meth:`LifespanProtocol.app_sent`."""
+        self.protocol.app_sent(message)
+        self._sync()
+
+    def app_ended(self, error: Exception | None) -> None:
+        """The app's call is over: see :meth:`LifespanProtocol.app_ended`."""
+        self.protocol.app_ended(error)
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.protocol.startup_answered:
+            self._startup_flag.set()
+        if self.protocol.shutdown_answered:
+            self._shutdown_flag.set()
+
+
+__all__ = ["LifespanConfig", "LifespanProtocol", "LifespanRunner"]

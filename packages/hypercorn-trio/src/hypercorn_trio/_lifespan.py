@@ -12,43 +12,29 @@ from __future__ import annotations
 
 import trio
 from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError
-from hypercorn_protocol.lifespan import LifespanConfig, LifespanProtocol
+from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
-# Only two messages are ever queued (startup, shutdown).
-_QUEUE_SIZE = 2
 
-
-class Lifespan:
-    """The lifespan protocol between one worker and its ASGI app.
-
-    Attributes:
-        state: The dict passed as ``scope["state"]``; connection scopes copy it.
-    """
+class Lifespan(LifespanRunner):
+    """The lifespan protocol between one worker and its ASGI app, on trio."""
 
     def __init__(self, app: ASGIApp, config: LifespanConfig, state: dict[str, object]) -> None:
-        """Prepare (nothing runs until :meth:`startup`).
-
-        Args:
-            app: The ASGI app.
-            config: Supplies ``startup_timeout`` and ``shutdown_timeout`` (seconds).
-            state: Shared with the app as ``scope["state"]``.
-        """
-        self.app = app
-        self.config = config
-        self.state = state
-        self._protocol = LifespanProtocol(state)
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Message](_QUEUE_SIZE)
         self._startup_done = trio.Event()
         self._shutdown_done = trio.Event()
+        super().__init__(
+            app,
+            config,
+            state,
+            startup_done=self._startup_done,
+            shutdown_done=self._shutdown_done,
+        )
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Message](
+            self.QUEUE_SIZE
+        )
         self._scope = trio.CancelScope()
         self._started = False
         self._finished = trio.Event()
-
-    @property
-    def supported(self) -> bool:
-        """False once the app showed it does not implement lifespan."""
-        return self._protocol.supported
 
     async def startup(self, nursery: trio.Nursery) -> None:
         """Start the app's lifespan task in ``nursery`` and wait for startup to complete.
@@ -61,7 +47,7 @@ class Lifespan:
             LifespanFailureError: The app sent ``lifespan.startup.failed``.
             UnexpectedMessageError: The app sent an unknown message type and failed.
         """
-        protocol = self._protocol
+        protocol = self.protocol
         self._started = True
         nursery.start_soon(self._run)
         await self._send_channel.send({"type": "lifespan.startup"})
@@ -85,7 +71,7 @@ class Lifespan:
             LifespanTimeoutError: No answer within ``config.shutdown_timeout``.
             LifespanFailureError: The app sent ``lifespan.shutdown.failed``.
         """
-        protocol = self._protocol
+        protocol = self.protocol
         if not self._started or self._finished.is_set() or not protocol.supported:
             return
         deadline = trio.current_time() + self.config.shutdown_timeout
@@ -106,26 +92,18 @@ class Lifespan:
         error: Exception | None = None
         try:
             with self._scope:
-                await self.app(self._protocol.scope(), self._receive, self._send)
+                await self.app(self.protocol.scope(), self._receive, self._send)
         except Exception as exc:  # trio.Cancelled is not an Exception: it propagates
             error = exc
         finally:
-            self._protocol.app_ended(error)
-            self._sync()
+            self.app_ended(error)
             self._finished.set()
 
     async def _receive(self) -> Message:
         return await self._receive_channel.receive()
 
     async def _send(self, message: Message) -> None:
-        self._protocol.app_sent(message)
-        self._sync()
-
-    def _sync(self) -> None:
-        if self._protocol.startup_answered:
-            self._startup_done.set()
-        if self._protocol.shutdown_answered:
-            self._shutdown_done.set()
+        self.app_sent(message)
 
     async def _cancel(self) -> None:
         if not self._started or self._finished.is_set():
