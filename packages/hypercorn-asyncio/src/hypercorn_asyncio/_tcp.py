@@ -135,13 +135,17 @@ class HTTPProtocol(asyncio.Protocol):
             state=context.lifespan_state,
             dates=context.dates,
         )
+        self._multiplexed = self.conn.http_version == "2"  # ALPN h2
         context.connection_opened(self)
         if context.shutting_down:
             self.conn.start_shutdown(time())
         self.pump()
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data, time())
+        conn = self.conn
+        conn.receive_data(data, time())
+        if not self._multiplexed:  # input is where prior knowledge or h2c switches to HTTP/2
+            self._multiplexed = conn.http_version == "2"
         self.pump()
 
     def eof_received(self) -> bool:
@@ -230,8 +234,6 @@ class HTTPProtocol(asyncio.Protocol):
             self._closing = True
             transport.close()
             return
-        if not self._multiplexed and conn.http_version == "2":
-            self._multiplexed = True
         if self._multiplexed:
             if not self._flush_pending:
                 self._flush_pending = True
