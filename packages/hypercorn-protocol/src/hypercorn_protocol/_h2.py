@@ -536,9 +536,7 @@ class HTTP2Connection:
             self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
     def _scope(self, head: RequestHead) -> Scope | None:
-        headers = head.headers
-        if head.authority is not None and not any(name == b"host" for name, _ in headers):
-            headers.insert(0, (b"host", head.authority))
+        headers = head.scope_headers()
         assert head.path is not None
         raw_path, query = split_target(head.path)
         if not raw_path.isascii():
@@ -564,6 +562,7 @@ class HTTP2Connection:
         # h2c: the HTTP/1.1 request that asked for the upgrade is stream 1, already complete.
         self._requests += 1
         # h11 validated it; only the pseudo-headers _switch_to_h2c put first are split off
+        # (it turned host into :authority, so no host field is left among the others)
         pseudo = {name: value for name, value in request if name[:1] == b":"}
         head = RequestHead(
             pseudo[b":method"],
@@ -829,7 +828,8 @@ class HTTP2Connection:
         except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
             return
         self._out.append(self._h2.data_to_send())
-        scope = self._scope(RequestHead(b"GET", path, authority, None, headers))
+        host = next((value for name, value in headers if name == b"host"), None)
+        scope = self._scope(RequestHead(b"GET", path, authority, None, headers, host))
         if scope is None:
             return
         pushed = _H2Stream(promised, scope, "GET", now)
@@ -842,7 +842,7 @@ class HTTP2Connection:
     # ------------------------------------------------------------- WebSocket
     def _start_websocket(self, stream_id: int, head: RequestHead, now: float) -> None:
         """RFC 8441: ``CONNECT`` with ``:protocol websocket`` opens a WebSocket on a stream."""
-        headers = head.headers
+        headers = head.scope_headers()
         assert head.protocol is not None and head.path is not None  # checked by request_head
         if head.protocol.lower() != b"websocket":
             self._reject_stream(stream_id, 501, [], now)
@@ -851,8 +851,6 @@ class HTTP2Connection:
         if version != b"13":
             self._reject_stream(stream_id, 400, [(b"sec-websocket-version", b"13")], now)
             return
-        if head.authority is not None and not any(name == b"host" for name, _ in headers):
-            headers.insert(0, (b"host", head.authority))
         self._requests += 1
         raw_path, query = split_target(head.path)
         offer = HandshakeOffer.from_headers(headers)

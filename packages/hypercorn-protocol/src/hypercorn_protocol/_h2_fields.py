@@ -37,7 +37,7 @@ class MalformedRequest(Exception):
 class RequestHead:
     """A request's pseudo-header fields and its regular header fields, validated."""
 
-    __slots__ = ("authority", "headers", "method", "path", "protocol")
+    __slots__ = ("authority", "headers", "host", "method", "path", "protocol")
 
     def __init__(
         self,
@@ -46,12 +46,21 @@ class RequestHead:
         authority: bytes | None,
         protocol: bytes | None,
         headers: Headers,
+        host: bytes | None = None,
     ) -> None:
         self.method = method
         self.path = path
         self.authority = authority
         self.protocol = protocol
         self.headers = headers
+        self.host = host  # the value of the host field among ``headers``, if any
+
+    def scope_headers(self) -> Headers:
+        """``headers`` for the ASGI scope: with ``host`` taken from ``:authority`` if absent."""
+        if self.authority is not None and self.host is None:
+            self.headers.insert(0, (b"host", self.authority))
+            self.host = self.authority
+        return self.headers
 
 
 class FieldCache:
@@ -143,7 +152,7 @@ def request_head(
         raise MalformedRequest("neither :authority nor host")
     if authority is not None and host is not None and authority != host:
         raise MalformedRequest(":authority and host differ")
-    return RequestHead(method, path, authority, protocol, headers)
+    return RequestHead(method, path, authority, protocol, headers, host)
 
 
 def has_pseudo_field(fields: Iterable[tuple[bytes, bytes]]) -> bool:
