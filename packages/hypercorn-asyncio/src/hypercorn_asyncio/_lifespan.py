@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError
+from hypercorn_protocol.errors import LifespanTimeoutError
 from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
@@ -48,11 +48,10 @@ class Lifespan(LifespanRunner):
         except asyncio.TimeoutError:
             await self._cancel()
             raise LifespanTimeoutError("startup") from None
-        if protocol.fatal_error is not None:
-            raise protocol.fatal_error
-        if protocol.startup_failure is not None:
-            await self._cancel()
-            raise LifespanFailureError("startup", protocol.startup_failure)
+        error = protocol.startup_error()
+        if error is not None:
+            await self._cancel()  # a no-op when the app already ended
+            raise error
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app to finish it.
@@ -78,8 +77,9 @@ class Lifespan(LifespanRunner):
         # Let the app return by itself after answering; cancel it if it lingers.
         await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
         await self._cancel()
-        if protocol.shutdown_failure is not None:
-            raise LifespanFailureError("shutdown", protocol.shutdown_failure)
+        error = protocol.shutdown_error()
+        if error is not None:
+            raise error
 
     async def _run(self) -> None:
         error: Exception | None = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from hypercorn_protocol.errors import UnexpectedMessageError
+from hypercorn_protocol.errors import LifespanFailureError, UnexpectedMessageError
 from hypercorn_protocol.typing import ASGIApp, Message, Scope
 
 _LOGGER = logging.getLogger("hypercorn.error")
@@ -85,6 +85,20 @@ class LifespanProtocol:
         else:
             stage = "shutdown" if self.startup_answered else "startup"
             raise UnexpectedMessageError(f"lifespan {stage}", kind)
+
+    def startup_error(self) -> Exception | None:
+        """What a driver's ``startup`` raises once the stage is answered, if anything."""
+        if self.fatal_error is not None:
+            return self.fatal_error
+        if self.startup_failure is not None:
+            return LifespanFailureError("startup", self.startup_failure)
+        return None
+
+    def shutdown_error(self) -> Exception | None:
+        """What a driver's ``shutdown`` raises once the app is done, if anything."""
+        if self.shutdown_failure is not None:
+            return LifespanFailureError("shutdown", self.shutdown_failure)
+        return None
 
     def app_ended(self, error: Exception | None) -> None:
         """The app's call returned (``error`` None) or raised ``error``; not cancellation."""

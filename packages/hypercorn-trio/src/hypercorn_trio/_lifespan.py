@@ -11,7 +11,7 @@ asyncio driver; this class only runs the task, queues the messages and keeps the
 from __future__ import annotations
 
 import trio
-from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError
+from hypercorn_protocol.errors import LifespanTimeoutError
 from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
@@ -56,11 +56,10 @@ class Lifespan(LifespanRunner):
         if timeout.cancelled_caught:
             await self._cancel()
             raise LifespanTimeoutError("startup")
-        if protocol.fatal_error is not None:
-            raise protocol.fatal_error
-        if protocol.startup_failure is not None:
-            await self._cancel()
-            raise LifespanFailureError("startup", protocol.startup_failure)
+        error = protocol.startup_error()
+        if error is not None:
+            await self._cancel()  # a no-op when the app already ended
+            raise error
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app to finish it.
@@ -85,8 +84,9 @@ class Lifespan(LifespanRunner):
         with trio.move_on_at(deadline):
             await self._finished.wait()
         await self._cancel()
-        if protocol.shutdown_failure is not None:
-            raise LifespanFailureError("shutdown", protocol.shutdown_failure)
+        error = protocol.shutdown_error()
+        if error is not None:
+            raise error
 
     async def _run(self) -> None:
         error: Exception | None = None
