@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 
 from hypercorn_protocol.middleware import DispatcherMiddleware, ProxyFixMiddleware
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server, sleep
 
 
 def mounted(name: str) -> Any:
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
+    async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
