@@ -17,10 +17,10 @@ from typing import Any
 
 from hypercorn_protocol import AppMessage, CloseConnection, ServerConnection, StartApp
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 
 
-async def app(scope: Scope, receive: Any, send: Any) -> None:
+async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"x-by", b"sans-io")]})
     await send({"type": "http.response.body", "body": f"Hello from {scope['path']}\n".encode()})
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hypercorn_protocol.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 
 
-async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     """Answer every HTTP request with a greeting; accept the lifespan protocol."""
     if scope["type"] == "lifespan":
         while True:

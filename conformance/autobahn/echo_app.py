@@ -8,10 +8,10 @@ gets a short 200 so the port can be probed with curl.
 from __future__ import annotations
 
 from hypercorn_protocol.typing import (
-    ASGIReceiveCallable as Receive,
-    ASGISendCallable as Send,
+    ASGIReceive as Receive,
+    ASGIScope,
+    ASGISend as Send,
     Message,
-    Scope,
 )
 
 __all__ = ["app"]
@@ -19,7 +19,7 @@ __all__ = ["app"]
 _HELLO = b"WebSocket echo for Autobahn|Testsuite\n"
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
+async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
     """Serve one connection, request or lifespan; see the module docstring."""
     kind = scope["type"]
     if kind == "websocket":

@@ -19,7 +19,7 @@ from hypercorn_protocol.errors import (
     UnexpectedMessageError,
 )
 from hypercorn_protocol.lifespan import LifespanConfig
-from hypercorn_protocol.typing import ASGIApp, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend
 from hypercorn_trio._lifespan import Lifespan as TrioLifespan
 
 
@@ -105,12 +105,10 @@ class RecordingApp:
         self.startup = startup
         self.shutdown = shutdown
         self.received: list[str] = []
-        self.scope: Scope | None = None
+        self.scope: ASGIScope | None = None
         self.finished = False
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
         for stage, answer in (("startup", self.startup), ("shutdown", self.shutdown)):
             message = await receive()
@@ -140,7 +138,7 @@ def test_startup_and_shutdown_complete(backend: Backend) -> None:
 
 
 def test_state_is_shared_with_the_server(backend: Backend) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         await receive()
         scope["state"]["pool"] = "connected"
         await send({"type": "lifespan.startup.complete"})
@@ -187,7 +185,7 @@ def test_shutdown_failed_raises_with_the_apps_message(backend: Backend) -> None:
 def test_startup_timeout_cancels_the_app(backend: Backend) -> None:
     cancelled = False
 
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         nonlocal cancelled
         await receive()
         try:
@@ -207,7 +205,7 @@ def test_startup_timeout_cancels_the_app(backend: Backend) -> None:
 
 
 def test_shutdown_timeout(backend: Backend) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
         await receive()
@@ -226,7 +224,7 @@ def test_shutdown_timeout(backend: Backend) -> None:
 def test_app_without_lifespan_support_keeps_serving(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         assert scope["type"] == "http", "only HTTP is supported"
 
     async def main(make: Make) -> Lifespan:
@@ -245,7 +243,7 @@ def test_app_without_lifespan_support_keeps_serving(
 
 
 def test_app_that_returns_is_done(backend: Backend) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         return
 
     async def main(make: Make) -> Lifespan:
@@ -260,7 +258,7 @@ def test_app_that_returns_is_done(backend: Backend) -> None:
 def test_error_after_startup_is_logged_with_traceback(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
         await receive()
@@ -283,7 +281,7 @@ def test_error_after_startup_is_logged_with_traceback(
 def test_unknown_message_type_raises_in_send(backend: Backend) -> None:
     errors: list[Exception] = []
 
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         await receive()
         try:
             await send({"type": "lifespan.startup.done"})
@@ -305,7 +303,7 @@ def test_unknown_message_type_raises_in_send(backend: Backend) -> None:
 
 
 def test_unknown_message_type_escaping_the_app_fails_startup(backend: Backend) -> None:
-    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         await receive()
         await send({"type": "lifespan.ready"})
 

@@ -13,7 +13,7 @@ import pytest
 
 import trio
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp, AsyncioWSGIMiddleware
-from hypercorn_protocol.typing import Message, Scope, StartResponse, WSGIFramework
+from hypercorn_protocol.typing import ASGIScope, Message, StartResponse, WSGIFramework
 from hypercorn_protocol.wsgi import ThreadedWSGIApp, WSGIWrapper
 from hypercorn_trio.wsgi import TrioWSGIApp, TrioWSGIMiddleware
 from tests.helpers.apps.scopes import http_scope
@@ -70,7 +70,7 @@ class Recorder:
 def serve(
     backend: Backend,
     app: WSGIFramework,
-    scope: Scope | None = None,
+    scope: ASGIScope | None = None,
     chunks: Iterable[bytes] = (b"",),
     max_body_size: int = 2**16,
 ) -> Recorder:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server, sleep
 
 
@@ -47,7 +47,7 @@ def settled(lines: list[str], expected: int) -> list[str]:
     return list(lines)
 
 
-async def app(scope: Scope, receive: Any, send: Any) -> None:
+async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     if scope["path"] == "/error":

@@ -12,14 +12,14 @@ import httpx
 import pytest
 import trustme
 
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 from tests.e2e.conftest import make_config, run_server, sleep
 
 Receive = Any
 Send = Any
 
 
-async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
+async def echo_app(scope: ASGIScope, receive: Receive, send: Send) -> None:
     """Echo the request body; answer lifespan; report the scope in headers."""
     if scope["type"] == "lifespan":
         while True:
@@ -269,7 +269,7 @@ def test_graceful_timeout_cancels_stuck_requests(loop_name: str) -> None:
     assert errors, "the stuck request must be cut, not answered"
 
 
-async def failing_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+async def failing_lifespan(scope: ASGIScope, receive: Receive, send: Send) -> None:
     assert scope["type"] == "lifespan"
     await receive()
     await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
@@ -285,7 +285,7 @@ def test_lifespan_failure_refuses_to_start(loop_name: str) -> None:
         pass
 
 
-async def no_lifespan_app(scope: Scope, receive: Receive, send: Send) -> None:
+async def no_lifespan_app(scope: ASGIScope, receive: Receive, send: Send) -> None:
     assert scope["type"] == "http"
     await send({"type": "http.response.start", "status": 204})
     await send({"type": "http.response.body"})
@@ -313,7 +313,7 @@ def test_slow_reader_backpressure_bounds_memory(loop_name: str) -> None:
     """A client that does not read makes the app's send wait instead of buffering."""
     sent: list[int] = []
 
-    async def firehose(scope: Scope, receive: Receive, send: Send) -> None:
+    async def firehose(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await send({"type": "http.response.start", "status": 200})
@@ -362,7 +362,7 @@ def test_slow_app_backpressure_blocks_the_uploader(loop_name: str) -> None:
     release = threading.Event()
     received: list[int] = []
 
-    async def lazy_reader(scope: Scope, receive: Receive, send: Send) -> None:
+    async def lazy_reader(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         while not release.is_set():

@@ -17,11 +17,11 @@ import httpx
 import pytest
 import trustme
 
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server
 
 
-async def app(scope: Scope, receive: Any, send: Any) -> None:
+async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     body = b""
@@ -200,7 +200,7 @@ def test_ping_flood_from_a_peer_that_never_reads_is_bounded(loop_name: str) -> N
             assert sent < limit, "the server kept reading a peer that never reads"
 
 
-async def ws_echo(scope: Scope, receive: Any, send: Any) -> None:
+async def ws_echo(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] != "websocket":
         return
     assert (await receive())["type"] == "websocket.connect"
@@ -290,7 +290,7 @@ def test_malformed_request_costs_only_its_stream(loop_name: str) -> None:
             assert body == b"/after"
 
 
-async def echo_header_app(scope: Scope, receive: Any, send: Any) -> None:
+async def echo_header_app(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     value = dict(scope["headers"]).get(b"x-n", b"")

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server
 
 
-async def app(scope: Scope, receive: Any, send: Any) -> None:
+async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     status = int(scope["path"].strip("/") or 200)

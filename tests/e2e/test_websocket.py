@@ -29,7 +29,7 @@ from wsproto.events import (
 )
 from wsproto.extensions import PerMessageDeflate
 
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 from tests.e2e.conftest import make_config, run_server, sleep
 
 Receive = Any
@@ -42,7 +42,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
-        self.scopes: list[Scope] = []
+        self.scopes: list[ASGIScope] = []
         self.done = threading.Event()
 
     def wait(self, timeout: float = 10) -> None:
@@ -54,10 +54,10 @@ class Recorder:
         return message
 
 
-def make_app(recorder: Recorder) -> Callable[[Scope, Receive, Send], Any]:
+def make_app(recorder: Recorder) -> Callable[[ASGIScope, Receive, Send], Any]:
     """An echo app whose behaviour the path picks."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -74,7 +74,9 @@ def make_app(recorder: Recorder) -> Callable[[Scope, Receive, Send], Any]:
     return app
 
 
-async def serve_websocket(scope: Scope, receive: Receive, send: Send, recorder: Recorder) -> None:
+async def serve_websocket(
+    scope: ASGIScope, receive: Receive, send: Send, recorder: Recorder
+) -> None:
     path = scope["path"]
     connect_message = await receive()
     recorder.messages.append(connect_message)
@@ -381,7 +383,7 @@ def test_slow_app_with_many_messages_keeps_order(loop_name: str) -> None:
     received: list[str] = []
     done = threading.Event()
 
-    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+    async def slow_app(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             return
         await receive()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.metadata
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,6 +86,19 @@ def test_project_metadata(distribution: str) -> None:
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
 def test_versions_are_in_lockstep(distribution: str) -> None:
     assert _version(distribution) == VERSION
+
+
+def test_version_sorts_above_upstream_hypercorn() -> None:
+    # Anything requiring hypercorn>=0.11 (Quart does) must be satisfied by us; at or below
+    # 0.18.0, the last upstream release, pip would replace us with upstream Hypercorn.
+    assert Version(VERSION) > Version("0.18.0")
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_installed_distribution_version_matches_the_source(distribution: str) -> None:
+    # The metadata pip compares, not only the module attribute: a stale editable install
+    # would keep the old version here.
+    assert importlib.metadata.version(distribution) == VERSION
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)

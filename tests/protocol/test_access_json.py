@@ -13,7 +13,7 @@ import pytest
 
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.logging import AccessLogAtoms, Logger, access_json
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
         coroutine.send(None)
 
 
-SCOPE: Scope = {
+SCOPE: ASGIScope = {
     "type": "http",
     "http_version": "2",
     "method": "POST",

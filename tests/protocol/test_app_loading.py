@@ -21,7 +21,7 @@ from hypercorn_protocol.app_loading import (
     wrap_app,
 )
 from hypercorn_protocol.errors import NoAppError
-from hypercorn_protocol.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 from hypercorn_protocol.wsgi import WSGIWrapper
 from tests.helpers.apps import loadable
 
@@ -302,7 +302,7 @@ def test_non_literal_factory_arguments_are_refused() -> None:
 # --------------------------------------------------------------------------- detection
 
 
-async def asgi_function(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def asgi_function(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     pass
 
 
@@ -311,9 +311,7 @@ def wsgi_function(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 
 class AsyncCallable:
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         pass
 
 
@@ -323,12 +321,10 @@ class SyncCallable:
 
 
 def sync_decorator(
-    func: Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]],
-) -> Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]:
+    func: Callable[[ASGIScope, ASGIReceive, ASGISend], Awaitable[None]],
+) -> Callable[[ASGIScope, ASGIReceive, ASGISend], Awaitable[None]]:
     @functools.wraps(func)
-    def wrapper(
-        scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> Awaitable[None]:
+    def wrapper(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
         return func(scope, receive, send)
 
     return wrapper

@@ -15,7 +15,7 @@ import pytest
 
 from hypercorn_protocol.config import Config, ConfigError
 from hypercorn_protocol.logging import AccessLogAtoms, Logger
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 
 LOGGER_NAMES = ("hypercorn.access", "hypercorn.error")
 
@@ -57,8 +57,8 @@ def capturing_logger(name: str) -> tuple[logging.Logger, list[logging.LogRecord]
     return logger, handler.records
 
 
-def http_scope(**overrides: Any) -> Scope:
-    scope: Scope = {
+def http_scope(**overrides: Any) -> ASGIScope:
+    scope: ASGIScope = {
         "type": "http",
         "asgi": {"spec_version": "2.1", "version": "3.0"},
         "http_version": "1.1",
@@ -292,7 +292,7 @@ def test_access_enabled() -> None:
     class CountingLogger(Logger):
         count = 0
 
-        async def access(self, request: Scope, response: Any, request_time: float) -> None:
+        async def access(self, request: ASGIScope, response: Any, request_time: float) -> None:
             self.count += 1
 
     assert CountingLogger(Config()).access_enabled
@@ -529,7 +529,7 @@ def test_atoms_method_can_be_overridden() -> None:
     access, records = capturing_logger("custom.access.atoms")
 
     class ExtraLogger(Logger):
-        def atoms(self, request: Scope, response: Any, request_time: float) -> dict[str, str]:
+        def atoms(self, request: ASGIScope, response: Any, request_time: float) -> dict[str, str]:
             atoms = dict(AccessLogAtoms(request, response, request_time))
             atoms["extra"] = "yes"
             return atoms

@@ -22,7 +22,7 @@ from hypercorn_protocol.middleware import (
     TrioDispatcherMiddleware,
 )
 from hypercorn_protocol.middleware._forwarded import parse_forwarded, parse_node
-from hypercorn_protocol.typing import ASGIApp, Message, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIScope, Message
 
 
 def drive(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -36,16 +36,16 @@ class Recorder:
 
     def __init__(self, name: str = "app") -> None:
         self.name = name
-        self.scopes: list[Scope] = []
+        self.scopes: list[ASGIScope] = []
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Any, send: Any) -> None:
         self.scopes.append(scope)
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": self.name.encode()})
 
 
-def call(app: ASGIApp, scope: Scope) -> list[Message]:
+def call(app: ASGIApp, scope: ASGIScope) -> list[Message]:
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -58,8 +58,8 @@ def call(app: ASGIApp, scope: Scope) -> list[Message]:
     return sent
 
 
-def http_scope(path: str = "/", **overrides: Any) -> Scope:
-    scope: Scope = {
+def http_scope(path: str = "/", **overrides: Any) -> ASGIScope:
+    scope: ASGIScope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -77,7 +77,7 @@ def http_scope(path: str = "/", **overrides: Any) -> Scope:
     return scope
 
 
-def ws_scope(path: str = "/", **overrides: Any) -> Scope:
+def ws_scope(path: str = "/", **overrides: Any) -> ASGIScope:
     scope = http_scope(path, type="websocket", scheme="ws", extensions={})
     del scope["method"]
     scope.update(overrides)
@@ -145,7 +145,7 @@ class LifespanApp:
         self.received: list[str] = []
         self.returned = False
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Any, send: Any) -> None:
         assert scope["type"] == "lifespan"
         scope["state"][id(self)] = True
         while True:
@@ -161,7 +161,7 @@ class LifespanApp:
                 return
 
 
-async def raises_on_lifespan(scope: Scope, receive: Any, send: Any) -> None:
+async def raises_on_lifespan(scope: ASGIScope, receive: Any, send: Any) -> None:
     assert scope["type"] == "http", "no lifespan here"
 
 
@@ -256,7 +256,7 @@ def test_when_no_app_speaks_lifespan_the_error_reaches_the_server(runner: Runner
 
 
 def test_app_that_returns_at_once_counts_as_done(runner: Runner) -> None:
-    async def returns(scope: Scope, receive: Any, send: Any) -> None:
+    async def returns(scope: ASGIScope, receive: Any, send: Any) -> None:
         return
 
     app = DispatcherMiddleware({"/a": returns, "/b": LifespanApp()})
@@ -267,7 +267,7 @@ def test_app_that_returns_at_once_counts_as_done(runner: Runner) -> None:
 
 
 def test_unknown_lifespan_message_is_an_error(runner: Runner) -> None:
-    async def bad(scope: Scope, receive: Any, send: Any) -> None:
+    async def bad(scope: ASGIScope, receive: Any, send: Any) -> None:
         await receive()
         await send({"type": "lifespan.startup.done"})
 
@@ -394,7 +394,7 @@ def test_secure_websocket_passes_through() -> None:
 # ------------------------------------------------------------------------- proxy fix
 
 
-def seen_scope(app: ProxyFixMiddleware, scope: Scope) -> Scope:
+def seen_scope(app: ProxyFixMiddleware, scope: ASGIScope) -> ASGIScope:
     inner = app.app
     assert isinstance(inner, Recorder)
     call(app, scope)
@@ -540,7 +540,7 @@ def test_unknown_proto_is_ignored() -> None:
 
 def test_lifespan_passes_through_unchanged() -> None:
     inner = Recorder()
-    scope: Scope = {"type": "lifespan"}
+    scope: ASGIScope = {"type": "lifespan"}
 
     call(ProxyFixMiddleware(inner), scope)
 

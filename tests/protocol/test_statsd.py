@@ -13,7 +13,7 @@ from hypercorn_protocol.binding import StatsdSocket, split_statsd_address as spl
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.logging import Logger
 from hypercorn_protocol.statsd import StatsdLogger
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -48,7 +48,7 @@ def make_logger(**values: Any) -> StatsdLogger:
     return StatsdLogger(config)
 
 
-SCOPE: Scope = {
+SCOPE: ASGIScope = {
     "type": "http",
     "http_version": "1.1",
     "method": "GET",

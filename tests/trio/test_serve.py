@@ -13,7 +13,7 @@ import pytest
 
 import trio
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 from hypercorn_trio import serve
 
 
@@ -33,9 +33,7 @@ class App:
         self.lifespan: list[str] = []
         self.in_trio = False
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()

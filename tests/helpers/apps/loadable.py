@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from hypercorn_protocol.typing import ASGIReceiveCallable, ASGISendCallable, Scope, StartResponse
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend, StartResponse
 
 
-async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     """A do-nothing ASGI app."""
 
 
@@ -28,9 +28,7 @@ class NamedASGIApp:
         self.name = name
         self.debug = debug
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         """Do nothing."""
 
 
@@ -59,8 +57,6 @@ namespace = _Namespace()
 not_callable = 42
 
 
-def legacy_style(
-    scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-) -> Awaitable[None]:
+def legacy_style(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
     """A sync callable that returns a coroutine: detected as WSGI unless forced."""
     return app(scope, receive, send)

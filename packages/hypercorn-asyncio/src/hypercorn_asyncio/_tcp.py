@@ -31,7 +31,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
@@ -272,14 +272,14 @@ class HTTPProtocol(asyncio.Protocol):
         self.pump()
 
     # ---------------------------------------------------------------- the app
-    def _start_app(self, stream_id: int, scope: Scope) -> None:
+    def _start_app(self, stream_id: int, scope: ASGIScope) -> None:
         stream = _AppStream(self, stream_id)
         self.streams[stream_id] = stream
         stream.task = self.loop.create_task(self._run_app(stream, scope))
         self.context.tasks.add(stream.task)
         stream.task.add_done_callback(self.context.tasks.discard)
 
-    async def _run_app(self, stream: _AppStream, scope: Scope) -> None:
+    async def _run_app(self, stream: _AppStream, scope: ASGIScope) -> None:
         exc: BaseException | None = None
         try:
             await self.context.app(scope, stream.receive, stream.send)

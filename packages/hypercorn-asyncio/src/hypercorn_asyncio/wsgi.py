@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hypercorn_protocol.typing import Message, WSGIFramework
-from hypercorn_protocol.wsgi import ThreadedWSGIApp, WSGIWrapper
+from hypercorn_protocol.wsgi import MAX_BODY_SIZE, ThreadedWSGIApp, WSGIWrapper
 
 
 class AsyncioWSGIApp(ThreadedWSGIApp):
@@ -43,7 +43,7 @@ class AsyncioWSGIApp(ThreadedWSGIApp):
 class AsyncioWSGIMiddleware(AsyncioWSGIApp):
     """Hypercorn's name: a WSGI app as an ASGI app, e.g. under other ASGI middleware."""
 
-    def __init__(self, wsgi_app: WSGIFramework, max_body_size: int = 2**16) -> None:
+    def __init__(self, wsgi_app: WSGIFramework, max_body_size: int = MAX_BODY_SIZE) -> None:
         """Wrap ``wsgi_app``.
 
         Args:

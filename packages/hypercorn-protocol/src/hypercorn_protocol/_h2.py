@@ -72,7 +72,7 @@ from hypercorn_protocol.events import (
     StreamWritable,
 )
 from hypercorn_protocol.settings import ProtocolSettings
-from hypercorn_protocol.typing import Headers, Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Headers, Message
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HIGH_WATER = 64 * 1024
@@ -114,7 +114,7 @@ class _H2Stream:
         "ws_held",
     )
 
-    def __init__(self, stream_id: int, scope: Scope, method: str, start: float) -> None:
+    def __init__(self, stream_id: int, scope: ASGIScope, method: str, start: float) -> None:
         self.stream_id = stream_id
         self.scope = scope
         self.method = method
@@ -535,7 +535,7 @@ class HTTP2Connection:
             stream.request_complete = True
             self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
 
-    def _scope(self, head: RequestHead) -> Scope | None:
+    def _scope(self, head: RequestHead) -> ASGIScope | None:
         headers = head.scope_headers()
         assert head.path is not None
         raw_path, query = split_target(head.path)
@@ -1011,7 +1011,7 @@ def _response_field(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
     return None if name in CONNECTION_SPECIFIC else (name, value)
 
 
-def _host(scope: Scope) -> bytes | None:
+def _host(scope: ASGIScope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"host":
             return bytes(value)

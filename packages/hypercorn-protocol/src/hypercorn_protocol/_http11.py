@@ -87,7 +87,7 @@ from hypercorn_protocol.events import (
     StartApp,
 )
 from hypercorn_protocol.settings import ProtocolSettings
-from hypercorn_protocol.typing import Headers, Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Headers, Message
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _DISCONNECT: Message = {"type": "http.disconnect"}
@@ -139,7 +139,7 @@ class _Stream:
         "unconsumed",
     )
 
-    def __init__(self, stream_id: int, scope: Scope, method: bytes, start: float) -> None:
+    def __init__(self, stream_id: int, scope: ASGIScope, method: bytes, start: float) -> None:
         self.stream_id = stream_id
         self.scope = scope
         self.method = method

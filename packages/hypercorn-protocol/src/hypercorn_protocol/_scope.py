@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from hypercorn_protocol.typing import Headers, Scope
+from hypercorn_protocol.typing import ASGIScope, Headers
 
 HTTP_ASGI = {"version": "3.0", "spec_version": "2.3"}
 Address = tuple[str, int] | None
@@ -44,8 +44,8 @@ def http_scope(
     server: Address,
     state: dict[str, Any] | None,
     extensions: dict[str, Any],
-) -> Scope:
-    scope: Scope = {
+) -> ASGIScope:
+    scope: ASGIScope = {
         "type": "http",
         "asgi": dict(HTTP_ASGI),
         "http_version": http_version,

@@ -61,7 +61,7 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opc
 from hypercorn_protocol._headers import normalise_app_headers
 from hypercorn_protocol._scope import Address, decode_path
 from hypercorn_protocol.errors import UnexpectedMessageError, WebSocketClosedError
-from hypercorn_protocol.typing import Headers, Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Headers, Message
 
 WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.4"}
 ABNORMAL_CLOSURE = 1006
@@ -106,9 +106,9 @@ def websocket_scope(
     server: Address,
     subprotocols: list[str],
     state: dict[str, Any] | None,
-) -> Scope:
+) -> ASGIScope:
     """The ASGI ``websocket`` scope; ``scheme`` is ``ws`` or ``wss``."""
-    scope: Scope = {
+    scope: ASGIScope = {
         "type": "websocket",
         "asgi": dict(WEBSOCKET_ASGI),
         "http_version": http_version,

@@ -65,7 +65,15 @@ class ShutdownError(Exception):
     """Raised inside a worker to unwind it when shutdown is requested."""
 
 
+class InvalidPathError(Exception):
+    """Hypercorn 0.18's name for a request path outside ``root_path``; kept for imports.
+
+    Never raised here: the WSGI bridge takes such a path as already relative.
+    """
+
+
 __all__ = [
+    "InvalidPathError",
     "LifespanFailureError",
     "LifespanTimeoutError",
     "LocalProtocolError",

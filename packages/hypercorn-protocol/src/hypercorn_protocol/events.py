@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypercorn_protocol.typing import Headers, Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Headers, Message
 
 
 class Event:
@@ -35,7 +35,7 @@ class StartApp(Event):
     """Run the ASGI app for ``stream_id`` with ``scope``."""
 
     stream_id: int
-    scope: Scope
+    scope: ASGIScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ class RequestCompleted(Event):
     """
 
     stream_id: int
-    scope: Scope
+    scope: ASGIScope
     response: ResponseSummary | None
     start: float
     end: float

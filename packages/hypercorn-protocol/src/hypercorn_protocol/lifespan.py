@@ -24,7 +24,7 @@ import logging
 from typing import Protocol
 
 from hypercorn_protocol.errors import LifespanFailureError, UnexpectedMessageError
-from hypercorn_protocol.typing import ASGIApp, Message, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIScope, Message
 
 _LOGGER = logging.getLogger("hypercorn.error")
 
@@ -58,7 +58,7 @@ class LifespanProtocol:
         self.shutdown_failure: str | None = None
         self.fatal_error: UnexpectedMessageError | None = None
 
-    def scope(self) -> Scope:
+    def scope(self) -> ASGIScope:
         return {
             "type": "lifespan",
             "asgi": {"spec_version": "2.0", "version": "3.0"},

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 
 if TYPE_CHECKING:
     from hypercorn_protocol.config import Config
@@ -151,7 +151,7 @@ class Logger:
         return self.access_logger is not None or type(self).access is not Logger.access
 
     async def access(
-        self, request: Scope, response: Mapping[str, Any] | None, request_time: float
+        self, request: ASGIScope, response: Mapping[str, Any] | None, request_time: float
     ) -> None:
         """Log one access line.
 
@@ -170,7 +170,7 @@ class Logger:
                 logger.info(self.access_log_format, atoms)
 
     def atoms(
-        self, request: Scope, response: Mapping[str, Any] | None, request_time: float
+        self, request: ASGIScope, response: Mapping[str, Any] | None, request_time: float
     ) -> Mapping[str, str]:
         """The mapping the access-log format is applied to (override to add atoms)."""
         return AccessLogAtoms(request, response, request_time)
@@ -284,7 +284,7 @@ class AccessLogAtoms(dict[str, str]):
     """
 
     def __init__(
-        self, request: Scope, response: Mapping[str, Any] | None, request_time: float
+        self, request: ASGIScope, response: Mapping[str, Any] | None, request_time: float
     ) -> None:
         super().__init__()
         for name, value in request.get("headers", ()):

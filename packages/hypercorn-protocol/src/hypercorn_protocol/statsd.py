@@ -15,7 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol.logging import Logger
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,7 +115,7 @@ class StatsdLogger(Logger):
             await super().log(level, message, *args, **kwargs)
 
     async def access(
-        self, request: Scope, response: Mapping[str, Any] | None, request_time: float
+        self, request: ASGIScope, response: Mapping[str, Any] | None, request_time: float
     ) -> None:
         await super().access(request, response, request_time)
         await self.histogram("hypercorn.request.duration", request_time * 1_000)

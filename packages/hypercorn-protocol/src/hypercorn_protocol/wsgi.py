@@ -32,11 +32,11 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 from hypercorn_protocol.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
+    ASGIReceive,
+    ASGIScope,
+    ASGISend,
     Headers,
     Message,
-    Scope,
     WSGIEnviron,
     WSGIFramework,
 )
@@ -46,6 +46,12 @@ SendBody: TypeAlias = Callable[[bytes, bool], None]
 ExcInfo: TypeAlias = (
     tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 )
+
+#: Default for the WSGI middlewares' ``max_body_size`` (the server uses the config's).
+MAX_BODY_SIZE = 2**16
+
+#: Hypercorn 0.18's name (in ``hypercorn.middleware.wsgi``) for a WSGI callable.
+WSGICallable: TypeAlias = WSGIFramework
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
@@ -83,7 +89,7 @@ class RequestBodyReader:
 
     __slots__ = ("_chunks", "_size", "complete", "disconnected", "max_size", "too_large")
 
-    def __init__(self, scope: Scope, max_size: int) -> None:
+    def __init__(self, scope: ASGIScope, max_size: int) -> None:
         """Start reading the body of ``scope``'s request.
 
         Args:
@@ -132,7 +138,7 @@ class RequestBodyReader:
             self.disconnected = True
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _declared_length(scope: ASGIScope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name.lower() == b"content-length":
             try:
@@ -173,7 +179,7 @@ def _split_root_path(root_path: str, path: str) -> tuple[str, str]:
     return root, path
 
 
-def _server_address(scope: Scope, host_header: str | None) -> tuple[str, str]:
+def _server_address(scope: ASGIScope, host_header: str | None) -> tuple[str, str]:
     server = scope.get("server")
     if server is not None and server[1] is not None:
         return str(server[0]), str(server[1])
@@ -188,7 +194,7 @@ def _server_address(scope: Scope, host_header: str | None) -> tuple[str, str]:
     return name, port if sep and port else default_port
 
 
-def build_environ(scope: Scope, body: bytes) -> WSGIEnviron:
+def build_environ(scope: ASGIScope, body: bytes) -> WSGIEnviron:
     """Build the PEP 3333 environ for an HTTP scope and its whole body.
 
     ``SCRIPT_NAME`` is ``root_path`` and ``PATH_INFO`` the rest of ``path`` (as
@@ -493,9 +499,7 @@ class ThreadedWSGIApp:
         """Largest request body buffered, in bytes."""
         return self.wrapper.max_body_size
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         """Handle one ASGI connection scope."""
         kind = scope["type"]
         if kind == "http":
@@ -503,9 +507,7 @@ class ThreadedWSGIApp:
         elif kind == "websocket":
             await send({"type": "websocket.close"})
 
-    async def _handle_http(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def _handle_http(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         reader = RequestBodyReader(scope, self.wrapper.max_body_size)
         while not reader.done:
             reader.feed(await receive())
@@ -536,11 +538,13 @@ class ThreadedWSGIApp:
 
 
 __all__ = [
+    "MAX_BODY_SIZE",
     "ExcInfo",
     "RequestBodyReader",
     "SendBody",
     "SendStart",
     "ThreadedWSGIApp",
+    "WSGICallable",
     "WSGIWrapper",
     "build_environ",
     "empty_response",

@@ -36,7 +36,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
     from hypercorn_trio._context import WorkerContext
@@ -380,13 +380,13 @@ class HTTPConnection:
         self._closed.set()
 
     # ---------------------------------------------------------------- the app
-    def _start_app(self, stream_id: int, scope: Scope) -> None:
+    def _start_app(self, stream_id: int, scope: ASGIScope) -> None:
         stream = _AppStream(self, stream_id)
         self.streams[stream_id] = stream
         assert self._nursery is not None
         self._nursery.start_soon(self._run_app, stream, scope)
 
-    async def _run_app(self, stream: _AppStream, scope: Scope) -> None:
+    async def _run_app(self, stream: _AppStream, scope: ASGIScope) -> None:
         exc: BaseException | None = None
         try:
             await self.context.app(scope, stream.receive, stream.send)

@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 from hypercorn_protocol.typing import Message, WSGIFramework
-from hypercorn_protocol.wsgi import ThreadedWSGIApp, WSGIWrapper
+from hypercorn_protocol.wsgi import MAX_BODY_SIZE, ThreadedWSGIApp, WSGIWrapper
 
 
 class TrioWSGIApp(ThreadedWSGIApp):
@@ -42,7 +42,7 @@ class TrioWSGIApp(ThreadedWSGIApp):
 class TrioWSGIMiddleware(TrioWSGIApp):
     """Hypercorn's name: a WSGI app as an ASGI app, e.g. under other ASGI middleware."""
 
-    def __init__(self, wsgi_app: WSGIFramework, max_body_size: int = 2**16) -> None:
+    def __init__(self, wsgi_app: WSGIFramework, max_body_size: int = MAX_BODY_SIZE) -> None:
         """Wrap ``wsgi_app``.
 
         Args:

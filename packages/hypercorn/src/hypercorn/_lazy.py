@@ -40,3 +40,24 @@ def lazy_exports(
         return sorted(set(vars(sys.modules[module_name])) | set(sources))
 
     return __getattr__, __dir__
+
+
+def with_trio_hint(lazy_getattr: Callable[[str], Any], module_name: str) -> Callable[[str], Any]:
+    """Wrap a lazy ``__getattr__`` so that ``TrioWSGIMiddleware`` without trio names the extra.
+
+    Only a missing backend gets the hint; a module missing deeper down is a real bug.
+    """
+    hint = (
+        f"{module_name}.TrioWSGIMiddleware needs the trio backend, which is not "
+        "installed: pip install 'hypercorn[trio]'"
+    )
+
+    def __getattr__(name: str) -> Any:
+        try:
+            return lazy_getattr(name)
+        except ModuleNotFoundError as exc:
+            if name == "TrioWSGIMiddleware" and exc.name in ("trio", "hypercorn_trio"):
+                raise ImportError(hint, name=exc.name) from exc
+            raise
+
+    return __getattr__

@@ -27,18 +27,17 @@ from typing import Any
 
 from hypercorn_protocol.errors import UnexpectedMessageError
 from hypercorn_protocol.middleware._concurrency import (
-    AsyncioBackend,
     Backend,
     Queue,
     TrioBackend,
     current_backend,
 )
-from hypercorn_protocol.typing import ASGIApp, ASGIReceiveCallable, ASGISendCallable, Message, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend, Message
 
 _LOGGER = logging.getLogger("hypercorn.error")
 
 # Each app's lifespan queue; only two messages (startup, shutdown) are ever sent.
-_QUEUE_SIZE = 10
+MAX_QUEUE_SIZE = 10
 _ANSWERS = frozenset(
     f"lifespan.{phase}.{outcome}"
     for phase in ("startup", "shutdown")
@@ -51,26 +50,14 @@ def _matches(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
 
 
-class DispatcherMiddleware:
-    """Route requests to apps mounted on path prefixes, and fan lifespan out to all of them.
-
-    Args:
-        mounts: Path prefix (``"/api"``) -> ASGI app. The first matching mount, in the
-            mapping's order, wins; ``""`` or ``"/"`` matches every path.
-        backend: How lifespan runs the apps concurrently. None picks the running event
-            loop (asyncio, uvloop or trio) at each lifespan call.
-
-    Example:
-        >>> app = DispatcherMiddleware({"/api": api_app, "/": site_app})  # doctest: +SKIP
-    """
+class _Dispatcher:
+    """The routing and the lifespan fan-out; the public classes only choose the loop."""
 
     def __init__(self, mounts: Mapping[str, ASGIApp], *, backend: Backend | None = None) -> None:
         self.mounts = {prefix.rstrip("/"): app for prefix, app in mounts.items()}
         self.backend = backend
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
@@ -83,29 +70,42 @@ class DispatcherMiddleware:
                 return
         await _not_found(scope, send)
 
-    async def _lifespan(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def _lifespan(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         backend = self.backend or current_backend()
         fan_out = _LifespanFanOut(list(self.mounts.values()), backend)
         await fan_out.run(scope, receive, send)
 
 
-class AsyncioDispatcherMiddleware(DispatcherMiddleware):
-    """:class:`DispatcherMiddleware` whose lifespan runs on asyncio (or uvloop)."""
+class AsyncioDispatcherMiddleware(_Dispatcher):
+    """Route requests to apps mounted on path prefixes, and fan lifespan out to all of them.
 
-    def __init__(self, mounts: Mapping[str, ASGIApp]) -> None:
-        super().__init__(mounts, backend=AsyncioBackend())
+    Also available as :data:`DispatcherMiddleware` - the same class, as in Hypercorn 0.18.
+    Unlike 0.18's, its lifespan fan-out runs on whichever loop is running (asyncio,
+    uvloop or trio) unless ``backend`` pins one, so the old name works under trio too.
+
+    Args:
+        mounts: Path prefix (``"/api"``) -> ASGI app. The first matching mount, in the
+            mapping's order, wins; ``""`` or ``"/"`` matches every path.
+        backend: How lifespan runs the apps concurrently. None picks the running event
+            loop at each lifespan call.
+
+    Example:
+        >>> app = DispatcherMiddleware({"/api": api_app, "/": site_app})  # doctest: +SKIP
+    """
 
 
-class TrioDispatcherMiddleware(DispatcherMiddleware):
-    """:class:`DispatcherMiddleware` whose lifespan runs on trio."""
+#: Hypercorn 0.18's name for :class:`AsyncioDispatcherMiddleware` (the very same class).
+DispatcherMiddleware = AsyncioDispatcherMiddleware
+
+
+class TrioDispatcherMiddleware(_Dispatcher):
+    """The dispatcher with its lifespan fan-out pinned to trio."""
 
     def __init__(self, mounts: Mapping[str, ASGIApp]) -> None:
         super().__init__(mounts, backend=TrioBackend())
 
 
-async def _not_found(scope: Scope, send: ASGISendCallable) -> None:
+async def _not_found(scope: ASGIScope, send: ASGISend) -> None:
     if scope["type"] == "http":
         await send(
             {"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]}
@@ -131,7 +131,7 @@ class _LifespanFanOut:
     def __init__(self, apps: list[ASGIApp], backend: Backend) -> None:
         self.apps = apps
         self.backend = backend
-        self.inboxes: list[Queue] = [backend.queue(_QUEUE_SIZE) for _ in apps]
+        self.inboxes: list[Queue] = [backend.queue(MAX_QUEUE_SIZE) for _ in apps]
         # (app index, message sent by the app, or None when the app's call ended)
         self.answers: Queue = backend.queue(math.inf)
         self.finished: set[int] = set()
@@ -139,7 +139,7 @@ class _LifespanFanOut:
         self.errors: list[BaseException] = []
         self.fatal: UnexpectedMessageError | None = None
 
-    async def run(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def run(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         calls = [self._caller(index, app, scope) for index, app in enumerate(self.apps)]
 
         async def main() -> None:
@@ -147,7 +147,7 @@ class _LifespanFanOut:
 
         await self.backend.run_alongside(main, calls)
 
-    def _caller(self, index: int, app: ASGIApp, scope: Scope) -> Any:
+    def _caller(self, index: int, app: ASGIApp, scope: ASGIScope) -> Any:
         inbox = self.inboxes[index]
 
         async def app_send(message: Message) -> None:
@@ -177,7 +177,7 @@ class _LifespanFanOut:
 
         return call
 
-    async def _relay(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def _relay(self, receive: ASGIReceive, send: ASGISend) -> None:
         while True:
             message = await receive()
             phase = message["type"].removeprefix("lifespan.")
@@ -213,4 +213,9 @@ class _LifespanFanOut:
                 return
 
 
-__all__ = ["AsyncioDispatcherMiddleware", "DispatcherMiddleware", "TrioDispatcherMiddleware"]
+__all__ = [
+    "MAX_QUEUE_SIZE",
+    "AsyncioDispatcherMiddleware",
+    "DispatcherMiddleware",
+    "TrioDispatcherMiddleware",
+]

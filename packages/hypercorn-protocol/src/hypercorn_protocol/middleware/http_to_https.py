@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hypercorn_protocol.typing import ASGIApp, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend
 
 
 class HTTPToHTTPSRedirectMiddleware:
@@ -27,9 +27,7 @@ class HTTPToHTTPSRedirectMiddleware:
         self.app = app
         self.host = host
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         kind, scheme = scope["type"], scope.get("scheme")
         if kind == "http" and scheme == "http":
             await send(
@@ -63,7 +61,7 @@ class HTTPToHTTPSRedirectMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def _url(self, scope: Scope, scheme: str) -> str:
+    def _url(self, scope: ASGIScope, scheme: str) -> str:
         host = self.host
         if host is None:
             for name, value in scope.get("headers", ()):

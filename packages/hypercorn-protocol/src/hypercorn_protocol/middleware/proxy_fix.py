@@ -11,7 +11,7 @@ from hypercorn_protocol.middleware._forwarded import (
     split_host,
     split_list,
 )
-from hypercorn_protocol.typing import ASGIApp, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend
 
 _SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
@@ -52,14 +52,12 @@ class ProxyFixMiddleware:
         self.mode = mode
         self.trusted_hops = trusted_hops
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] in ("http", "websocket") and self.trusted_hops > 0:
             scope = self._fixed(scope)
         await self.app(scope, receive, send)
 
-    def _fixed(self, scope: Scope) -> Scope:
+    def _fixed(self, scope: ASGIScope) -> ASGIScope:
         headers: dict[bytes, list[str]] = {}
         for name, value in scope.get("headers", ()):
             headers.setdefault(bytes(name).lower(), []).append(bytes(value).decode("latin-1"))

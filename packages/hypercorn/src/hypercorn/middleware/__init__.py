@@ -6,9 +6,9 @@ Resolved lazily, so importing this module imports neither trio nor a driver; onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hypercorn._lazy import lazy_exports
+from hypercorn._lazy import lazy_exports, with_trio_hint
 
 if TYPE_CHECKING:
     from hypercorn_asyncio.wsgi import AsyncioWSGIMiddleware as AsyncioWSGIMiddleware
@@ -27,11 +27,6 @@ __all__ = [
     "TrioWSGIMiddleware",
 ]
 
-_TRIO_HINT = (
-    "hypercorn.middleware.TrioWSGIMiddleware needs the trio backend, which is not "
-    "installed: pip install 'hypercorn[trio]'"
-)
-
 _lazy_getattr, __dir__ = lazy_exports(
     __name__,
     {
@@ -43,12 +38,4 @@ _lazy_getattr, __dir__ = lazy_exports(
     },
 )
 
-
-def __getattr__(name: str) -> Any:
-    try:
-        return _lazy_getattr(name)
-    except ModuleNotFoundError as exc:
-        # Only a missing backend gets the hint; a module missing deeper down is a real bug.
-        if name == "TrioWSGIMiddleware" and exc.name in ("trio", "hypercorn_trio"):
-            raise ImportError(_TRIO_HINT, name=exc.name) from exc
-        raise
+__getattr__ = with_trio_hint(_lazy_getattr, __name__)
