@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from hypercorn_protocol.typing import Scope
-from tests.e2e.conftest import make_config, run_server
+from tests.e2e.conftest import make_config, run_server, sleep
 
 
 async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -333,3 +333,68 @@ def test_header_compression_against_nghttp2(loop_name: str) -> None:
                 assert response.content == value.encode()
                 ports.add(response.headers["x-client-port"])
         assert len(ports) == 1  # one connection, so one pair of HPACK tables throughout
+
+
+async def slow_app(scope: Scope, receive: Any, send: Any) -> None:
+    """``/slow`` answers after half a second; anything else at once."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    if scope["path"].startswith("/slow"):
+        await sleep(0.5)
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+
+def _read_responses(
+    sock: socket.socket, conn: h2.connection.H2Connection, stream_ids: list[int]
+) -> tuple[dict[int, bytes], list[h2.events.StreamReset], list[h2.events.Event]]:
+    """Read until all of ``stream_ids`` end: their bodies, the resets and every event."""
+    bodies = dict.fromkeys(stream_ids, b"")
+    open_ids = set(stream_ids)
+    resets: list[h2.events.StreamReset] = []
+    seen: list[h2.events.Event] = []
+    while open_ids:
+        data = sock.recv(65536)
+        assert data, f"connection closed with streams {open_ids} unfinished"
+        for event in conn.receive_data(data):
+            seen.append(event)
+            if isinstance(event, h2.events.StreamReset):
+                resets.append(event)
+                open_ids.discard(event.stream_id or 0)
+            elif isinstance(event, h2.events.DataReceived) and event.stream_id in bodies:
+                conn.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id)
+                bodies[event.stream_id] += event.data or b""
+            elif isinstance(event, h2.events.StreamEnded):
+                open_ids.discard(event.stream_id or 0)
+        sock.sendall(conn.data_to_send())
+    return bodies, resets, seen
+
+
+class _GreedyH2(h2.connection.H2Connection):
+    """A client that ignores the server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return 0
+
+
+def test_stream_beyond_max_concurrent_streams_is_refused_alone(loop_name: str) -> None:
+    with run_server(slow_app, make_config(h2_max_concurrent_streams=3), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        conn.__class__ = _GreedyH2
+        with sock:
+            while conn.remote_settings.max_concurrent_streams != 3:
+                conn.receive_data(sock.recv(65536))
+            open_ids = [_request(conn, b"/slow%d" % i) for i in range(3)]
+            extra = _request(conn, b"/extra")
+            sock.sendall(conn.data_to_send())
+            bodies, resets, _ = _read_responses(sock, conn, open_ids)
+            assert [(r.stream_id, r.error_code) for r in resets] == [
+                (extra, h2.errors.ErrorCodes.REFUSED_STREAM)
+            ]
+            assert bodies == {stream_id: b"/slow%d" % i for i, stream_id in enumerate(open_ids)}
+            after = _request(conn, b"/after")
+            sock.sendall(conn.data_to_send())
+            assert _read_response(sock, conn, after)[0] == b"/after"

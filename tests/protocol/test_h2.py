@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import h2.config
 import h2.connection
 import h2.errors
@@ -180,6 +182,51 @@ def test_rapid_reset_flood_is_cut_off() -> None:
     assert h.conn.closed
     received = h.client.receive_data(h.conn.data_to_send())
     goaways = [e for e in received if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+@dataclass
+class LimitedSettings(Settings):
+    h2_max_concurrent_streams: int = 3
+
+
+class GreedyClient(h2.connection.H2Connection):
+    """A client that ignores the server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return 0
+
+
+def test_stream_beyond_max_concurrent_streams_is_refused_alone() -> None:
+    h = H2Harness(LimitedSettings(), client_class=GreedyClient)
+    assert h.client.remote_settings.max_concurrent_streams == 3
+    open_ids = [h.request(f"/s{i}") for i in range(3)]
+    extra = h.request("/extra", headers=[(b"x-big", b"v" * 100)])  # HPACK state must hold
+    assert h.resets() == {extra: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert not h.conn.closed
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
+    assert [s.scope["path"] for s in starts(h.events)] == ["/s0", "/s1", "/s2"]
+    for stream_id in open_ids:
+        h.respond(stream_id, body=b"ok %d" % stream_id)
+        assert h.response_for(stream_id)[1:] == (b"ok %d" % stream_id, True)
+    # the refused request, retried, is served; the table entries it added still decode
+    retry = h.request("/extra", headers=[(b"x-big", b"v" * 100)])
+    assert dict(starts(h.events)[-1].scope["headers"])[b"x-big"] == b"v" * 100
+    h.respond(retry, body=b"retried")
+    assert h.response_for(retry)[1] == b"retried"
+    assert_still_serving(h)
+
+
+def test_flood_of_streams_beyond_the_limit_is_cut_off() -> None:
+    h = H2Harness(LimitedSettings(h2_max_concurrent_streams=1), client_class=GreedyClient)
+    h.request("/open")
+    for _ in range(300):
+        h.request("/over")
+        if h.conn.closed:
+            break
+    assert h.conn.closed
+    goaways = [e for e in h.client_events if isinstance(e, h2.events.ConnectionTerminated)]
     assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 
 

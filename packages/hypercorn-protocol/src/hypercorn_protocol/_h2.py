@@ -141,6 +141,38 @@ class _H2Stream:
         self.ws_held = 0  # DATA bytes whose window is held back while the app is behind
 
 
+class _H2(h2.connection.H2Connection):
+    """h2's connection, except that a stream beyond MAX_CONCURRENT_STREAMS costs only itself.
+
+    h2 treats such a HEADERS frame as a connection error (TooManyStreamsError, GOAWAY),
+    which loses every open stream. RFC 9113 section 5.1.2 allows a stream error: the
+    stream is opened as usual (its header block must be decoded anyway, to keep HPACK
+    in step), recorded in ``over_limit``, and reset REFUSED_STREAM by the caller.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.over_limit: set[int] = set()
+        self._counted = False
+
+    @property
+    def open_inbound_streams(self) -> int:
+        if self._counted:  # counted already in _receive_headers_frame: pass h2's check
+            return 0
+        return super().open_inbound_streams
+
+    def _receive_headers_frame(self, frame: Any) -> Any:
+        if frame.stream_id in self.streams:  # trailers
+            return super()._receive_headers_frame(frame)
+        if super().open_inbound_streams >= self.local_settings.max_concurrent_streams:
+            self.over_limit.add(frame.stream_id)
+        self._counted = True
+        try:
+            return super()._receive_headers_frame(frame)
+        finally:
+            self._counted = False
+
+
 class HTTP2Connection:
     """The HTTP/2 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
 
@@ -200,7 +232,7 @@ class HTTP2Connection:
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = h2.connection.H2Connection(config=config)
+        conn = _H2(config)
         max_frame = getattr(settings, "h2_max_inbound_frame_size", 16384)
         max_header_list = getattr(settings, "h2_max_header_list_size", 65536)
         conn.local_settings = h2.settings.Settings(
@@ -482,6 +514,13 @@ class HTTP2Connection:
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id
+        if self._h2.over_limit and stream_id in self._h2.over_limit:
+            # beyond the advertised concurrency: refused alone (the client may retry it);
+            # as cheap to send as a reset, so it counts against the same budget
+            self._h2.over_limit.discard(stream_id)
+            self._refuse(stream_id)
+            self._reset_budget_spent(now)
+            return
         if self._shutting_down:
             self._refuse(stream_id)
             return
@@ -648,13 +687,7 @@ class HTTP2Connection:
 
     def _remote_reset(self, stream_id: int, now: float) -> None:
         stream = self._streams.get(stream_id)
-        self._resets.append(now)
-        while self._resets and self._resets[0] < now - _RESET_WINDOW:
-            self._resets.popleft()
-        if len(self._resets) > _RESET_BUDGET:
-            self._goaway(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
-            self._connection_gone()
-            self._close(RemoteProtocolError("too many stream resets"))
+        if self._reset_budget_spent(now):
             return
         if stream is not None:
             if stream.ws is not None:
@@ -662,6 +695,18 @@ class HTTP2Connection:
                 self._ws_flush(stream, now)
             stream.closed = True
             self._finish_stream(stream, now, complete=False)
+
+    def _reset_budget_spent(self, now: float) -> bool:
+        """Count one cheap stream the client made us drop; past the budget, GOAWAY."""
+        self._resets.append(now)
+        while self._resets and self._resets[0] < now - _RESET_WINDOW:
+            self._resets.popleft()
+        if len(self._resets) <= _RESET_BUDGET:
+            return False
+        self._goaway(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+        self._connection_gone()
+        self._close(RemoteProtocolError("too many stream resets"))
+        return True
 
     # -------------------------------------------------------------- responses
     def _send_head(self, stream: _H2Stream, message: Message, now: float) -> None:
