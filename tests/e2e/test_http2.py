@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -368,8 +369,29 @@ def _read_responses(
                 bodies[event.stream_id] += event.data or b""
             elif isinstance(event, h2.events.StreamEnded):
                 open_ids.discard(event.stream_id or 0)
-        sock.sendall(conn.data_to_send())
+        if outgoing := conn.data_to_send():  # nothing once a GOAWAY came
+            sock.sendall(outgoing)
     return bodies, resets, seen
+
+
+def _read_to_eof(sock: socket.socket, conn: h2.connection.H2Connection) -> list[h2.events.Event]:
+    """Every event until the server closes the connection."""
+    seen: list[h2.events.Event] = []
+    while data := sock.recv(65536):
+        seen += conn.receive_data(data)
+    return seen
+
+
+def _wait_until_refused(port: int) -> None:
+    """Wait for the listener to close: the server's shutdown has begun."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the server kept accepting")
 
 
 class _GreedyH2(h2.connection.H2Connection):
@@ -398,3 +420,53 @@ def test_stream_beyond_max_concurrent_streams_is_refused_alone(loop_name: str) -
             after = _request(conn, b"/after")
             sock.sendall(conn.data_to_send())
             assert _read_response(sock, conn, after)[0] == b"/after"
+
+
+def test_graceful_shutdown_lets_in_flight_http2_streams_finish(loop_name: str) -> None:
+    """h2 and httpx stop taking frames at a GOAWAY: it must follow the open responses."""
+    with run_server(slow_app, make_config(graceful_timeout=5), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock, httpx.Client(http1=False, http2=True, timeout=5) as client:
+            in_flight = _request(conn, b"/slow-raw")
+            sock.sendall(conn.data_to_send())
+            replies: dict[str, httpx.Response | Exception] = {}
+
+            def get(name: str, path: str) -> None:
+                try:
+                    replies[name] = client.get(server.url + path)
+                except httpx.HTTPError as error:
+                    replies[name] = error
+
+            slow = threading.Thread(target=get, args=("slow", "/slow-httpx"))
+            slow.start()
+            time.sleep(0.2)  # both requests are in the app's sleep now
+            stopper = threading.Thread(target=server.stop)
+            stopper.start()
+            _wait_until_refused(server.port)
+
+            # new requests on the open connections are refused at once, not left waiting
+            late = _request(conn, b"/late")
+            sock.sendall(conn.data_to_send())
+            started = time.monotonic()
+            get("late", "/late-httpx")
+            assert isinstance(replies["late"], httpx.HTTPError)
+            assert time.monotonic() - started < 2
+
+            bodies, resets, seen = _read_responses(sock, conn, [in_flight, late])
+            assert bodies[in_flight] == b"/slow-raw"
+            assert [(r.stream_id, r.error_code) for r in resets] == [
+                (late, h2.errors.ErrorCodes.REFUSED_STREAM)
+            ]
+            seen += _read_to_eof(sock, conn)
+            goaways = [e for e in seen if isinstance(e, h2.events.ConnectionTerminated)]
+            assert len(goaways) == 1 and seen[-1] is goaways[0]
+            assert goaways[0].error_code == h2.errors.ErrorCodes.NO_ERROR
+            assert goaways[0].last_stream_id == late
+
+            slow.join(5)
+            reply = replies["slow"]
+            assert isinstance(reply, httpx.Response), reply
+            assert reply.http_version == "HTTP/2"
+            assert reply.content == b"/slow-httpx"
+            stopper.join(10)
+            assert not stopper.is_alive()

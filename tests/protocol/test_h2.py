@@ -298,29 +298,49 @@ def test_app_error_before_response_is_500_and_mid_body_resets() -> None:
 
 
 def test_idle_timeout_and_graceful_shutdown() -> None:
-    from h2.frame_buffer import FrameBuffer
-    from hyperframe.frame import DataFrame, GoAwayFrame
-
     h = H2Harness(Settings(keep_alive_timeout=5))
     assert h.conn.get_timer() == h.now + 5
     stream_id = h.request("/")
     assert h.conn.get_timer() is None
     h.conn.start_shutdown(h.now)
-    buffer = FrameBuffer(server=False)
-    buffer.max_frame_size = 1 << 20
-    buffer.add_data(h.conn.data_to_send())
-    (goaway,) = list(buffer)
-    assert isinstance(goaway, GoAwayFrame)
-    assert goaway.last_stream_id == stream_id
-    assert goaway.error_code == 0
+    h.exchange()
+    # h2 (and httpcore on it) takes no frame after a GOAWAY: none before the response
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
     assert not h.conn.closed  # the open stream may finish
-    h.conn.app_send(stream_id, {"type": "http.response.start", "status": 200}, h.now)
-    h.conn.app_send(stream_id, {"type": "http.response.body", "body": b"done"}, h.now)
-    buffer.add_data(h.conn.data_to_send())
-    frames = list(buffer)
-    data = [f for f in frames if isinstance(f, DataFrame)]
-    assert data and data[-1].data == b"done" and "END_STREAM" in data[-1].flags
-    assert isinstance(frames[-1], GoAwayFrame)
+    late = h.request("/late")
+    assert h.resets() == {late: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert [s.stream_id for s in starts(h.events)] == [stream_id]
+    h.respond(stream_id, body=b"done")
+    assert h.response_for(stream_id)[1:] == (b"done", True)
+    goaway = h.client_events[-1]
+    assert isinstance(goaway, h2.events.ConnectionTerminated)
+    assert goaway.error_code == h2.errors.ErrorCodes.NO_ERROR
+    assert goaway.last_stream_id == late
+    assert sum(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events) == 1
+    assert h.conn.closed
+
+
+def test_graceful_shutdown_of_an_idle_connection_is_one_goaway() -> None:
+    h = H2Harness()
+    h.respond(h.request("/"))
+    h.conn.start_shutdown(h.now)
+    h.exchange()
+    (goaway,) = [e for e in h.client_events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaway.error_code == h2.errors.ErrorCodes.NO_ERROR and goaway.last_stream_id == 1
+    assert h.conn.closed
+
+
+def test_keep_alive_max_requests_lets_open_streams_finish_before_goaway() -> None:
+    h = H2Harness(Settings(keep_alive_max_requests=2))
+    first, second = h.request("/1"), h.request("/2")
+    over = h.request("/3")
+    assert h.resets() == {over: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
+    h.respond(first, body=b"one")
+    h.respond(second, body=b"two")
+    assert h.response_for(first)[1:] == (b"one", True)
+    assert h.response_for(second)[1:] == (b"two", True)
+    assert isinstance(h.client_events[-1], h2.events.ConnectionTerminated)
     assert h.conn.closed
 
 

@@ -20,8 +20,10 @@ to ASGI streams and schedules what goes out.
 * Protocol errors close the connection with GOAWAY carrying h2's error code.
   ``keep_alive_max_requests`` bounds the streams one connection may open (HTTP/2
   rapid reset, CVE-2023-44487), and so does a reset-rate budget.
-* Graceful shutdown sends GOAWAY at once (last stream id = highest seen), lets the
-  open streams finish, then closes.
+* Graceful shutdown refuses new streams (REFUSED_STREAM), lets the open ones finish,
+  then sends one GOAWAY (last stream id = highest seen) and closes. An earlier GOAWAY
+  would cost the open streams their responses with h2 and httpcore clients, which stop
+  taking frames once they see one; ``keep_alive_max_requests`` drains the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from hyperframe.frame import GoAwayFrame
 
 from hypercorn_protocol import _hpack as hpack
 from hypercorn_protocol._h2_fields import (
@@ -365,13 +366,11 @@ class HTTP2Connection:
             assert stream.ws is not None
             stream.ws.start_shutdown(now)
             self._ws_flush(stream, now)
+        # No GOAWAY yet: h2 and httpcore clients stop reading at the first one, so the
+        # open streams would lose their responses. New streams are refused meanwhile
+        # (REFUSED_STREAM: safe to retry), and the one GOAWAY goes out as the last
+        # open stream ends (_finish_stream).
         self._flush(now)
-        # h2's close_connection() would forbid finishing the open streams, so the
-        # announcing GOAWAY is written by hand; the final one follows at the end.
-        frame = GoAwayFrame(0)
-        frame.last_stream_id = self._h2.highest_inbound_stream_id
-        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
-        self._out.append(frame.serialize())
 
     def connection_lost(self, now: float) -> None:
         self._connection_gone()
@@ -526,9 +525,10 @@ class HTTP2Connection:
             return
         self._requests += 1
         if self._max_requests > 0 and self._requests > self._max_requests:
+            # GOAWAY waits for the open streams, as in a graceful shutdown
             self._refuse(stream_id)
-            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
             if not self._streams:
+                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
                 self._close()
             return
         try:
