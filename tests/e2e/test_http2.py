@@ -107,13 +107,10 @@ def _h2_socket(port: int) -> tuple[socket.socket, h2.connection.H2Connection]:
     return sock, conn
 
 
-def _request(conn: h2.connection.H2Connection, path: bytes) -> int:
+def _request(conn: h2.connection.H2Connection, path: bytes, *extra: tuple[bytes, bytes]) -> int:
     stream_id = conn.get_next_available_stream_id()
-    conn.send_headers(
-        stream_id,
-        [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")],
-        end_stream=True,
-    )
+    pseudo = [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")]
+    conn.send_headers(stream_id, [*pseudo, *extra], end_stream=True)
     return stream_id
 
 
@@ -470,3 +467,53 @@ def test_graceful_shutdown_lets_in_flight_http2_streams_finish(loop_name: str) -
             assert reply.content == b"/slow-httpx"
             stopper.join(10)
             assert not stopper.is_alive()
+
+
+async def trailers_app(scope: Scope, receive: Any, send: Any) -> None:
+    """Sends trailers whenever the server offers them, as apps do (not looking at te)."""
+    if scope["type"] != "http":
+        return
+    offered = "http.response.trailers" in scope["extensions"]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"x-offered", b"yes" if offered else b"no")],
+            "trailers": offered,
+        }
+    )
+    await send({"type": "http.response.body", "body": b"t" * int(scope["query_string"] or b"1")})
+    if offered:
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"42")]})
+
+
+def test_trailers_offered_always_and_sent_only_when_asked(loop_name: str) -> None:
+    with run_server(trailers_app, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            # beyond the first window: still buffered when the app sends its trailers
+            plain = _request(conn, b"/?200000")
+            asked = _request(conn, b"/?10", (b"te", b"trailers"))
+            sock.sendall(conn.data_to_send())
+            bodies, resets, seen = _read_responses(sock, conn, [plain, asked])
+            assert not resets
+            assert bodies == {plain: b"t" * 200000, asked: b"t" * 10}
+            heads = {
+                e.stream_id: dict(e.headers or [])
+                for e in seen
+                if isinstance(e, h2.events.ResponseReceived)
+            }
+            assert heads[plain][b"x-offered"] == heads[asked][b"x-offered"] == b"yes"
+            trailers = {
+                e.stream_id: dict(e.headers or [])
+                for e in seen
+                if isinstance(e, h2.events.TrailersReceived)
+            }
+            assert trailers == {asked: {b"x-checksum": b"42"}}
+            after = _request(conn, b"/?5")
+            sock.sendall(conn.data_to_send())
+            assert _read_response(sock, conn, after)[0] == b"t" * 5
+        with httpx.Client(http1=False, http2=True, timeout=5) as client:
+            response = client.get(server.url + "/?100000")  # httpx sends no te: trailers
+            assert response.headers["x-offered"] == "yes"
+            assert response.content == b"t" * 100000

@@ -230,7 +230,7 @@ def test_flood_of_streams_beyond_the_limit_is_cut_off() -> None:
     assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 
 
-def test_trailers_only_when_requested() -> None:
+def test_trailers_sent_when_requested() -> None:
     h = H2Harness()
     stream_id = h.request("/", headers=[(b"te", b"trailers")])
     assert "http.response.trailers" in starts(h.events)[0].scope["extensions"]
@@ -239,12 +239,43 @@ def test_trailers_only_when_requested() -> None:
     h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"x-checksum", b"1")]})
     trailers = [e for e in h.client_events if isinstance(e, h2.events.TrailersReceived)]
     assert trailers and dict(trailers[0].headers or [])[b"x-checksum"] == b"1"
-    plain = H2Harness()
-    other = plain.request("/")
-    assert "http.response.trailers" not in starts(plain.events)[0].scope["extensions"]
-    plain.app_send(other, {"type": "http.response.start", "status": 200})
+    assert h.response_for(stream_id)[1:] == (b"data", True)
+
+
+@pytest.mark.parametrize("window", [65535, 3])
+def test_trailers_advertised_always_and_dropped_unless_requested(window: int) -> None:
+    """As Hypercorn 0.18: apps test the extension, not te; unrequested trailers vanish."""
+    h = H2Harness(client_settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+    stream_id = h.request("/")
+    assert "http.response.trailers" in starts(h.events)[0].scope["extensions"]
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200, "trailers": True})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"data", "more_body": True})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"!"})
+    # a small window keeps the body buffered: the trailers arrive while it is still open
+    h.app_send(
+        stream_id,
+        {"type": "http.response.trailers", "headers": [(b"x-a", b"1")], "more_trailers": True},
+    )
+    h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"x-b", b"2")]})
+    acked = 0
+    for _ in range(10):  # give the window back, a frame at a time
+        data = [e for e in h.client_events if isinstance(e, h2.events.DataReceived)]
+        for event in data[acked:]:
+            h.client.acknowledge_received_data(event.flow_controlled_length or 0, stream_id)
+        acked = len(data)
+        h.exchange()
+    assert h.response_for(stream_id)[1:] == (b"data!", True)
+    assert not any(isinstance(e, h2.events.TrailersReceived) for e in h.client_events)
+    assert not h.resets()
+    assert not h.conn.closed
+
+
+def test_trailers_before_the_body_are_misuse_even_when_dropped() -> None:
+    h = H2Harness()
+    stream_id = h.request("/")
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200, "trailers": True})
     with pytest.raises(Exception, match="Unexpected"):
-        plain.app_send(other, {"type": "http.response.trailers", "headers": []})
+        h.app_send(stream_id, {"type": "http.response.trailers", "headers": []})
 
 
 def test_early_hints_sent_as_103() -> None:

@@ -435,9 +435,12 @@ class HTTP2Connection:
             if message.get("trailers", False) and stream.trailers_allowed:
                 stream.trailers = []
             return True
-        if kind == "http.response.trailers" and stream.trailers_allowed:
+        if kind == "http.response.trailers":
             if stream.response not in ("body", "done"):
                 raise UnexpectedMessageError(stream.response, kind)
+            if not stream.trailers_allowed:
+                # no te: trailers in the request: dropped; the body ended without them
+                return True
             trailers = self._response_headers(message.get("headers", ()))
             stream.trailers = (stream.trailers or []) + trailers
             if not message.get("more_trailers", False):
@@ -550,8 +553,6 @@ class HTTP2Connection:
         stream.trailers_allowed = any(
             name == b"te" and b"trailers" in value for name, value in scope["headers"]
         )
-        if stream.trailers_allowed:
-            scope["extensions"]["http.response.trailers"] = {}
         if self._server_names and _host(scope) not in self._server_names:
             self._streams[stream_id] = stream
             stream.status = 404
@@ -580,7 +581,9 @@ class HTTP2Connection:
         raw_path, query = split_target(head.path)
         if not raw_path.isascii():
             return None
-        extensions: dict[str, Any] = {"http.response.early_hint": {}}
+        # trailers are advertised on every request, as by Hypercorn 0.18: apps check the
+        # extension, not te; those the client did not ask for are dropped (app_send)
+        extensions: dict[str, Any] = {"http.response.early_hint": {}, "http.response.trailers": {}}
         if self._push_enabled:
             extensions["http.response.push"] = {}
         return http_scope(
