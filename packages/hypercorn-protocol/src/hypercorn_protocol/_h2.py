@@ -165,7 +165,10 @@ class _H2(h2.connection.H2Connection):
     def _receive_headers_frame(self, frame: Any) -> Any:
         if frame.stream_id in self.streams:  # trailers
             return super()._receive_headers_frame(frame)
-        if super().open_inbound_streams >= self.local_settings.max_concurrent_streams:
+        if (
+            super().open_inbound_streams >= self.local_settings.max_concurrent_streams
+            and frame.stream_id > self.highest_inbound_stream_id  # else h2 rejects it anyway
+        ):
             self.over_limit.add(frame.stream_id)
         self._counted = True
         try:
