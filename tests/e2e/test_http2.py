@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 import trustme
 
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server
+from tests.e2e.conftest import make_config, run_server, sleep
 
 
 async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
@@ -106,13 +107,10 @@ def _h2_socket(port: int) -> tuple[socket.socket, h2.connection.H2Connection]:
     return sock, conn
 
 
-def _request(conn: h2.connection.H2Connection, path: bytes) -> int:
+def _request(conn: h2.connection.H2Connection, path: bytes, *extra: tuple[bytes, bytes]) -> int:
     stream_id = conn.get_next_available_stream_id()
-    conn.send_headers(
-        stream_id,
-        [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")],
-        end_stream=True,
-    )
+    pseudo = [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")]
+    conn.send_headers(stream_id, [*pseudo, *extra], end_stream=True)
     return stream_id
 
 
@@ -333,3 +331,189 @@ def test_header_compression_against_nghttp2(loop_name: str) -> None:
                 assert response.content == value.encode()
                 ports.add(response.headers["x-client-port"])
         assert len(ports) == 1  # one connection, so one pair of HPACK tables throughout
+
+
+async def slow_app(scope: Scope, receive: Any, send: Any) -> None:
+    """``/slow`` answers after half a second; anything else at once."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    if scope["path"].startswith("/slow"):
+        await sleep(0.5)
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+
+def _read_responses(
+    sock: socket.socket, conn: h2.connection.H2Connection, stream_ids: list[int]
+) -> tuple[dict[int, bytes], list[h2.events.StreamReset], list[h2.events.Event]]:
+    """Read until all of ``stream_ids`` end: their bodies, the resets and every event."""
+    bodies = dict.fromkeys(stream_ids, b"")
+    open_ids = set(stream_ids)
+    resets: list[h2.events.StreamReset] = []
+    seen: list[h2.events.Event] = []
+    while open_ids:
+        data = sock.recv(65536)
+        assert data, f"connection closed with streams {open_ids} unfinished"
+        for event in conn.receive_data(data):
+            seen.append(event)
+            if isinstance(event, h2.events.StreamReset):
+                resets.append(event)
+                open_ids.discard(event.stream_id or 0)
+            elif isinstance(event, h2.events.DataReceived) and event.stream_id in bodies:
+                conn.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id)
+                bodies[event.stream_id] += event.data or b""
+            elif isinstance(event, h2.events.StreamEnded):
+                open_ids.discard(event.stream_id or 0)
+        if outgoing := conn.data_to_send():  # nothing once a GOAWAY came
+            sock.sendall(outgoing)
+    return bodies, resets, seen
+
+
+def _read_to_eof(sock: socket.socket, conn: h2.connection.H2Connection) -> list[h2.events.Event]:
+    """Every event until the server closes the connection."""
+    seen: list[h2.events.Event] = []
+    while data := sock.recv(65536):
+        seen += conn.receive_data(data)
+    return seen
+
+
+def _wait_until_refused(port: int) -> None:
+    """Wait for the listener to close: the server's shutdown has begun."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the server kept accepting")
+
+
+class _GreedyH2(h2.connection.H2Connection):
+    """A client that ignores the server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return 0
+
+
+def test_stream_beyond_max_concurrent_streams_is_refused_alone(loop_name: str) -> None:
+    with run_server(slow_app, make_config(h2_max_concurrent_streams=3), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        conn.__class__ = _GreedyH2
+        with sock:
+            while conn.remote_settings.max_concurrent_streams != 3:
+                conn.receive_data(sock.recv(65536))
+            open_ids = [_request(conn, b"/slow%d" % i) for i in range(3)]
+            extra = _request(conn, b"/extra")
+            sock.sendall(conn.data_to_send())
+            bodies, resets, _ = _read_responses(sock, conn, open_ids)
+            assert [(r.stream_id, r.error_code) for r in resets] == [
+                (extra, h2.errors.ErrorCodes.REFUSED_STREAM)
+            ]
+            assert bodies == {stream_id: b"/slow%d" % i for i, stream_id in enumerate(open_ids)}
+            after = _request(conn, b"/after")
+            sock.sendall(conn.data_to_send())
+            assert _read_response(sock, conn, after)[0] == b"/after"
+
+
+def test_graceful_shutdown_lets_in_flight_http2_streams_finish(loop_name: str) -> None:
+    """h2 and httpx stop taking frames at a GOAWAY: it must follow the open responses."""
+    with run_server(slow_app, make_config(graceful_timeout=5), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock, httpx.Client(http1=False, http2=True, timeout=5) as client:
+            in_flight = _request(conn, b"/slow-raw")
+            sock.sendall(conn.data_to_send())
+            replies: dict[str, httpx.Response | Exception] = {}
+
+            def get(name: str, path: str) -> None:
+                try:
+                    replies[name] = client.get(server.url + path)
+                except httpx.HTTPError as error:
+                    replies[name] = error
+
+            slow = threading.Thread(target=get, args=("slow", "/slow-httpx"))
+            slow.start()
+            time.sleep(0.2)  # both requests are in the app's sleep now
+            stopper = threading.Thread(target=server.stop)
+            stopper.start()
+            _wait_until_refused(server.port)
+
+            # new requests on the open connections are refused at once, not left waiting
+            late = _request(conn, b"/late")
+            sock.sendall(conn.data_to_send())
+            started = time.monotonic()
+            get("late", "/late-httpx")
+            assert isinstance(replies["late"], httpx.HTTPError)
+            assert time.monotonic() - started < 2
+
+            bodies, resets, seen = _read_responses(sock, conn, [in_flight, late])
+            assert bodies[in_flight] == b"/slow-raw"
+            assert [(r.stream_id, r.error_code) for r in resets] == [
+                (late, h2.errors.ErrorCodes.REFUSED_STREAM)
+            ]
+            seen += _read_to_eof(sock, conn)
+            goaways = [e for e in seen if isinstance(e, h2.events.ConnectionTerminated)]
+            assert len(goaways) == 1 and seen[-1] is goaways[0]
+            assert goaways[0].error_code == h2.errors.ErrorCodes.NO_ERROR
+            assert goaways[0].last_stream_id == late
+
+            slow.join(5)
+            reply = replies["slow"]
+            assert isinstance(reply, httpx.Response), reply
+            assert reply.http_version == "HTTP/2"
+            assert reply.content == b"/slow-httpx"
+            stopper.join(10)
+            assert not stopper.is_alive()
+
+
+async def trailers_app(scope: Scope, receive: Any, send: Any) -> None:
+    """Sends trailers whenever the server offers them, as apps do (not looking at te)."""
+    if scope["type"] != "http":
+        return
+    offered = "http.response.trailers" in scope["extensions"]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"x-offered", b"yes" if offered else b"no")],
+            "trailers": offered,
+        }
+    )
+    await send({"type": "http.response.body", "body": b"t" * int(scope["query_string"] or b"1")})
+    if offered:
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"42")]})
+
+
+def test_trailers_offered_always_and_sent_only_when_asked(loop_name: str) -> None:
+    with run_server(trailers_app, make_config(), loop_name) as server:
+        sock, conn = _h2_socket(server.port)
+        with sock:
+            # beyond the first window: still buffered when the app sends its trailers
+            plain = _request(conn, b"/?200000")
+            asked = _request(conn, b"/?10", (b"te", b"trailers"))
+            sock.sendall(conn.data_to_send())
+            bodies, resets, seen = _read_responses(sock, conn, [plain, asked])
+            assert not resets
+            assert bodies == {plain: b"t" * 200000, asked: b"t" * 10}
+            heads = {
+                e.stream_id: dict(e.headers or [])
+                for e in seen
+                if isinstance(e, h2.events.ResponseReceived)
+            }
+            assert heads[plain][b"x-offered"] == heads[asked][b"x-offered"] == b"yes"
+            trailers = {
+                e.stream_id: dict(e.headers or [])
+                for e in seen
+                if isinstance(e, h2.events.TrailersReceived)
+            }
+            assert trailers == {asked: {b"x-checksum": b"42"}}
+            after = _request(conn, b"/?5")
+            sock.sendall(conn.data_to_send())
+            assert _read_response(sock, conn, after)[0] == b"t" * 5
+        with httpx.Client(http1=False, http2=True, timeout=5) as client:
+            response = client.get(server.url + "/?100000")  # httpx sends no te: trailers
+            assert response.headers["x-offered"] == "yes"
+            assert response.content == b"t" * 100000

@@ -19,6 +19,7 @@ class H2Harness:
         settings: Settings | None = None,
         now: float = 1_000_000.0,
         client_settings: dict[Any, int] | None = None,
+        client_class: type[h2.connection.H2Connection] = h2.connection.H2Connection,
     ) -> None:
         self.now = now
         self.settings = settings or Settings()
@@ -30,7 +31,7 @@ class H2Harness:
             now=now,
             alpn="h2",
         )
-        self.client = h2.connection.H2Connection(
+        self.client = client_class(
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
         self.client.initiate_connection()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import h2.config
 import h2.connection
 import h2.errors
@@ -183,7 +185,52 @@ def test_rapid_reset_flood_is_cut_off() -> None:
     assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 
 
-def test_trailers_only_when_requested() -> None:
+@dataclass
+class LimitedSettings(Settings):
+    h2_max_concurrent_streams: int = 3
+
+
+class GreedyClient(h2.connection.H2Connection):
+    """A client that ignores the server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return 0
+
+
+def test_stream_beyond_max_concurrent_streams_is_refused_alone() -> None:
+    h = H2Harness(LimitedSettings(), client_class=GreedyClient)
+    assert h.client.remote_settings.max_concurrent_streams == 3
+    open_ids = [h.request(f"/s{i}") for i in range(3)]
+    extra = h.request("/extra", headers=[(b"x-big", b"v" * 100)])  # HPACK state must hold
+    assert h.resets() == {extra: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert not h.conn.closed
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
+    assert [s.scope["path"] for s in starts(h.events)] == ["/s0", "/s1", "/s2"]
+    for stream_id in open_ids:
+        h.respond(stream_id, body=b"ok %d" % stream_id)
+        assert h.response_for(stream_id)[1:] == (b"ok %d" % stream_id, True)
+    # the refused request, retried, is served; the table entries it added still decode
+    retry = h.request("/extra", headers=[(b"x-big", b"v" * 100)])
+    assert dict(starts(h.events)[-1].scope["headers"])[b"x-big"] == b"v" * 100
+    h.respond(retry, body=b"retried")
+    assert h.response_for(retry)[1] == b"retried"
+    assert_still_serving(h)
+
+
+def test_flood_of_streams_beyond_the_limit_is_cut_off() -> None:
+    h = H2Harness(LimitedSettings(h2_max_concurrent_streams=1), client_class=GreedyClient)
+    h.request("/open")
+    for _ in range(300):
+        h.request("/over")
+        if h.conn.closed:
+            break
+    assert h.conn.closed
+    goaways = [e for e in h.client_events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+def test_trailers_sent_when_requested() -> None:
     h = H2Harness()
     stream_id = h.request("/", headers=[(b"te", b"trailers")])
     assert "http.response.trailers" in starts(h.events)[0].scope["extensions"]
@@ -192,12 +239,43 @@ def test_trailers_only_when_requested() -> None:
     h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"x-checksum", b"1")]})
     trailers = [e for e in h.client_events if isinstance(e, h2.events.TrailersReceived)]
     assert trailers and dict(trailers[0].headers or [])[b"x-checksum"] == b"1"
-    plain = H2Harness()
-    other = plain.request("/")
-    assert "http.response.trailers" not in starts(plain.events)[0].scope["extensions"]
-    plain.app_send(other, {"type": "http.response.start", "status": 200})
+    assert h.response_for(stream_id)[1:] == (b"data", True)
+
+
+@pytest.mark.parametrize("window", [65535, 3])
+def test_trailers_advertised_always_and_dropped_unless_requested(window: int) -> None:
+    """As Hypercorn 0.18: apps test the extension, not te; unrequested trailers vanish."""
+    h = H2Harness(client_settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+    stream_id = h.request("/")
+    assert "http.response.trailers" in starts(h.events)[0].scope["extensions"]
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200, "trailers": True})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"data", "more_body": True})
+    h.app_send(stream_id, {"type": "http.response.body", "body": b"!"})
+    # a small window keeps the body buffered: the trailers arrive while it is still open
+    h.app_send(
+        stream_id,
+        {"type": "http.response.trailers", "headers": [(b"x-a", b"1")], "more_trailers": True},
+    )
+    h.app_send(stream_id, {"type": "http.response.trailers", "headers": [(b"x-b", b"2")]})
+    acked = 0
+    for _ in range(10):  # give the window back, a frame at a time
+        data = [e for e in h.client_events if isinstance(e, h2.events.DataReceived)]
+        for event in data[acked:]:
+            h.client.acknowledge_received_data(event.flow_controlled_length or 0, stream_id)
+        acked = len(data)
+        h.exchange()
+    assert h.response_for(stream_id)[1:] == (b"data!", True)
+    assert not any(isinstance(e, h2.events.TrailersReceived) for e in h.client_events)
+    assert not h.resets()
+    assert not h.conn.closed
+
+
+def test_trailers_before_the_body_are_misuse_even_when_dropped() -> None:
+    h = H2Harness()
+    stream_id = h.request("/")
+    h.app_send(stream_id, {"type": "http.response.start", "status": 200, "trailers": True})
     with pytest.raises(Exception, match="Unexpected"):
-        plain.app_send(other, {"type": "http.response.trailers", "headers": []})
+        h.app_send(stream_id, {"type": "http.response.trailers", "headers": []})
 
 
 def test_early_hints_sent_as_103() -> None:
@@ -251,29 +329,49 @@ def test_app_error_before_response_is_500_and_mid_body_resets() -> None:
 
 
 def test_idle_timeout_and_graceful_shutdown() -> None:
-    from h2.frame_buffer import FrameBuffer
-    from hyperframe.frame import DataFrame, GoAwayFrame
-
     h = H2Harness(Settings(keep_alive_timeout=5))
     assert h.conn.get_timer() == h.now + 5
     stream_id = h.request("/")
     assert h.conn.get_timer() is None
     h.conn.start_shutdown(h.now)
-    buffer = FrameBuffer(server=False)
-    buffer.max_frame_size = 1 << 20
-    buffer.add_data(h.conn.data_to_send())
-    (goaway,) = list(buffer)
-    assert isinstance(goaway, GoAwayFrame)
-    assert goaway.last_stream_id == stream_id
-    assert goaway.error_code == 0
+    h.exchange()
+    # h2 (and httpcore on it) takes no frame after a GOAWAY: none before the response
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
     assert not h.conn.closed  # the open stream may finish
-    h.conn.app_send(stream_id, {"type": "http.response.start", "status": 200}, h.now)
-    h.conn.app_send(stream_id, {"type": "http.response.body", "body": b"done"}, h.now)
-    buffer.add_data(h.conn.data_to_send())
-    frames = list(buffer)
-    data = [f for f in frames if isinstance(f, DataFrame)]
-    assert data and data[-1].data == b"done" and "END_STREAM" in data[-1].flags
-    assert isinstance(frames[-1], GoAwayFrame)
+    late = h.request("/late")
+    assert h.resets() == {late: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert [s.stream_id for s in starts(h.events)] == [stream_id]
+    h.respond(stream_id, body=b"done")
+    assert h.response_for(stream_id)[1:] == (b"done", True)
+    goaway = h.client_events[-1]
+    assert isinstance(goaway, h2.events.ConnectionTerminated)
+    assert goaway.error_code == h2.errors.ErrorCodes.NO_ERROR
+    assert goaway.last_stream_id == late
+    assert sum(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events) == 1
+    assert h.conn.closed
+
+
+def test_graceful_shutdown_of_an_idle_connection_is_one_goaway() -> None:
+    h = H2Harness()
+    h.respond(h.request("/"))
+    h.conn.start_shutdown(h.now)
+    h.exchange()
+    (goaway,) = [e for e in h.client_events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaway.error_code == h2.errors.ErrorCodes.NO_ERROR and goaway.last_stream_id == 1
+    assert h.conn.closed
+
+
+def test_keep_alive_max_requests_lets_open_streams_finish_before_goaway() -> None:
+    h = H2Harness(Settings(keep_alive_max_requests=2))
+    first, second = h.request("/1"), h.request("/2")
+    over = h.request("/3")
+    assert h.resets() == {over: h2.errors.ErrorCodes.REFUSED_STREAM}
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in h.client_events)
+    h.respond(first, body=b"one")
+    h.respond(second, body=b"two")
+    assert h.response_for(first)[1:] == (b"one", True)
+    assert h.response_for(second)[1:] == (b"two", True)
+    assert isinstance(h.client_events[-1], h2.events.ConnectionTerminated)
     assert h.conn.closed
 
 

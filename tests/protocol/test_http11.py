@@ -398,6 +398,17 @@ def test_app_misuse_raises_for_the_app() -> None:
         h.app_send(1, {"type": "http.response.trailers", "headers": []})
 
 
+def test_trailers_not_offered_on_http11_even_when_asked() -> None:
+    """As Hypercorn 0.18: the extension is HTTP/2 (and /3) only, te: trailers or not."""
+    h = Harness()
+    (start,) = starts(h.send_request(get(te="trailers"), h11.EndOfMessage()))
+    assert "http.response.trailers" not in start.scope["extensions"]
+    h.app_send(1, {"type": "http.response.start", "status": 200, "trailers": True})
+    h.app_send(1, {"type": "http.response.body", "body": b"x", "more_body": True})
+    with pytest.raises(UnexpectedMessageError):
+        h.app_send(1, {"type": "http.response.trailers", "headers": []})
+
+
 @pytest.mark.parametrize(
     "header", [(b"x-a", b"b\r\nx-injected: 1"), (b"bad name", b"v"), (b"x-a", b"\x00")]
 )

@@ -20,8 +20,10 @@ to ASGI streams and schedules what goes out.
 * Protocol errors close the connection with GOAWAY carrying h2's error code.
   ``keep_alive_max_requests`` bounds the streams one connection may open (HTTP/2
   rapid reset, CVE-2023-44487), and so does a reset-rate budget.
-* Graceful shutdown sends GOAWAY at once (last stream id = highest seen), lets the
-  open streams finish, then closes.
+* Graceful shutdown refuses new streams (REFUSED_STREAM), lets the open ones finish,
+  then sends one GOAWAY (last stream id = highest seen) and closes. An earlier GOAWAY
+  would cost the open streams their responses with h2 and httpcore clients, which stop
+  taking frames once they see one; ``keep_alive_max_requests`` drains the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from hyperframe.frame import GoAwayFrame
 
 from hypercorn_protocol import _hpack as hpack
 from hypercorn_protocol._h2_fields import (
@@ -141,6 +142,41 @@ class _H2Stream:
         self.ws_held = 0  # DATA bytes whose window is held back while the app is behind
 
 
+class _H2(h2.connection.H2Connection):
+    """h2's connection, except that a stream beyond MAX_CONCURRENT_STREAMS costs only itself.
+
+    h2 treats such a HEADERS frame as a connection error (TooManyStreamsError, GOAWAY),
+    which loses every open stream. RFC 9113 section 5.1.2 allows a stream error: the
+    stream is opened as usual (its header block must be decoded anyway, to keep HPACK
+    in step), recorded in ``over_limit``, and reset REFUSED_STREAM by the caller.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.over_limit: set[int] = set()
+        self._counted = False
+
+    @property
+    def open_inbound_streams(self) -> int:
+        if self._counted:  # counted already in _receive_headers_frame: pass h2's check
+            return 0
+        return super().open_inbound_streams
+
+    def _receive_headers_frame(self, frame: Any) -> Any:
+        if frame.stream_id in self.streams:  # trailers
+            return super()._receive_headers_frame(frame)
+        if (
+            super().open_inbound_streams >= self.local_settings.max_concurrent_streams
+            and frame.stream_id > self.highest_inbound_stream_id  # else h2 rejects it anyway
+        ):
+            self.over_limit.add(frame.stream_id)
+        self._counted = True
+        try:
+            return super()._receive_headers_frame(frame)
+        finally:
+            self._counted = False
+
+
 class HTTP2Connection:
     """The HTTP/2 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
 
@@ -200,7 +236,7 @@ class HTTP2Connection:
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = h2.connection.H2Connection(config=config)
+        conn = _H2(config)
         max_frame = getattr(settings, "h2_max_inbound_frame_size", 16384)
         max_header_list = getattr(settings, "h2_max_header_list_size", 65536)
         conn.local_settings = h2.settings.Settings(
@@ -333,13 +369,11 @@ class HTTP2Connection:
             assert stream.ws is not None
             stream.ws.start_shutdown(now)
             self._ws_flush(stream, now)
+        # No GOAWAY yet: h2 and httpcore clients stop reading at the first one, so the
+        # open streams would lose their responses. New streams are refused meanwhile
+        # (REFUSED_STREAM: safe to retry), and the one GOAWAY goes out as the last
+        # open stream ends (_finish_stream).
         self._flush(now)
-        # h2's close_connection() would forbid finishing the open streams, so the
-        # announcing GOAWAY is written by hand; the final one follows at the end.
-        frame = GoAwayFrame(0)
-        frame.last_stream_id = self._h2.highest_inbound_stream_id
-        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
-        self._out.append(frame.serialize())
 
     def connection_lost(self, now: float) -> None:
         self._connection_gone()
@@ -404,9 +438,12 @@ class HTTP2Connection:
             if message.get("trailers", False) and stream.trailers_allowed:
                 stream.trailers = []
             return True
-        if kind == "http.response.trailers" and stream.trailers_allowed:
+        if kind == "http.response.trailers":
             if stream.response not in ("body", "done"):
                 raise UnexpectedMessageError(stream.response, kind)
+            if not stream.trailers_allowed:
+                # no te: trailers in the request: dropped; the body ended without them
+                return True
             trailers = self._response_headers(message.get("headers", ()))
             stream.trailers = (stream.trailers or []) + trailers
             if not message.get("more_trailers", False):
@@ -482,14 +519,22 @@ class HTTP2Connection:
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id
+        if self._h2.over_limit and stream_id in self._h2.over_limit:
+            # beyond the advertised concurrency: refused alone (the client may retry it);
+            # as cheap to send as a reset, so it counts against the same budget
+            self._h2.over_limit.discard(stream_id)
+            self._refuse(stream_id)
+            self._reset_budget_spent(now)
+            return
         if self._shutting_down:
             self._refuse(stream_id)
             return
         self._requests += 1
         if self._max_requests > 0 and self._requests > self._max_requests:
+            # GOAWAY waits for the open streams, as in a graceful shutdown
             self._refuse(stream_id)
-            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
             if not self._streams:
+                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
                 self._close()
             return
         try:
@@ -511,8 +556,6 @@ class HTTP2Connection:
         stream.trailers_allowed = any(
             name == b"te" and b"trailers" in value for name, value in scope["headers"]
         )
-        if stream.trailers_allowed:
-            scope["extensions"]["http.response.trailers"] = {}
         if self._server_names and _host(scope) not in self._server_names:
             self._streams[stream_id] = stream
             stream.status = 404
@@ -541,7 +584,9 @@ class HTTP2Connection:
         raw_path, query = split_target(head.path)
         if not raw_path.isascii():
             return None
-        extensions: dict[str, Any] = {"http.response.early_hint": {}}
+        # trailers are advertised on every request, as by Hypercorn 0.18: apps check the
+        # extension, not te; those the client did not ask for are dropped (app_send)
+        extensions: dict[str, Any] = {"http.response.early_hint": {}, "http.response.trailers": {}}
         if self._push_enabled:
             extensions["http.response.push"] = {}
         return http_scope(
@@ -648,13 +693,7 @@ class HTTP2Connection:
 
     def _remote_reset(self, stream_id: int, now: float) -> None:
         stream = self._streams.get(stream_id)
-        self._resets.append(now)
-        while self._resets and self._resets[0] < now - _RESET_WINDOW:
-            self._resets.popleft()
-        if len(self._resets) > _RESET_BUDGET:
-            self._goaway(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
-            self._connection_gone()
-            self._close(RemoteProtocolError("too many stream resets"))
+        if self._reset_budget_spent(now):
             return
         if stream is not None:
             if stream.ws is not None:
@@ -662,6 +701,18 @@ class HTTP2Connection:
                 self._ws_flush(stream, now)
             stream.closed = True
             self._finish_stream(stream, now, complete=False)
+
+    def _reset_budget_spent(self, now: float) -> bool:
+        """Count one cheap stream the client made us drop; past the budget, GOAWAY."""
+        self._resets.append(now)
+        while self._resets and self._resets[0] < now - _RESET_WINDOW:
+            self._resets.popleft()
+        if len(self._resets) <= _RESET_BUDGET:
+            return False
+        self._goaway(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+        self._connection_gone()
+        self._close(RemoteProtocolError("too many stream resets"))
+        return True
 
     # -------------------------------------------------------------- responses
     def _send_head(self, stream: _H2Stream, message: Message, now: float) -> None:
