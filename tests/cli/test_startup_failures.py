@@ -216,3 +216,19 @@ def test_quic_bind_without_tls_is_refused_in_one_line(app_dir: Path) -> None:
     assert result.stderr.splitlines() == [
         "Error: --quic-bind requires --certfile and --keyfile (HTTP/3 is TLS only)"
     ]
+
+
+def test_insecure_bind_without_tls_is_one_log_line_not_a_python_warning(
+    start_server: StartServer,
+) -> None:
+    port, other = free_port(), free_port()
+    server = start_server(
+        "app:app", "-b", f"127.0.0.1:{port}", "--insecure-bind", f"127.0.0.1:{other}", "-w", "0"
+    )
+    server.wait_for(f"Running on http://127.0.0.1:{port} ")
+    time.sleep(0.5)  # see test_a_failed_lifespan_shutdown_makes_the_exit_code_non_zero
+
+    assert server.stop() == 0
+    (line,) = [line for line in server.lines if "insecure_bind" in line]
+    assert "[WARNING] insecure_bind ignored" in line
+    assert not [line for line in server.lines if "ConfigWarning" in line or ".py:" in line]
