@@ -206,18 +206,41 @@ def test_invalid_toml_is_one_line(app_dir: Path) -> None:
     assert "bad.toml" in _single_error_line(result.stderr)
 
 
-def test_bad_flag_value_is_one_line(app_dir: Path) -> None:
+def _usage_then_error(stderr: str) -> str:
+    # As argparse and Hypercorn 0.18 do: the usage line, then the error.
+    lines = stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0] == "usage: hypercorn [OPTIONS] APPLICATION"
+    assert lines[1].startswith("Error: ")
+    return lines[1]
+
+
+def test_bad_flag_value_is_the_usage_and_one_line(app_dir: Path) -> None:
     result = run_command("app:app", "--workers", "many", cwd=app_dir)
 
     assert result.returncode == 2
-    assert "--workers" in _single_error_line(result.stderr)
+    assert "--workers" in _usage_then_error(result.stderr)
 
 
-def test_missing_application_argument_is_one_line(app_dir: Path) -> None:
+def test_missing_application_argument_prints_the_usage_line_first(app_dir: Path) -> None:
     result = run_command(cwd=app_dir)
 
     assert result.returncode == 2
-    assert "APPLICATION" in _single_error_line(result.stderr)
+    assert "APPLICATION" in _usage_then_error(result.stderr)
+
+
+def test_help_lists_the_deprecated_hypercorn_018_aliases(app_dir: Path) -> None:
+    result = run_command("--help", cwd=app_dir)
+
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for alias, replacement in [
+        ("--access-log ACCESS_LOG", "--access-logfile"),
+        ("--error-log ERROR_LOG", "--error-logfile"),
+        ("--cert-reqs CERT_REQS", "--verify-mode"),
+    ]:
+        assert f"{alias} Deprecated: use {replacement}" in text
+    assert "--reuse-port" in text
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
@@ -242,12 +265,11 @@ def test_worker_startup_failure_stops_the_server(app_dir: Path) -> None:
     result = run_command("failing:app", "-b", f"127.0.0.1:{port}", "-w", "2", cwd=app_dir)
 
     assert result.returncode == 1
-    assert time.monotonic() - started < 20
-    # Retried with backoff, then one clear line once it is hopeless.
-    (line,) = [line for line in result.stderr.splitlines() if "giving up" in line]
-    assert "failed to start 5 times in a row" in line
-    assert result.stderr.count("database unreachable") >= 5
-    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+    # Deterministic: no retries, one clear line (see test_startup_failures).
+    assert result.stderr.splitlines() == [
+        "Error: Lifespan failure in startup. 'database unreachable'"
+    ]
 
 
 def test_version(app_dir: Path) -> None:

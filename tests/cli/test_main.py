@@ -209,14 +209,15 @@ def test_unknown_config_key_is_a_one_line_warning(
         [],
     ],
 )
-def test_bad_command_line_is_one_line_and_exit_2(
+def test_bad_command_line_is_the_usage_line_and_one_error_and_exit_2(
     recorder: Recorder, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     assert main(args) == 2
 
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1
-    assert err[0].startswith("Error: ")
+    assert err[0] == "usage: hypercorn [OPTIONS] APPLICATION"
+    assert len(err) == 2
+    assert err[1].startswith("Error: ")
     assert recorder.configs == []
 
 

@@ -20,6 +20,7 @@ from tests.cli._support import (
     fetch,
     free_port,
     pid_alive,
+    run_command,
     wait_until_gone,
 )
 
@@ -40,9 +41,9 @@ def _pids(lines: list[str]) -> set[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing")
-def test_connections_spread_evenly_across_workers(start_server: StartServer) -> None:
+def test_reuse_port_spreads_connections_evenly_across_workers(start_server: StartServer) -> None:
     port = free_port()
-    server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "4")
+    server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "4", "--reuse-port")
     workers = _pids(server.wait_for(_running(port), count=4))
 
     served = Counter(ask(port).pid for _ in range(400))
@@ -50,6 +51,99 @@ def test_connections_spread_evenly_across_workers(start_server: StartServer) -> 
     assert set(served) == workers
     assert min(served.values()) >= 68, served  # a fair 25 %, and at least 17 % each
     assert server.stop() == 0
+
+
+#: ``/block`` blocks its worker's event loop (a sync call in an async app) for 2 s,
+#: ``/busy`` for 20 ms; every answer is the worker's pid.
+BLOCKING_APP = """
+import os
+import time
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["path"] == "/block":
+        time.sleep(2)
+    elif scope["path"] == "/busy":
+        time.sleep(0.02)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+"""
+
+
+def test_no_connection_waits_behind_a_blocked_worker_by_default(
+    start_server: StartServer, app_dir: Path
+) -> None:
+    (app_dir / "blocking.py").write_text(BLOCKING_APP)
+    port = free_port()
+    server = start_server("blocking:app", "-b", f"127.0.0.1:{port}", "-w", "2")
+    workers = _pids(server.wait_for(_running(port), count=2))
+    blocked: list[str] = []
+    blocker = threading.Thread(target=lambda: blocked.append(fetch(port, "/block")))
+    blocker.start()
+    time.sleep(0.3)  # the /block request is being served: its worker is stuck
+
+    timings = []
+    for _ in range(10):
+        started = time.monotonic()
+        pid = int(fetch(port, "/fast", timeout=5))
+        timings.append((time.monotonic() - started, pid))
+
+    blocker.join(10)
+    assert len(blocked) == 1
+    slowest = max(elapsed for elapsed, _ in timings)
+    assert slowest < 1.0, timings
+    assert {pid for _, pid in timings} == workers - {int(blocked[0])}
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("mode", [[], ["--reuse-port"]], ids=["shared", "reuse-port"])
+def test_both_workers_serve_under_load(
+    start_server: StartServer, app_dir: Path, mode: list[str]
+) -> None:
+    (app_dir / "blocking.py").write_text(BLOCKING_APP)
+    port = free_port()
+    server = start_server("blocking:app", "-b", f"127.0.0.1:{port}", "-w", "2", *mode)
+    workers = _pids(server.wait_for(_running(port), count=2))
+    served: Counter[int] = Counter()
+
+    def client() -> None:
+        for _ in range(25):
+            served[int(fetch(port, "/busy"))] += 1
+
+    clients = [threading.Thread(target=client) for _ in range(6)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(60)
+
+    print(f"connections per worker ({mode or 'shared'}): {dict(served)}")
+    assert sum(served.values()) == 150
+    assert set(served) == workers, served
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("mode", [[], ["--reuse-port"]], ids=["shared", "reuse-port"])
+def test_a_port_held_by_another_server_is_in_use(
+    start_server: StartServer, app_dir: Path, mode: list[str]
+) -> None:
+    port = free_port()
+    first = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "2", *mode)
+    first.wait_for(_running(port), count=2)
+
+    second = run_command("app:app", "-b", f"127.0.0.1:{port}", "-w", "2", *mode, cwd=app_dir)
+
+    assert second.returncode == 1
+    (line,) = second.stderr.splitlines()
+    assert line.startswith("Error: ") and "in use" in line
+    assert ask(port).pid in _pids(first.lines)
+    assert first.stop() == 0
 
 
 def test_sighup_rereads_the_config_and_replaces_workers_without_a_failure(

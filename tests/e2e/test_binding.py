@@ -160,8 +160,12 @@ def test_backlog_is_used(created: list[Sockets]) -> None:
     assert_serves(sock)
 
 
-def test_reuseport_with_several_workers(created: list[Sockets]) -> None:
-    (sock,) = make(config_with(bind="127.0.0.1:0", workers=2), created).insecure_sockets
+def test_reuseport_only_when_asked(created: list[Sockets]) -> None:
+    # By default the workers share one socket; reuse_port gives each its own.
+    (shared,) = make(config_with(bind="127.0.0.1:0", workers=2), created).insecure_sockets
+    assert not shared.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+    config = config_with(bind="127.0.0.1:0", workers=2, reuse_port=True)
+    (sock,) = make(config, created).insecure_sockets
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
 
 

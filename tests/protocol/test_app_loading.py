@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Iterator
@@ -231,9 +232,10 @@ def test_syntax_error_names_file_and_line(tmp_path: Path, monkeypatch: pytest.Mo
 def test_error_raised_by_module_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_module(tmp_path, "raises_on_import", "raise RuntimeError('no config\\nfound')\n")
     monkeypatch.chdir(tmp_path)
+    # Where it was raised, so the one line is enough to find it (no traceback needed).
     assert load_error("raises_on_import") == (
         "Cannot load application from 'raises_on_import': importing 'raises_on_import' "
-        "raised RuntimeError: no config found"
+        f"raised RuntimeError: no config found (at {tmp_path / 'raises_on_import.py'}:1)"
     )
 
 
@@ -261,12 +263,21 @@ def test_dotted_attribute_not_found_names_the_missing_part() -> None:
     assert "attribute 'namespace.nope' not found" in load_error(f"{LOADABLE}:namespace.nope.app")
 
 
+def _raise_line(module_name: str, function: str) -> str:
+    """``file:line`` of the ``raise`` in ``function`` of ``module_name``."""
+    module = importlib.import_module(module_name)
+    lines, first = inspect.getsourcelines(getattr(module, function))
+    offset = next(i for i, line in enumerate(lines) if line.lstrip().startswith("raise "))
+    return f"{module.__file__}:{first + offset}"
+
+
 def test_factory_raising() -> None:
     with pytest.raises(NoAppError) as info:
         load_object(f"{LOADABLE}:failing_factory()")
     assert str(info.value) == (
         f"Cannot load application from '{LOADABLE}:failing_factory()': calling "
-        "'failing_factory()' raised ValueError: DATABASE_URL is not set"
+        "'failing_factory()' raised ValueError: DATABASE_URL is not set "
+        f"(at {_raise_line(LOADABLE, 'failing_factory')})"
     )
     assert isinstance(info.value.__cause__, ValueError)
 

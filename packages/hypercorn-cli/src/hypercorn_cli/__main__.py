@@ -8,8 +8,16 @@ from collections.abc import Sequence
 
 import hypercorn_cli.run as run_module
 from hypercorn_cli._config_source import load_config
-from hypercorn_cli._errors import EXIT_RUNTIME, EXIT_USAGE, one_line, runtime_errors, usage_errors
-from hypercorn_cli._options import apply_flags, parse_args
+from hypercorn_cli._errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    debug_traceback,
+    one_line,
+    runtime_errors,
+    usage_errors,
+)
+from hypercorn_cli._options import USAGE, UsageError, apply_flags, parse_args
+from hypercorn_cli._supervisor import WorkerStartupError
 from hypercorn_protocol.config import Config
 
 
@@ -31,7 +39,9 @@ def main(sys_args: Sequence[str] | None = None) -> int:
         namespace = parse_args(args)
     except SystemExit as exc:  # --help and --version print and stop
         return exc.code if isinstance(exc.code, int) else 0
-    except usage_errors() as exc:
+    except UsageError as exc:
+        # As argparse does: the usage line, then what was wrong.
+        print(f"usage: {USAGE}", file=sys.stderr)
         return _fail(exc, EXIT_USAGE)
 
     # ``module:app`` and ``python:config`` resolve against the current directory,
@@ -46,17 +56,22 @@ def main(sys_args: Sequence[str] | None = None) -> int:
         apply_flags(config, namespace)
         return config
 
+    config: Config | None = None
     try:
-        return run_module.run(build_config(), config_loader=build_config)
+        config = build_config()
+        return run_module.run(config, config_loader=build_config)
+    except WorkerStartupError as exc:  # the worker printed its traceback, if asked to
+        return _fail(exc, exc.exit_code)
     except usage_errors() as exc:
-        return _fail(exc, EXIT_USAGE)
+        return _fail(exc, EXIT_USAGE, config)
     except runtime_errors() as exc:
-        return _fail(exc, EXIT_RUNTIME)
+        return _fail(exc, EXIT_RUNTIME, config)
     except KeyboardInterrupt:
         return 130
 
 
-def _fail(exc: BaseException, code: int) -> int:
+def _fail(exc: BaseException, code: int, config: Config | None = None) -> int:
+    debug_traceback(exc, config)  # --debug / --log-level debug: the whole story first
     print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)
     return code
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
+from typing import Any
+
 from hypercorn_cli._options import UsageError
 from hypercorn_cli._workers import WorkerClassError
 from hypercorn_protocol.binding import BindError, SocketTypeError
@@ -18,6 +22,21 @@ def one_line(exc: BaseException) -> str:
     """``str(exc)`` squeezed onto one line (falls back to the exception's type name)."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def wants_traceback(config: Any) -> bool:
+    """Whether ``--debug`` or ``--log-level debug`` asked for whole tracebacks."""
+    if config is None:
+        return False
+    level = str(getattr(config, "loglevel", "")).upper()
+    return bool(getattr(config, "debug", False)) or level == "DEBUG"
+
+
+def debug_traceback(exc: BaseException, config: Any) -> None:
+    """Print the traceback of ``exc`` (and what it was raised from) when debugging."""
+    if wants_traceback(config):
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        print(text, end="", file=sys.stderr, flush=True)
 
 
 def usage_errors() -> tuple[type[Exception], ...]:

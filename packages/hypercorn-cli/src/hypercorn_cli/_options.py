@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 from hypercorn_cli.__about__ import __version__
 
 WORKER_CLASSES = ("asyncio", "uvloop", "trio")
+#: The usage line (the full list of flags is for ``--help``).
+USAGE = "hypercorn [OPTIONS] APPLICATION"
 
 
 class UsageError(Exception):
@@ -87,7 +89,12 @@ def _cert_reqs(value: str) -> ssl.VerifyMode:
 
 FLAGS: tuple[Flag, ...] = (
     Flag(("--access-logfile",), "accesslog", "Access log target: '-' for stdout, else a path"),
-    Flag(("--access-log",), "accesslog", argparse.SUPPRESS, deprecated_by="--access-logfile"),
+    Flag(
+        ("--access-log",),
+        "accesslog",
+        "Deprecated: use --access-logfile",
+        deprecated_by="--access-logfile",
+    ),
     Flag(("--access-logformat",), "access_log_format", "Access log format (%%-style atoms)"),
     Flag(("--backlog",), "backlog", "Maximum number of pending connections", _non_negative_int),
     Flag(
@@ -101,7 +108,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         ("--cert-reqs",),
         "verify_mode",
-        argparse.SUPPRESS,
+        "Deprecated: use --verify-mode (here a number: 0, 1 or 2)",
         _cert_reqs,
         deprecated_by="--verify-mode",
     ),
@@ -118,7 +125,12 @@ FLAGS: tuple[Flag, ...] = (
         "errorlog",
         "Error log target: '-' for stderr, else a path",
     ),
-    Flag(("--error-log",), "errorlog", argparse.SUPPRESS, deprecated_by="--error-logfile"),
+    Flag(
+        ("--error-log",),
+        "errorlog",
+        "Deprecated: use --error-logfile",
+        deprecated_by="--error-logfile",
+    ),
     Flag(
         ("--graceful-timeout",),
         "graceful_timeout",
@@ -190,6 +202,13 @@ FLAGS: tuple[Flag, ...] = (
         action="append",
     ),
     Flag(("--reload",), "use_reloader", "Restart workers when code changes", action="store_true"),
+    Flag(
+        ("--reuse-port",),
+        "reuse_port",
+        "One SO_REUSEPORT socket per worker (Linux): even spread, but a connection may "
+        "wait behind a blocked worker; default: one socket shared by all workers",
+        action="store_true",
+    ),
     Flag(("--root-path",), "root_path", "ASGI root_path: the prefix the app is mounted under"),
     Flag(
         ("--server-name",),
@@ -245,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the ``hypercorn`` argument parser."""
     parser = _Parser(
         prog="hypercorn",
+        usage=USAGE,
         description="Serve an ASGI or WSGI application.",
         argument_default=argparse.SUPPRESS,
     )

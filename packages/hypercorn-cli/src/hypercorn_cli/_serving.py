@@ -1,6 +1,8 @@
-"""Serving inside a supervised worker, with two reports back to the supervisor.
+"""Serving inside a supervised worker, with reports back to the supervisor.
 
-``READY`` once the worker accepts connections (so a worker it replaces may now stop),
+``READY`` once lifespan startup completed and the worker accepts connections (so a
+worker it replaces may now stop, and a failure before it is a startup failure),
+``(FAILED, exit code, message)`` when the worker cannot start (``_worker_process``),
 and ``DRAINING`` as soon as the worker starts shutting down, whoever asked: the
 supervisor, a SIGTERM aimed at this worker, or ``max_requests`` (then the supervisor
 starts the replacement at once, while this one finishes its requests).
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 READY = "ready"
 DRAINING = "draining"
+FAILED = "failed"
 #: How often a worker looks at its stop flag.
 POLL_INTERVAL = 0.1
 

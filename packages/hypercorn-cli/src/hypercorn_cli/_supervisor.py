@@ -1,28 +1,36 @@
 """The supervisor: worker processes in slots, restarts, rolling replacement, signals.
 
-Theory of operation. There are ``workers`` *slots*. Each slot owns its listening
-sockets (its own ``SO_REUSEPORT`` socket on Linux, else the shared ones, see
-``_reuseport``) and has at most one *current* worker and, while it is being replaced,
-one *successor*. Sockets belong to slots, not to workers, and the parent keeps its
-copy open, so a socket never closes while its slot lives: connections that arrive
-while a worker changes wait in the backlog and are never refused.
+Theory of operation. There are ``workers`` *slots*. By default every slot serves the
+parent's listening sockets, so all workers accept from one queue per address and a
+worker that is busy (or blocked) simply does not take the next connection. With
+``reuse_port`` each slot owns its own ``SO_REUSEPORT`` socket on Linux (see
+``_reuseport``). Either way the parent keeps its copy of every socket open, so a
+socket never closes while its slot lives: connections that arrive while a worker
+changes wait in the backlog and are never refused.
 
-A worker reports ``READY`` when it accepts connections and ``DRAINING`` when it starts
-shutting down (``_serving``). Events, all handled by one loop in the main thread that
-wakes at least every ``POLL_INTERVAL``:
+A worker reports ``READY`` once lifespan startup completed and it accepts
+connections, ``DRAINING`` when it starts shutting down (``_serving``), and
+``(FAILED, exit code, message)`` when it could not start. Events, all handled by one
+loop in the main thread that wakes at least every ``POLL_INTERVAL``:
 
+* a worker of the first start-up exits before ``READY`` (lifespan startup failed, the
+  app does not import in the worker, ...): the failure is deterministic, so there is
+  no retry. The server stops at once and ``run`` raises :class:`WorkerStartupError`
+  with the worker's own message: one line, and no request was ever served.
 * successor ``READY``: it becomes the slot's current worker; the old one is told to
   drain. A *roll* (SIGHUP, SIGUSR1, ``--reload``) does this for one slot at a time.
 * current worker ``DRAINING`` on its own (``max_requests``, a SIGTERM aimed at it):
   its replacement starts at once, on the same socket, while it finishes its requests.
-* current worker exits unexpectedly (crash, SIGKILL): restarted after an exponential
-  backoff (``BACKOFF_FIRST`` doubling up to ``BACKOFF_MAX``; reset once a worker has
-  served ``STABLE_AFTER`` seconds). ``MAX_BOOT_FAILURES`` workers in a row that die
-  before ever becoming ready mean the application cannot start: the server gives up.
+* current worker exits unexpectedly once the server is serving (crash, SIGKILL):
+  restarted after an exponential backoff (``BACKOFF_FIRST`` doubling up to
+  ``BACKOFF_MAX``; reset once a worker has served ``STABLE_AFTER`` seconds).
+  ``MAX_BOOT_FAILURES`` restarts in a row that die before becoming ready: give up.
 * successor exits before ``READY`` (the new code or configuration is broken): the roll
   stops and the running workers keep serving.
 * SIGINT / SIGTERM: the parent closes its socket copies, every worker drains (up to
   ``graceful_timeout``), stragglers are killed after ``SHUTDOWN_MARGIN`` more seconds.
+  The exit code is non-zero if any worker did not stop cleanly (its lifespan shutdown
+  failed, it crashed, or it had to be killed).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from pathlib import Path
 from hypercorn_cli._errors import one_line
 from hypercorn_cli._reload import ImportCheck, SourceFilter, Watcher
 from hypercorn_cli._reuseport import slot_sockets
-from hypercorn_cli._serving import DRAINING, READY
+from hypercorn_cli._serving import DRAINING, FAILED, READY
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
 from hypercorn_cli._worker_process import worker_process_main
 from hypercorn_protocol.binding import Sockets
@@ -58,13 +66,34 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 #: A worker that served this long resets its slot's backoff.
 STABLE_AFTER = 5.0
-#: Workers in a row that die before ever serving: the application cannot start.
+#: Restarted workers in a row that die before serving: the application cannot start.
 MAX_BOOT_FAILURES = 5
 
 #: Settings fixed once the sockets are bound; SIGHUP cannot change them.
-BIND_SETTINGS = ("bind", "insecure_bind", "quic_bind", "backlog", "umask", "user", "group")
+BIND_SETTINGS = (
+    "bind",
+    "insecure_bind",
+    "quic_bind",
+    "backlog",
+    "umask",
+    "user",
+    "group",
+    "reuse_port",
+)
 
 ConfigLoader = Callable[[], Config]
+
+
+class WorkerStartupError(Exception):
+    """A worker of the first start-up exited before it was ready to serve.
+
+    Attributes:
+        exit_code: the exit code the command should end with.
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,7 @@ class _Worker:
     channel: Connection | None
     ready_at: float | None = None
     stopping: bool = False  # told to drain, or draining on its own
+    failure: tuple[int, str] | None = None  # (exit code, message) it could not start with
 
     @property
     def pid(self) -> int | None:
@@ -182,10 +212,21 @@ class Supervisor:
         self.check: ImportCheck | None = None
         self.boot_failures = 0
         self.exit_code = 0
+        self.serving = False  # every slot of the first start-up has reported READY
+        self.startup_error: WorkerStartupError | None = None
 
     # ---------------------------------------------------------------- main loop
     def run(self) -> int:
-        """Serve until SIGINT/SIGTERM (returns 0) or until workers cannot start (non-zero)."""
+        """Serve until SIGINT/SIGTERM, or until workers cannot start.
+
+        Returns:
+            0 after a clean shutdown; non-zero when restarted workers kept failing or
+            a worker did not stop cleanly.
+
+        Raises:
+            WorkerStartupError: a worker of the first start-up exited before it was
+                ready; the other workers have been stopped.
+        """
         with self.signals.installed():
             try:
                 self._resize(worker_count(self.config))
@@ -198,6 +239,8 @@ class Supervisor:
                     self._advance_roll()
             finally:
                 self._shutdown()
+        if self.startup_error is not None:
+            raise self.startup_error
         return self.exit_code
 
     def _wait(self) -> None:
@@ -225,6 +268,8 @@ class Supervisor:
                 self._on_ready(worker)
             elif message == DRAINING:
                 self._on_draining(worker)
+            elif isinstance(message, tuple) and len(message) == 3 and message[0] == FAILED:
+                worker.failure = (int(message[1]), str(message[2]))
 
     # ------------------------------------------------------------------ workers
     def _spawn(self, slot: _Slot) -> _Worker:
@@ -257,6 +302,12 @@ class Supervisor:
                 previous.drain()
         if slot.retired and not worker.stopping:
             worker.drain()
+        if not self.serving:
+            self.serving = all(
+                slot.current is not None and slot.current.ready_at is not None
+                for slot in self.slots
+                if not slot.retired
+            )
 
     def _on_draining(self, worker: _Worker) -> None:
         if worker.stopping or self.signals.stop:
@@ -283,7 +334,10 @@ class Supervisor:
                 worker.channel.close()
                 worker.channel = None
             slot = worker.slot
-            if slot.current is worker:
+            if slot.current is worker and worker.ready_at is None and not self.serving:
+                slot.current = None
+                self._on_startup_failure(worker)
+            elif slot.current is worker:
                 slot.current = None
                 self._on_crash(worker)
             elif slot.successor is worker:
@@ -292,6 +346,22 @@ class Supervisor:
                     f"the new worker (pid {worker.pid}) failed to start "
                     f"({_describe_exit(worker.process)})"
                 )
+
+    def _on_startup_failure(self, worker: _Worker) -> None:
+        # The first failure is the one to report; the other workers most likely fail
+        # the same way and are stopped (their reports are not repeated).
+        if self.startup_error is not None or self.signals.stop:
+            return
+        if worker.failure is not None:
+            code, message = worker.failure
+        else:
+            code = _shell_code(worker.process) or 1
+            message = (
+                f"worker (pid {worker.pid}) exited before it was ready to serve "
+                f"({_describe_exit(worker.process)})"
+            )
+        self.startup_error = WorkerStartupError(message, code)
+        self.exit_code = code
 
     def _on_crash(self, worker: _Worker) -> None:
         slot = worker.slot
@@ -337,8 +407,8 @@ class Supervisor:
     def _resize(self, count: int) -> None:
         active = [slot for slot in self.slots if not slot.retired]
         while len(active) < count:
-            if not self.slots:
-                slot = _Slot(0, self.sockets)
+            if not self.slots or not self.config.reuse_port:
+                slot = _Slot(len(self.slots), self.sockets)
             else:
                 sockets, owned = slot_sockets(self.sockets, self.config.backlog)
                 slot = _Slot(len(self.slots), sockets, owned)
@@ -464,6 +534,7 @@ class Supervisor:
                 break
             # Another Ctrl-C / SIGTERM during the drain means "stop now".
             wait([worker.process.sentinel for worker in alive], timeout=POLL_INTERVAL)
+        unclean = []
         for worker in self.workers:
             if worker.process.is_alive():
                 self.log.warning("Killing worker (pid %s): it did not stop in time", worker.pid)
@@ -471,4 +542,14 @@ class Supervisor:
             worker.process.join()
             if worker.channel is not None:
                 worker.channel.close()
+            if worker.process.exitcode != 0:
+                unclean.append(worker)
         self.workers.clear()
+        if unclean and not self.exit_code:
+            # A worker whose lifespan shutdown failed (or that had to be killed) did not
+            # stop cleanly: say so in the exit code, as the single-process server does.
+            self.log.error(
+                "Worker(s) did not stop cleanly: %s",
+                ", ".join(f"pid {w.pid} ({_describe_exit(w.process)})" for w in unclean),
+            )
+            self.exit_code = max(_shell_code(w.process) for w in unclean) or 1

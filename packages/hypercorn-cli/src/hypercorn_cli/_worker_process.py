@@ -10,9 +10,16 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Event
 from types import FrameType
 
-from hypercorn_cli._errors import one_line, runtime_errors, usage_errors
+from hypercorn_cli._errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    debug_traceback,
+    one_line,
+    runtime_errors,
+    usage_errors,
+)
 from hypercorn_cli._privileges import drop_privileges
-from hypercorn_cli._serving import Notify, prepare_backend, serve_supervised
+from hypercorn_cli._serving import FAILED, READY, Notify, prepare_backend, serve_supervised
 from hypercorn_protocol.binding import Sockets
 from hypercorn_protocol.config import Config
 
@@ -49,14 +56,20 @@ def _stop_when_orphaned(event: Event) -> None:
     threading.Thread(target=watch, name="hypercorn-parent-watch", daemon=True).start()
 
 
-def _notifier(channel: Connection) -> Notify:
-    def notify(message: str) -> None:
+class _Channel:
+    """The reports to the supervisor; remembers whether ``READY`` was sent."""
+
+    def __init__(self, channel: Connection) -> None:
+        self.channel = channel
+        self.ready = False
+
+    def notify(self, message: object) -> None:
+        if message == READY:
+            self.ready = True
         try:
-            channel.send(message)
+            self.channel.send(message)
         except OSError:
             pass  # the supervisor is gone; the orphan watch stops us
-
-    return notify
 
 
 def worker_process_main(
@@ -68,19 +81,28 @@ def worker_process_main(
     it, so workers ignore SIGINT. SIGTERM sent to one worker drains that worker, and the
     supervisor replaces it. When started as root with ``user``/``group`` set, the
     worker switches to them before it imports the application. Expected failures (app
-    import, lifespan) are one ``Error:`` line on stderr and exit code 1.
+    import, lifespan) exit with code 1 (2 for a usage error such as an app that does
+    not import): before ``READY`` the message goes to the supervisor, which reports
+    the startup failure once for all workers; after it, it is one ``Error:`` line on
+    stderr (e.g. a failed lifespan shutdown).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = _StopFlag(shutdown_event)
     if hasattr(signal, "SIGTERM") and sys.platform != "win32":
         signal.signal(signal.SIGTERM, stop.on_signal)
     _stop_when_orphaned(shutdown_event)
-    notify = _notifier(channel)
+    reports = _Channel(channel)
+    notify: Notify = reports.notify
     try:
         serve = prepare_backend(config.worker_class)
         config.log  # noqa: B018 - each process builds its own loggers (they are not pickled)
         drop_privileges(config.user, config.group)
         serve_supervised(serve, config, sockets, stop, notify)
     except (*usage_errors(), *runtime_errors()) as exc:
-        print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        code = EXIT_USAGE if isinstance(exc, usage_errors()) else EXIT_RUNTIME
+        debug_traceback(exc, config)
+        if reports.ready:
+            print(f"Error: {one_line(exc)}", file=sys.stderr, flush=True)
+        else:
+            reports.notify((FAILED, code, one_line(exc)))
+        sys.exit(code)

@@ -1,8 +1,9 @@
 """``run(config)``: serve ``config.application_path`` in-process or with worker processes.
 
 Order of start-up, chosen so that a mistake fails before anything is bound or spawned:
-the worker class and the application are checked (imported here), systemd
-socket-activated descriptors are taken as binds, the sockets are bound (once, here),
+the worker class, the TLS certificate and key (loaded into a context) and the
+application (imported here) are checked, systemd socket-activated descriptors are
+taken as binds, the sockets are bound (once, here),
 the pid file is written; then either this process serves (``workers = 0``) or the
 supervisor (``_supervisor``) runs the worker processes. On the way out the pid file is
 removed and the sockets are closed.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 from hypercorn_cli._activation import activated_fds, apply_socket_activation
@@ -21,16 +23,17 @@ from hypercorn_cli._reload import SourceFilter, app_root, make_watcher
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
 from hypercorn_cli._workers import resolve_worker
 from hypercorn_protocol.app_loading import load_application
-from hypercorn_protocol.config import Config
+from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 
 
 def run(config: Config, *, config_loader: Callable[[], Config] | None = None) -> int:
     """Serve ``config.application_path`` as the ``hypercorn`` command does.
 
     ``config.workers == 0`` serves in this process; otherwise that many worker
-    processes share sockets bound here (one ``SO_REUSEPORT`` socket per worker on
-    Linux). With ``config.use_reloader`` and ``workers == 0``, one supervised worker
-    runs, since reloading means replacing a process.
+    processes share the sockets bound here (with ``config.reuse_port``, one
+    ``SO_REUSEPORT`` socket per worker on Linux). With ``config.use_reloader`` and
+    ``workers == 0``, one supervised worker runs, since reloading means replacing a
+    process.
 
     Signals (workers >= 1): SIGINT/SIGTERM drain every worker and return 0; SIGHUP
     builds the configuration again with ``config_loader`` and replaces the workers one
@@ -42,18 +45,29 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
             file and flags); used on SIGHUP.
 
     Returns:
-        0 after a clean shutdown, else non-zero (workers could not start).
+        0 after a clean shutdown, else non-zero (restarted workers could not start, or
+        a worker did not shut down cleanly).
 
     Raises:
         NoAppError: the application cannot be imported.
+        ConfigError: the TLS certificate or key cannot be loaded, or ``quic_bind`` is
+            set without TLS.
+        WorkerStartupError: a worker exited before it was ready (lifespan startup
+            failed, ...); the server was stopped.
+        LifespanFailureError: ``workers = 0`` and lifespan startup or shutdown failed.
         WorkerClassError: unknown worker class, or its backend is not installed.
         BindError: a bind address is in use or not permitted.
     """
     worker = resolve_worker(config.worker_class)
     log = error_logger(config)  # builds the loggers (handlers, levels) before anything logs
+    _check_tls(config)
     _import_application(config)
     apply_socket_activation(config, activated_fds())
-    sockets = config.create_sockets()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        sockets = config.create_sockets()
+    for warning in caught:  # e.g. insecure_bind without TLS: one log line, no source line
+        log.warning("%s", warning.message)
     try:
         chown_unix_sockets(config, sockets)
         if config.pid_path is not None:
@@ -78,6 +92,13 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
                 remove_pid_file(config.pid_path)
     finally:
         close_sockets(sockets)
+
+
+def _check_tls(config: Config) -> None:
+    # Workers would each fail the same way, after the sockets are bound: fail here.
+    if config.quic_bind and not config.ssl_enabled:
+        raise ConfigError("--quic-bind requires --certfile and --keyfile (HTTP/3 is TLS only)")
+    config.create_ssl_context()
 
 
 def _import_application(config: Config) -> None:

@@ -24,6 +24,7 @@ import inspect
 import os
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -202,6 +203,25 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _raised_at(error: BaseException) -> str:
+    """Where ``error`` was raised: `` (at file:line)``, or two frames when the innermost
+    one is outside the application (``os.environ[...]`` fails inside os.py)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<frozen ") and frame.filename != __file__
+    ]
+    if not frames:
+        return ""
+    places = [frames[-1]]
+    library = (sys.prefix, sys.base_prefix, os.path.dirname(os.__file__))
+    if frames[-1].filename.startswith(library):
+        caller = next((f for f in reversed(frames) if not f.filename.startswith(library)), None)
+        if caller is not None:
+            places.insert(0, caller)
+    return " (at " + " -> ".join(f"{f.filename}:{f.lineno}" for f in places) + ")"
+
+
 def _import_module(path: str, module_part: str) -> Any:
     is_file_path = module_part.endswith(".py") or "/" in module_part or os.sep in module_part
     if is_file_path:
@@ -240,7 +260,7 @@ def _import_module(path: str, module_part: str) -> Any:
     except Exception as error:
         raise NoAppError(
             f"Cannot load application from {path!r}: importing {import_name!r} raised "
-            f"{_one_line(error)}"
+            f"{_one_line(error)}{_raised_at(error)}"
         ) from error
 
 
@@ -312,7 +332,7 @@ def _resolve_attribute(path: str, module: Any, attribute: str) -> object:
     except Exception as error:
         raise NoAppError(
             f"Cannot load application from {path!r}: calling {attribute!r} raised "
-            f"{_one_line(error)}"
+            f"{_one_line(error)}{_raised_at(error)}"
         ) from error
     if inspect.iscoroutine(result):
         result.close()  # never awaited on purpose; closing avoids a RuntimeWarning

@@ -257,7 +257,9 @@ def _configure(sock: socket.socket, config: Config, kind: socket.SocketKind) -> 
     if kind == socket.SOCK_STREAM:
         # Small writes must not wait for delayed ACKs (Nagle): latency on keep-alive.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if config.workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+    # Only when asked: with SO_REUSEPORT the kernel hashes connections to a worker's own
+    # socket even while that worker is blocked (see the CLI's ``_reuseport``).
+    if config.reuse_port and hasattr(socket, "SO_REUSEPORT"):
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         except OSError:

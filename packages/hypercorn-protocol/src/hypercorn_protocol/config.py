@@ -99,6 +99,7 @@ _OPTION_KINDS: dict[str, str] = {
     "pid_path": "str?",
     "quic_bind": "binds",
     "read_timeout": "float?",
+    "reuse_port": "bool",
     "root_path": "str",
     "server_names": "list[str]",
     "shutdown_timeout": "float",
@@ -219,6 +220,9 @@ class Config:
     max_requests_jitter: int = 0
     pid_path: str | None = None
     read_timeout: float | None = None
+    # Not in Hypercorn 0.18: one SO_REUSEPORT socket per worker (the kernel spreads
+    # connections evenly, but also to a worker that is blocked); off = one shared socket.
+    reuse_port: bool = False
     server_names: list[str] = []  # noqa: RUF012
     shutdown_timeout: float = 60 * SECONDS
     ssl_handshake_timeout: float = 60 * SECONDS
