@@ -333,7 +333,7 @@ def test_header_compression_against_nghttp2(loop_name: str) -> None:
         assert len(ports) == 1  # one connection, so one pair of HPACK tables throughout
 
 
-async def slow_app(scope: Scope, receive: Any, send: Any) -> None:
+async def slow_app(scope: ASGIScope, receive: Any, send: Any) -> None:
     """``/slow`` answers after half a second; anything else at once."""
     if scope["type"] != "http":
         return
@@ -469,7 +469,7 @@ def test_graceful_shutdown_lets_in_flight_http2_streams_finish(loop_name: str) -
             assert not stopper.is_alive()
 
 
-async def trailers_app(scope: Scope, receive: Any, send: Any) -> None:
+async def trailers_app(scope: ASGIScope, receive: Any, send: Any) -> None:
     """Sends trailers whenever the server offers them, as apps do (not looking at te)."""
     if scope["type"] != "http":
         return
