@@ -14,7 +14,6 @@ one system call for all of them instead of one per response.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from time import time
 from typing import TYPE_CHECKING, cast
@@ -35,8 +34,6 @@ from hypercorn_protocol.typing import Message, Scope
 
 if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
-
-error_logger = logging.getLogger("hypercorn.error")
 
 
 class _AppStream:
@@ -287,7 +284,8 @@ class HTTPProtocol(asyncio.Protocol):
             pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
-            error_logger.exception("Error in ASGI Framework")
+            # Through the configured logger: a custom logger_class, StatsD counters.
+            await self.context.config.log.exception("Error in ASGI Framework")
         finally:
             del self.streams[stream.stream_id]
             self.conn.app_finished(stream.stream_id, exc, time())

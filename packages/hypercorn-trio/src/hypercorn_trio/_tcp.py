@@ -15,7 +15,6 @@ worker's nursery, so cancelling the worker's nursery aborts everything.
 from __future__ import annotations
 
 import errno
-import logging
 import math
 import socket
 import ssl
@@ -40,8 +39,6 @@ from hypercorn_protocol.typing import Message, Scope
 
 if TYPE_CHECKING:
     from hypercorn_trio._context import WorkerContext
-
-error_logger = logging.getLogger("hypercorn.error")
 
 READ_SIZE = 65536
 # A TLS close_notify must not keep a dead connection around.
@@ -394,7 +391,8 @@ class HTTPConnection:
             pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
-            error_logger.exception("Error in ASGI Framework")
+            # Through the configured logger: a custom logger_class, StatsD counters.
+            await self.context.config.log.exception("Error in ASGI Framework")
         except BaseException:
             # Cancelled: the whole connection is being aborted.
             del self.streams[stream.stream_id]
@@ -447,4 +445,4 @@ async def serve_connection(
     try:
         await connection.run()
     except Exception:
-        error_logger.exception("Error serving a connection")
+        await context.config.log.exception("Error serving a connection")
