@@ -35,10 +35,12 @@ def _read_until_eof(sock: socket.socket) -> bytes:
 def test_half_closed_client_disconnects_app_and_still_reads_the_response(
     loop_name: str,
 ) -> None:
-    with run_server(wait_for_disconnect_then_answer, make_config(), loop_name) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(b"GET /poll HTTP/1.1\r\nhost: x\r\n\r\n")
-            sock.shutdown(socket.SHUT_WR)
-            response = _read_until_eof(sock)  # times out if the app never hears of the EOF
+    with (
+        run_server(wait_for_disconnect_then_answer, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+    ):
+        sock.sendall(b"GET /poll HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        response = _read_until_eof(sock)  # times out if the app never hears of the EOF
     assert response.startswith(b"HTTP/1.1 200 ")
     assert response.endswith(b"got http.disconnect")

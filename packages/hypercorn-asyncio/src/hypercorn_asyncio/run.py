@@ -33,7 +33,6 @@ from hypercorn_protocol.config import Config
 from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
 from hypercorn_protocol.wsgi import WSGIWrapper
 
-
 BoundCallback = Callable[[list[str]], object]
 _ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
 

@@ -37,7 +37,6 @@ from hypercorn_trio._lifespan import Lifespan
 from hypercorn_trio._tcp import serve_connection
 from hypercorn_trio.wsgi import TrioWSGIApp
 
-
 ShutdownTrigger = Callable[[], Awaitable[object]]
 
 _SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGBREAK")
