@@ -111,6 +111,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._closing = False
         self._multiplexed = False  # HTTP/2: writes are coalesced per loop turn
         self._flush_pending = False
+        self._tls = False
 
     # ------------------------------------------------------------ transport API
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -119,6 +120,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.transport = transport
         alpn = None
         ssl_object = transport.get_extra_info("ssl_object")
+        self._tls = ssl_object is not None
         if ssl_object is not None:
             alpn = ssl_object.selected_alpn_protocol()
         context = self.context
@@ -148,7 +150,9 @@ class HTTPProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.conn.receive_data(b"", time())
         self.pump()
-        return True  # keep the transport open: a half-closed client still gets its response
+        # Plain TCP: keep the transport open, a half-closed client still gets its response.
+        # TLS transports close regardless, and asking for more makes asyncio warn on stderr.
+        return not self._tls
 
     @property
     def closing(self) -> bool:
