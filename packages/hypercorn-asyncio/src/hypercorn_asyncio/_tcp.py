@@ -37,41 +37,65 @@ if TYPE_CHECKING:
 
 
 class _AppStream:
-    """The app side of one stream: its receive FIFO and the task running the app."""
+    """The app side of one stream: its receive FIFO and the task running the app.
 
-    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiter", "writable")
+    Apps may call ``receive()`` again while a call is pending (Starlette listens for
+    ``http.disconnect`` in one task while another reads): each pending call has its own
+    future, and messages go to them first come, first served.
+    """
+
+    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiters", "writable")
 
     def __init__(self, protocol: HTTPProtocol, stream_id: int) -> None:
         self._protocol = protocol
         self.stream_id = stream_id
         self.queue: deque[Message] = deque()
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiters: deque[asyncio.Future[Message]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.writable: asyncio.Future[None] | None = None
 
     def push(self, message: Message) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled receive() leaves a cancelled future
+                waiter.set_result(message)
+                return
         self.queue.append(message)
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     async def receive(self) -> Message:
         protocol = self._protocol
         if not self.queue:
             protocol.conn.app_receive_waiting(self.stream_id, time())
             protocol.pump()
-            while not self.queue:
-                self.waiter = protocol.loop.create_future()
-                try:
-                    await self.waiter
-                finally:
-                    self.waiter = None
-        message = self.queue.popleft()
+        if self.queue:
+            message = self.queue.popleft()
+        else:
+            waiter: asyncio.Future[Message] = protocol.loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                message = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    # Handed over just as the caller was cancelled: the next one gets it.
+                    self._give_back(waiter.result())
+                elif waiter in self.waiters:
+                    self.waiters.remove(waiter)
+                raise
         conn = protocol.conn
         conn.app_consumed(self.stream_id)
         if protocol.reading_paused or conn.http_version == "2":
             protocol.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
+
+    def _give_back(self, message: Message) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(message)
+                return
+        self.queue.appendleft(message)
 
     async def send(self, message: Message) -> None:
         protocol = self._protocol
