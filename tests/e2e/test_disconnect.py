@@ -155,6 +155,10 @@ def test_two_pending_receives_websocket(loop_name: str) -> None:
 # -- Starlette ------------------------------------------------------------------------------
 
 
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def starlette_streaming_app(record: Path, *, middleware: bool) -> Any:
     """A StreamingResponse that streams until the client goes (server-sent events).
 
@@ -175,7 +179,7 @@ def starlette_streaming_app(record: Path, *, middleware: bool) -> Any:
         return StreamingResponse(events(), media_type="text/plain")
 
     async def status(request: Request) -> PlainTextResponse:
-        return PlainTextResponse(record.read_text() if record.exists() else "")
+        return PlainTextResponse(_read(record))
 
     async def passthrough(request: Request, call_next: Any) -> Any:
         return await call_next(request)
