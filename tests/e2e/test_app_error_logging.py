@@ -6,6 +6,7 @@ must see it; Hypercorn-style loggers override the async ``exception`` method.
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any, ClassVar
 
@@ -39,3 +40,15 @@ def test_app_exception_reaches_a_custom_logger_class(loop_name: str) -> None:
     assert message == "Error in ASGI Framework"
     assert isinstance(error, RuntimeError)
     assert str(error) == "the app broke"
+
+
+def test_app_exception_counted_by_statsd(loop_name: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(5)
+        config = make_config(statsd_host=f"127.0.0.1:{listener.getsockname()[1]}")
+        with run_server(failing_app, config, loop_name) as server:
+            assert httpx.get(server.url + "/", timeout=5).status_code == 500
+            datagram = b""
+            while not datagram.startswith(b"hypercorn.log.exception:1|c"):
+                datagram = listener.recv(2048)  # times out if it never comes
