@@ -342,8 +342,29 @@ def test_half_close_after_full_request_still_gets_response() -> None:
     h.feed(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
     got = h.feed(b"")
     assert not closes(got)
+    # The app waiting in receive() (long polling, SSE) learns the client is gone ...
+    assert messages(got, 1) == [{"type": "http.disconnect"}]
     h.respond(1, body=b"late")
+    # ... and what it still sends is written: a half-closed client can read it.
     assert b"late" in h.wire
+    assert closes(h.events)
+    assert messages(h.events, 1).count({"type": "http.disconnect"}) == 1
+
+
+def test_half_close_behind_pipelined_requests_disconnects_the_current_app() -> None:
+    h = Harness()
+    h.feed(b"GET /one HTTP/1.1\r\nhost: a\r\n\r\nGET /two HTTP/1.1\r\nhost: a\r\n\r\n")
+    got = h.feed(b"")
+    assert messages(got, 1) == [{"type": "http.disconnect"}]
+    assert not closes(got)
+    h.respond(1, body=b"one")
+    assert [s.scope["path"] for s in starts(h.events)] == ["/one", "/two"]
+    assert messages(h.events, 2) == [
+        {"type": "http.request", "body": b"", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    h.respond(2, body=b"two")
+    assert b"one" in h.wire and b"two" in h.wire
     assert closes(h.events)
 
 

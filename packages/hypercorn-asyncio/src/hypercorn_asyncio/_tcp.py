@@ -14,7 +14,6 @@ one system call for all of them instead of one per response.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from time import time
 from typing import TYPE_CHECKING, cast
@@ -36,45 +35,67 @@ from hypercorn_protocol.typing import ASGIScope, Message
 if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
 
-error_logger = logging.getLogger("hypercorn.error")
-
 
 class _AppStream:
-    """The app side of one stream: its receive FIFO and the task running the app."""
+    """The app side of one stream: its receive FIFO and the task running the app.
 
-    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiter", "writable")
+    Apps may call ``receive()`` again while a call is pending (Starlette listens for
+    ``http.disconnect`` in one task while another reads): each pending call has its own
+    future, and messages go to them first come, first served.
+    """
+
+    __slots__ = ("_protocol", "queue", "stream_id", "task", "waiters", "writable")
 
     def __init__(self, protocol: HTTPProtocol, stream_id: int) -> None:
         self._protocol = protocol
         self.stream_id = stream_id
         self.queue: deque[Message] = deque()
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiters: deque[asyncio.Future[Message]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.writable: asyncio.Future[None] | None = None
 
     def push(self, message: Message) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled receive() leaves a cancelled future
+                waiter.set_result(message)
+                return
         self.queue.append(message)
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     async def receive(self) -> Message:
         protocol = self._protocol
         if not self.queue:
             protocol.conn.app_receive_waiting(self.stream_id, time())
             protocol.pump()
-            while not self.queue:
-                self.waiter = protocol.loop.create_future()
-                try:
-                    await self.waiter
-                finally:
-                    self.waiter = None
-        message = self.queue.popleft()
+        if self.queue:
+            message = self.queue.popleft()
+        else:
+            waiter: asyncio.Future[Message] = protocol.loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                message = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    # Handed over just as the caller was cancelled: the next one gets it.
+                    self._give_back(waiter.result())
+                elif waiter in self.waiters:
+                    self.waiters.remove(waiter)
+                raise
         conn = protocol.conn
         conn.app_consumed(self.stream_id)
         if protocol.reading_paused or conn.http_version == "2":
             protocol.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
+
+    def _give_back(self, message: Message) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(message)
+                return
+        self.queue.appendleft(message)
 
     async def send(self, message: Message) -> None:
         protocol = self._protocol
@@ -114,6 +135,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._closing = False
         self._multiplexed = False  # HTTP/2: writes are coalesced per loop turn
         self._flush_pending = False
+        self._tls = False
 
     # ------------------------------------------------------------ transport API
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -122,6 +144,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.transport = transport
         alpn = None
         ssl_object = transport.get_extra_info("ssl_object")
+        self._tls = ssl_object is not None
         if ssl_object is not None:
             alpn = ssl_object.selected_alpn_protocol()
         context = self.context
@@ -151,7 +174,9 @@ class HTTPProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.conn.receive_data(b"", time())
         self.pump()
-        return True  # keep the transport open: a half-closed client still gets its response
+        # Plain TCP: keep the transport open, a half-closed client still gets its response.
+        # TLS transports close regardless, and asking for more makes asyncio warn on stderr.
+        return not self._tls
 
     @property
     def closing(self) -> bool:
@@ -287,7 +312,8 @@ class HTTPProtocol(asyncio.Protocol):
             pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
-            error_logger.exception("Error in ASGI Framework")
+            # Through the configured logger: a custom logger_class, StatsD counters.
+            await self.context.config.log.exception("Error in ASGI Framework")
         finally:
             del self.streams[stream.stream_id]
             self.conn.app_finished(stream.stream_id, exc, time())

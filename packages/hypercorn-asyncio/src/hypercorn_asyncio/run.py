@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -33,8 +32,6 @@ from hypercorn_protocol.binding import Sockets, describe_bind
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
 from hypercorn_protocol.wsgi import WSGIWrapper
-
-error_logger = logging.getLogger("hypercorn.error")
 
 BoundCallback = Callable[[list[str]], object]
 _ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
@@ -94,7 +91,7 @@ async def worker_serve(
             servers.append(server)
             binds.append(describe_bind(sock, secure))
         for bind in binds:
-            error_logger.info("Running on %s (CTRL + C to quit)", bind)
+            await config.log.info("Running on %s (CTRL + C to quit)", bind)
         if on_bound is not None:
             on_bound(binds)
 
@@ -163,7 +160,7 @@ async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> No
         try:
             await asyncio.wait_for(context.all_closed.wait(), max(deadline - loop.time(), 0))
         except asyncio.TimeoutError:
-            error_logger.warning(
+            await context.config.log.warning(
                 "Graceful shutdown timed out after %ss; closing %d connection(s)",
                 context.config.graceful_timeout,
                 len(context.connections),

@@ -248,6 +248,8 @@ class HTTP11Connection:
             self._last_read = now
         self._wire.receive(data)
         self._process(now)
+        if not data:
+            self._peer_done_sending()
 
     def handle_timer(self, now: float) -> None:
         if self._closed:
@@ -519,7 +521,16 @@ class HTTP11Connection:
             self._abandon(now)
             self._disconnect_stream()
             self._close()
-        # else: a half-close after a full request; the response is still written.
+        else:
+            self._peer_done_sending()
+
+    def _peer_done_sending(self) -> None:
+        """EOF after a complete request: the app hears ``http.disconnect``, but the
+        connection stays open, so a response it still sends reaches a half-closed client
+        (also when pipelined requests kept h11 from reporting the EOF itself)."""
+        stream = self._stream
+        if stream is not None and stream.request_complete and not self._closed:
+            self._disconnect_stream()
 
     def _protocol_error(self, exc: RemoteProtocolError, now: float) -> None:
         stream = self._stream

@@ -1,21 +1,28 @@
 """One TCP (or TLS, or unix) connection: a trio task around a ServerConnection.
 
 Everything HTTP happens in the sans-IO core; this module only moves bytes, runs one
-task per stream and keeps a single timer. The connection task reads; after each input
-the task that caused it *flushes*: drains the core's events, writes what the core
-queued (one ``send_all``, serialised by a lock so bytes never interleave) and re-arms
-the timer only if the deadline moved earlier (a late timer re-checks and re-arms itself,
-so keep-alive needs no cancel/reschedule per request).
+task per stream and keeps a single timer. Whatever task gives the core an input (the
+reader, the timer, an app's ``send``/``receive``) then *kicks*: acts on the core's
+events, takes what the core queued for the wire and re-arms the timer if the deadline
+moved earlier (a late timer re-checks and re-arms itself, so keep-alive needs no
+cancel/reschedule per request). A kick never awaits, so it cannot be cancelled halfway.
 
-Tasks per connection: the connection task (reads, then closes the stream), one timer
-task, and one task per running app; all in the connection's own nursery, inside the
-worker's nursery, so cancelling the worker's nursery aborts everything.
+Writes belong to the connection, never to an app's task: anyio and Starlette cancel an
+app's tasks as soon as its response is queued, and a cancelled ``SSLStream.send_all``
+breaks TLS for every stream of the connection. The connection's writer task sends what
+the kicks queued, joined into one ``send_all``. On a plain socket a kick first tries the
+non-blocking ``send`` itself when nothing is queued (the common case: no task switch).
+An app's ``send`` and the reader wait while more than ``_HIGH_WATER`` bytes are unsent,
+so a client that does not read cannot make the server buffer without bound.
+
+Tasks per connection: the connection task (reads, then closes the stream), the writer,
+one timer task, and one task per running app; all in the connection's own nursery,
+inside the worker's nursery, so cancelling the worker's nursery aborts everything.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
 import math
 import socket
 import ssl
@@ -41,12 +48,12 @@ from hypercorn_protocol.typing import ASGIScope, Message
 if TYPE_CHECKING:
     from hypercorn_trio._context import WorkerContext
 
-error_logger = logging.getLogger("hypercorn.error")
-
 READ_SIZE = 65536
 # A TLS close_notify must not keep a dead connection around.
 _CLOSE_TIMEOUT = 5.0
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+# Unsent bytes above which an app's send() and the reader wait for the writer.
+_HIGH_WATER = 65536
 
 
 class _PlainStream:
@@ -110,6 +117,15 @@ class _PlainStream:
             except OSError as error:
                 raise _transport_error(error) from error
 
+    def send_now(self, data: bytes) -> int:
+        """Send what the kernel takes at once, without waiting: the number of bytes sent."""
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+        except OSError as error:
+            raise _transport_error(error) from error
+
     async def aclose(self) -> None:
         self.close()
         await trio.lowlevel.checkpoint()
@@ -130,46 +146,71 @@ def _abort_wait(_: Any) -> trio.lowlevel.Abort:
     return trio.lowlevel.Abort.SUCCEEDED
 
 
-class _AppStream:
-    """The app side of one stream: its receive FIFO and the tasks waiting on it."""
+class _Waiter:
+    """A task waiting in ``receive()``, and the message handed to it."""
 
-    __slots__ = ("_connection", "queue", "stream_id", "waiter", "writer")
+    __slots__ = ("message", "task")
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.message: Message | None = None
+
+
+class _AppStream:
+    """The app side of one stream: its receive FIFO and the tasks waiting on it.
+
+    Apps may call ``receive()`` again while a call is pending (Starlette listens for
+    ``http.disconnect`` in one task while another reads): pending calls queue up and
+    messages go to them first come, first served, handed over as the task is woken.
+    """
+
+    __slots__ = ("_connection", "_sends", "queue", "stream_id", "waiters", "writer")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
         self._connection = connection
         self.stream_id = stream_id
         self.queue: deque[Message] = deque()
-        self.waiter: trio.lowlevel.Task | None = None
+        self.waiters: deque[_Waiter] = deque()
         self.writer: trio.lowlevel.Task | None = None
+        self._sends = 0
 
     def push(self, message: Message) -> None:
-        self.queue.append(message)
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            trio.lowlevel.reschedule(waiter)
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.message = message
+            trio.lowlevel.reschedule(waiter.task)
+        else:
+            self.queue.append(message)
 
     async def receive(self) -> Message:
         connection = self._connection
         if not self.queue:
             connection.conn.app_receive_waiting(self.stream_id, time())
-            await connection.flush()
-            while not self.queue:
-                self.waiter = trio.lowlevel.current_task()
-                try:
-                    await trio.lowlevel.wait_task_rescheduled(_abort_wait)
-                finally:
-                    self.waiter = None
-        message = self.queue.popleft()
+            connection.kick()
+        if self.queue:
+            message = self.queue.popleft()
+        else:
+            waiter = _Waiter(trio.lowlevel.current_task())
+            waiters = self.waiters
+            waiters.append(waiter)
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                waiters.remove(waiter)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            # Once woken with a message, the task cannot be cancelled before it has it.
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            assert waiter.message is not None
+            message = waiter.message
         connection.conn.app_consumed(self.stream_id)
-        await connection.flush()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
+        connection.kick()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
         return message
 
     async def send(self, message: Message) -> None:
         connection = self._connection
         conn = connection.conn
         may_continue = conn.app_send(self.stream_id, message, time())
-        await connection.flush()
+        connection.kick()
         if not may_continue:
             # HTTP/2: this stream's buffer is full; wait for window, not for the socket.
             while not conn.writable(self.stream_id) and not connection.closing:
@@ -178,6 +219,15 @@ class _AppStream:
                     await trio.lowlevel.wait_task_rescheduled(_abort_wait)
                 finally:
                     self.writer = None
+        if connection.unsent > _HIGH_WATER:
+            await connection.drained()
+        else:
+            # The data is handed over already; this only keeps a streaming app from
+            # starving the other tasks while the socket takes everything at once.
+            self._sends += 1
+            if self._sends >= 16:
+                self._sends = 0
+                await trio.lowlevel.checkpoint()
 
     def wake_writer(self) -> None:
         writer = self.writer
@@ -214,7 +264,14 @@ class HTTPConnection:
         self.streams: dict[int, _AppStream] = {}
         self.reading_paused = False
         self._resume: trio.Event | None = None
-        self._write_lock = trio.StrictFIFOLock()
+        self._plain = stream if isinstance(stream, _PlainStream) else None
+        self._outbox: list[bytes] = []  # taken from the core, not yet handed to the writer
+        self.unsent = 0  # bytes in the outbox or in the writer's send_all
+        self._writing = False
+        self._wake_writer: trio.Event | None = None
+        self._drained: trio.Event | None = None
+        self._writer_scope = trio.CancelScope()
+        self._broken = False
         self._nursery: trio.Nursery | None = None
         self._read_scope = trio.CancelScope()
         self._timer_scope = trio.CancelScope()
@@ -233,13 +290,15 @@ class HTTPConnection:
                 self.conn.start_shutdown(time())
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await self.flush()
+                nursery.start_soon(self._run_writer)
+                self.kick()
                 if not self._closing:
                     nursery.start_soon(self._run_timer)
                 with self._read_scope:
                     await self._read()
                 # Reading is over (closing, or the peer half-closed and still gets
-                # its response); the socket stays open until the core says so.
+                # its response); the socket stays open until the core says so and
+                # the writer has sent what was queued.
                 await self._closed.wait()
                 with trio.move_on_after(_CLOSE_TIMEOUT):
                     try:
@@ -273,9 +332,13 @@ class HTTPConnection:
             if type(data) is not bytes:
                 data = bytes(data)  # TLS hands out bytearrays
             conn.receive_data(data, time())
-            await self.flush()
+            self.kick()
             if not data:
                 return
+            if self.unsent > _HIGH_WATER:
+                # A peer that does not read what we send (PING / SETTINGS floods, or a
+                # stalled client) is not read either, so the outbox stays bounded.
+                await self.drained()
 
     async def _run_timer(self) -> None:
         conn = self.conn
@@ -292,11 +355,15 @@ class HTTPConnection:
             deadline = conn.get_timer()
             if deadline is not None and deadline <= now:
                 conn.handle_timer(now)
-            await self.flush()
+            self.kick()
 
     # --------------------------------------------------------------- the pump
-    async def flush(self) -> None:
-        """Act on the core's events, write its output, then close or re-arm the timer."""
+    def kick(self) -> None:
+        """Act on the core's events, queue its output for the writer, re-arm the timer.
+
+        Never awaits: it runs in whichever task gave the core an input, apps included,
+        and must not be cut short by their cancellation.
+        """
         conn = self.conn
         close = False
         while (event := conn.next_event()) is not None:
@@ -326,7 +393,9 @@ class HTTPConnection:
             return
         data = conn.data_to_send()
         if data:
-            await self._write(data)
+            self._queue_output(data)
+            if self._broken:
+                return
         if close:
             self._close()
             return
@@ -336,33 +405,81 @@ class HTTPConnection:
             self._timer_at = trio.current_time() + max(deadline - time(), 0.0)
             self._timer_scope.deadline = self._timer_at
 
-    async def _write(self, data: bytes) -> None:
-        # The data was taken from the core before queueing on the (FIFO) lock with no
-        # checkpoint in between, so writes leave in the order the core produced them.
-        lock = self._write_lock
+    def _queue_output(self, data: bytes) -> None:
+        plain = self._plain
+        if plain is not None and not self._outbox and not self._writing:
+            # Nothing ahead of these bytes: a non-blocking send cannot reorder or cut them.
+            try:
+                sent = plain.send_now(data)
+            except _TRANSPORT_ERRORS:
+                self._lost()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._outbox.append(data)
+        self.unsent += len(data)
+        if self._wake_writer is not None:
+            self._wake_writer.set()
+
+    async def _run_writer(self) -> None:
+        """The connection's only writer: sends the outbox until the connection closes."""
+        outbox = self._outbox
         try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
-        try:
-            if not self._closing:
-                await self.stream.send_all(data)
-        except _TRANSPORT_ERRORS:
-            self._lost()
+            with self._writer_scope:
+                while not self._broken:
+                    if not outbox:
+                        if self._closing:
+                            return
+                        self._wake_writer = wake = trio.Event()
+                        await wake.wait()
+                        continue
+                    data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+                    outbox.clear()
+                    self._writing = True
+                    try:
+                        await self.stream.send_all(data)
+                    except _TRANSPORT_ERRORS:
+                        self._lost()
+                        return
+                    finally:
+                        self._writing = False
+                    self.unsent -= len(data)
+                    if self.unsent <= _HIGH_WATER:
+                        self._release_drain_waiters()
         finally:
-            lock.release()
+            self._wake_writer = None
+            self._release_drain_waiters()
+            self._closed.set()
+
+    async def drained(self) -> None:
+        """Wait until no more than ``_HIGH_WATER`` bytes are left unsent (or closing)."""
+        while self.unsent > _HIGH_WATER and not self._closing:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+
+    def _release_drain_waiters(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
 
     def _lost(self) -> None:
         """The transport failed: tell the core (it disconnects the apps), then close."""
-        if self._closing:
+        if self._broken:
             return
-        self.conn.connection_lost(time())
-        while (event := self.conn.next_event()) is not None:
-            if type(event) is AppMessage:
-                stream = self.streams.get(event.stream_id)
-                if stream is not None:
-                    stream.push(event.message)
-        self._close()
+        self._broken = True
+        self._outbox.clear()
+        self.unsent = 0
+        if not self._closing:
+            self.conn.connection_lost(time())
+            while (event := self.conn.next_event()) is not None:
+                if type(event) is AppMessage:
+                    stream = self.streams.get(event.stream_id)
+                    if stream is not None:
+                        stream.push(event.message)
+            self._close()
+        self._writer_scope.cancel()  # nothing more can be sent
 
     @property
     def closing(self) -> bool:
@@ -370,6 +487,7 @@ class HTTPConnection:
         return self._closing
 
     def _close(self) -> None:
+        """Stop reading and timing; the writer sends what is queued (bounded), then ends."""
         self._closing = True
         for stream in self.streams.values():
             stream.wake_writer()
@@ -377,7 +495,13 @@ class HTTPConnection:
         self._timer_scope.cancel()
         if self._resume is not None:
             self._resume.set()
-        self._closed.set()
+        self._release_drain_waiters()
+        # A peer that stopped reading must not keep a closing connection around.
+        self._writer_scope.deadline = min(
+            self._writer_scope.deadline, trio.current_time() + _CLOSE_TIMEOUT
+        )
+        if self._wake_writer is not None:
+            self._wake_writer.set()
 
     # ---------------------------------------------------------------- the app
     def _start_app(self, stream_id: int, scope: ASGIScope) -> None:
@@ -394,20 +518,21 @@ class HTTPConnection:
             pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
-            error_logger.exception("Error in ASGI Framework")
+            # Through the configured logger: a custom logger_class, StatsD counters.
+            await self.context.config.log.exception("Error in ASGI Framework")
         except BaseException:
             # Cancelled: the whole connection is being aborted.
             del self.streams[stream.stream_id]
             raise
         del self.streams[stream.stream_id]
         self.conn.app_finished(stream.stream_id, exc, time())
-        await self.flush()
+        self.kick()
 
     def start_shutdown(self) -> None:
         """Finish the current request (if any) with ``connection: close``, then close."""
         self.conn.start_shutdown(time())
         if self._nursery is not None and not self._closing:
-            self._nursery.start_soon(self.flush)
+            self.kick()
 
 
 async def serve_connection(
@@ -447,4 +572,4 @@ async def serve_connection(
     try:
         await connection.run()
     except Exception:
-        error_logger.exception("Error serving a connection")
+        await context.config.log.exception("Error serving a connection")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
 import signal
 import ssl
 import threading
@@ -37,8 +36,6 @@ from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
 from hypercorn_trio._tcp import serve_connection
 from hypercorn_trio.wsgi import TrioWSGIApp
-
-error_logger = logging.getLogger("hypercorn.error")
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 
@@ -118,7 +115,7 @@ async def _serve(
             for listener, tls in listeners:
                 connections.start_soon(_accept, context, listener, tls)
             for bind in binds:
-                error_logger.info("Running on %s (CTRL + C to quit)", bind)
+                await config.log.info("Running on %s (CTRL + C to quit)", bind)
             task_status.started(binds)
             try:
                 await _first_of(shutdown_trigger, context.terminate.wait)
@@ -150,7 +147,7 @@ async def _accept(
             if error.errno in _ACCEPT_PEER_ERRORS:
                 continue
             if error.errno in _ACCEPT_RESOURCE_ERRORS:
-                error_logger.error("accept() failed (%s); retrying in 100 ms", error)
+                await context.config.log.error("accept() failed (%s); retrying in 100 ms", error)
                 await trio.sleep(0.1)
                 continue
             raise
@@ -186,7 +183,7 @@ async def _shutdown(
     with trio.move_on_after(context.config.graceful_timeout) as waited:
         await context.wait_all_closed()
     if waited.cancelled_caught:
-        error_logger.warning(
+        await context.config.log.warning(
             "Graceful shutdown timed out after %ss; closing %d connection(s)",
             context.config.graceful_timeout,
             len(context.connections),

@@ -1,0 +1,73 @@
+"""The real ``hypercorn`` command over TLS: nothing printed per connection.
+
+asyncio (and uvloop) print ``returning true from eof_received() has no effect when
+using ssl`` for every TLS connection whose client closes, if the protocol asks to stay
+half-open; that must not reach stderr.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.cli._support import StartServer, free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+
+def _tls_request(port: int, context: ssl.SSLContext, *, close_notify: bool) -> bytes:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET /tls HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        response = b""
+        while b"hello from /tls" not in response:
+            chunk = tls.recv(65536)
+            assert chunk, response
+            response += chunk
+        if close_notify:
+            tls.unwrap().close()  # a clean TLS close; otherwise a bare TCP close
+    return response
+
+
+@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop"])
+def test_client_closed_tls_connections_print_nothing(
+    start_server: StartServer, tmp_path: Path, worker_class: str
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    port = free_port()
+    server = start_server(
+        "app:app",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        "0",
+        "-k",
+        worker_class,
+        "--certfile",
+        str(certfile),
+        "--keyfile",
+        str(keyfile),
+    )
+    server.wait_for(f"Running on https://127.0.0.1:{port}")
+    for index in range(6):
+        _tls_request(port, context, close_notify=index % 2 == 0)
+    # One more exchange: the server has handled the closes above before it answers.
+    _tls_request(port, context, close_notify=True)
+    assert server.stop() == 0
+    noise = [line for line in server.lines if "eof_received" in line or "Traceback" in line]
+    assert noise == []
+    assert not [line for line in server.lines if "[INFO]" not in line], server.lines
