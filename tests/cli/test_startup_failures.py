@@ -28,6 +28,22 @@ async def app(scope, receive, send):
     await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
 """
 
+#: Takes a second to start (writes ``starting`` first), records its shutdown.
+SLOW_STARTUP_APP = """
+import anyio
+
+async def app(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return
+    await receive()
+    open("starting", "w").close()
+    await anyio.sleep(1)
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    open("shut_down", "w").close()
+    await send({"type": "lifespan.shutdown.complete"})
+"""
+
 #: Serves fine; used with broken TLS files.
 PLAIN_APP = """
 with open("startups.txt", "a") as log:
@@ -84,6 +100,7 @@ def failing_apps(app_dir: Path) -> Path:
     (app_dir / "workerbroken.py").write_text(WORKER_ONLY_BROKEN_APP)
     (app_dir / "raising.py").write_text(RAISING_APP)
     (app_dir / "failshutdown.py").write_text(FAILING_SHUTDOWN_APP)
+    (app_dir / "slowstart.py").write_text(SLOW_STARTUP_APP)
     cert = trustme.CA().issue_cert("127.0.0.1")
     cert.cert_chain_pems[0].write_to_path(str(app_dir / "cert.pem"))
     (app_dir / "bad.key").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n")
@@ -157,8 +174,6 @@ def test_a_failed_lifespan_shutdown_makes_the_exit_code_non_zero(
     port = free_port()
     server = start_server("failshutdown:app", "-b", f"127.0.0.1:{port}", "-w", workers)
     server.wait_for(f"Running on http://127.0.0.1:{port} ", count=max(int(workers), 1))
-    # The in-process server installs its SIGTERM handler just after "Running on".
-    time.sleep(0.5)
 
     code = server.stop(signal.SIGTERM)
 
@@ -226,9 +241,26 @@ def test_insecure_bind_without_tls_is_one_log_line_not_a_python_warning(
         "app:app", "-b", f"127.0.0.1:{port}", "--insecure-bind", f"127.0.0.1:{other}", "-w", "0"
     )
     server.wait_for(f"Running on http://127.0.0.1:{port} ")
-    time.sleep(0.5)  # see test_a_failed_lifespan_shutdown_makes_the_exit_code_non_zero
 
     assert server.stop() == 0
     (line,) = [line for line in server.lines if "insecure_bind" in line]
     assert "[WARNING] insecure_bind ignored" in line
     assert not [line for line in server.lines if "ConfigWarning" in line or ".py:" in line]
+
+
+@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
+def test_sigterm_while_the_in_process_server_starts_drains_it(
+    start_server: StartServer, failing_apps: Path, worker_class: str
+) -> None:
+    """The signal handlers are in place before lifespan startup, not after binding."""
+    port = free_port()
+    server = start_server("slowstart:app", "-b", f"127.0.0.1:{port}", "-w", "0", "-k", worker_class)
+    deadline = time.monotonic() + 20
+    while not (failing_apps / "starting").exists():
+        assert time.monotonic() < deadline, server.lines
+        time.sleep(0.02)
+
+    code = server.stop(signal.SIGTERM)
+
+    assert code == 0, server.lines
+    assert (failing_apps / "shut_down").exists(), server.lines

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import httpx
 
 from hypercorn_protocol.logging import Logger
-from hypercorn_protocol.typing import Scope
+from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server
 
 
@@ -25,7 +25,7 @@ class RecordingLogger(Logger):
         await super().exception(message, *args, **kwargs)
 
 
-async def failing_app(scope: Scope, receive: Any, send: Any) -> None:
+async def failing_app(scope: ASGIScope, receive: Any, send: Any) -> None:
     if scope["type"] == "http":
         raise RuntimeError("the app broke")
 

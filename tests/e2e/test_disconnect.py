@@ -27,11 +27,11 @@ from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 from websockets.sync.client import connect as ws_connect
 
-from hypercorn_protocol.typing import Message, Scope
+from hypercorn_protocol.typing import ASGIScope, Message
 from tests.e2e.conftest import make_config, run_server
 
 
-async def wait_for_disconnect_then_answer(scope: Scope, receive: Any, send: Any) -> None:
+async def wait_for_disconnect_then_answer(scope: ASGIScope, receive: Any, send: Any) -> None:
     """Long polling: hold the request until the client goes, then still answer."""
     if scope["type"] != "http":
         return
@@ -66,7 +66,7 @@ def test_half_closed_client_disconnects_app_and_still_reads_the_response(
 # -- several receive() calls pending on one stream -----------------------------------------
 
 
-async def two_receivers(scope: Scope, receive: Any, send: Any) -> None:
+async def two_receivers(scope: ASGIScope, receive: Any, send: Any) -> None:
     """Start a second ``receive()`` while the first one still waits; report what each got.
 
     For HTTP the answer lists ``<caller>:<type>:<body>``, for a WebSocket the texts.
@@ -189,7 +189,7 @@ def starlette_streaming_app(record: Path, *, middleware: bool) -> Any:
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=passthrough)] if middleware else [],
     )
 
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
+    async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
         await starlette(scope, receive, send)
         if scope["type"] == "http" and scope["path"] == "/forever":
             with record.open("a") as file:

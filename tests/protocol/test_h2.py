@@ -74,6 +74,17 @@ def test_request_body_and_flow_control_window_follows_consumption() -> None:
     assert h.client.local_flow_control_window(stream_id) > 65535 - 48000
 
 
+def test_unread_request_bodies_give_the_connection_window_back() -> None:
+    """Streams that end without the app reading their bodies must not eat the
+    connection-level window, or later uploads on the connection stall."""
+    h = H2Harness()
+    for _ in range(8):  # 8 x 16 kB is past the 65,535-byte connection window
+        stream_id = h.request("/", method="POST", body=b"x" * 16_000)
+        h.respond(stream_id, body=b"ok")
+        assert h.response_for(stream_id)[2]
+    assert h.client.outbound_flow_control_window >= 16_000  # room for one more upload
+
+
 def test_slow_stream_does_not_block_other_streams() -> None:
     h = H2Harness()
     slow = h.request("/slow")

@@ -67,6 +67,26 @@ async def worker_serve(
         _install_signal_handlers(loop, signal_event)
         shutdown_trigger = signal_event.wait
 
+    # The trigger runs from the start, so a signal that arrives during lifespan startup
+    # (its handler is installed by then) drains the server instead of killing it.
+    triggered = asyncio.ensure_future(shutdown_trigger())
+    try:
+        await _serve_started(app, context, sockets, triggered, on_bound)
+    finally:
+        if not triggered.done():
+            triggered.cancel()
+            await asyncio.gather(triggered, return_exceptions=True)
+
+
+async def _serve_started(
+    app: AppWrapper,
+    context: WorkerContext,
+    sockets: Sockets | None,
+    triggered: asyncio.Future[object],
+    on_bound: BoundCallback | None,
+) -> None:
+    loop = context.loop
+    config = context.config
     lifespan: Lifespan | None = None
     if not isinstance(app, WSGIWrapper):
         lifespan = Lifespan(app.app, config, context.lifespan_state)
@@ -95,7 +115,7 @@ async def worker_serve(
         if on_bound is not None:
             on_bound(binds)
 
-        await _first_of(shutdown_trigger(), context.terminate.wait())
+        await _first_of(triggered, context.terminate.wait())
     finally:
         await _shutdown(context, servers)
         if lifespan is not None:

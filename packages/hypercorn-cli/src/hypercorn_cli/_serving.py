@@ -76,12 +76,14 @@ def _serve_asyncio(
 
     from hypercorn_asyncio.run import run, worker_serve
 
+    ready = _Started(notify)
+
     async def trigger() -> None:
         try:
             while not stop_requested():
                 await asyncio.sleep(POLL_INTERVAL)
         finally:  # also when cancelled: the worker is stopping on its own
-            notify(DRAINING)
+            ready.draining()
 
     async def main() -> None:
         await worker_serve(
@@ -89,7 +91,7 @@ def _serve_asyncio(
             config,
             sockets=sockets,
             shutdown_trigger=trigger,
-            on_bound=lambda binds: notify(READY),
+            on_bound=ready.started,
         )
 
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
@@ -101,13 +103,21 @@ def _serve_asyncio(
 
 
 class _Started:
-    """A ``trio.TaskStatus`` that reports readiness instead of resuming a nursery."""
+    """Reports readiness (as a ``trio.TaskStatus`` or an ``on_bound`` callback), and
+    draining only once the worker was ready: a trigger cancelled because startup
+    failed is a startup failure, not a worker stopping by itself."""
 
     def __init__(self, notify: Notify) -> None:
         self._notify = notify
+        self._ready = False
 
     def started(self, value: Any = None) -> None:
+        self._ready = True
         self._notify(READY)
+
+    def draining(self) -> None:
+        if self._ready:
+            self._notify(DRAINING)
 
 
 def _serve_trio(
@@ -120,14 +130,16 @@ def _serve_trio(
     import trio
     from hypercorn_trio.run import worker_serve
 
+    ready = _Started(notify)
+
     async def trigger() -> None:
         try:
             while not stop_requested():
                 await trio.sleep(POLL_INTERVAL)
         finally:
-            notify(DRAINING)
+            ready.draining()
 
-    status = cast("trio.TaskStatus[list[str]]", _Started(notify))
+    status = cast("trio.TaskStatus[list[str]]", ready)
     trio.run(
         functools.partial(
             worker_serve, app, config, sockets=sockets, shutdown_trigger=trigger, task_status=status

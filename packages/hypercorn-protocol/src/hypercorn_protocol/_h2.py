@@ -832,6 +832,14 @@ class HTTP2Connection:
         if self._streams.pop(stream.stream_id, None) is None:
             return
         stream.closed = True
+        # Body bytes the app never took still hold the connection's window: hand them
+        # back (h2 credits only the connection for a closed stream), or a few streams
+        # that ignore their bodies would stall every later upload on the connection.
+        unread = sum(stream.pending_acks)
+        stream.pending_acks.clear()
+        if unread and not self._closed:
+            self._h2.acknowledge_received_data(unread, stream.stream_id)
+            self._out.append(self._h2.data_to_send())
         summary = (
             ResponseSummary(stream.status, stream.headers, stream.body_bytes)
             if stream.status

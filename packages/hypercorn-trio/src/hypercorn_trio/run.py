@@ -89,6 +89,40 @@ async def _serve(
     shutdown_trigger: ShutdownTrigger,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
+    # The trigger runs from the start, so a signal that arrives during lifespan startup
+    # (its receiver is open by then) drains the server instead of killing it.
+    triggered = trio.Event()
+    trigger_failures: list[Exception] = []
+    trigger_scope = trio.CancelScope()
+
+    async def watch_trigger() -> None:
+        with trigger_scope:
+            try:
+                await shutdown_trigger()
+            except Exception as error:
+                trigger_failures.append(error)
+        triggered.set()
+
+    async def wait_for_trigger() -> None:
+        await triggered.wait()
+        if trigger_failures:
+            raise trigger_failures[0]
+
+    service.start_soon(watch_trigger)
+    try:
+        await _serve_started(app, context, service, sockets, wait_for_trigger, task_status)
+    finally:
+        trigger_scope.cancel()
+
+
+async def _serve_started(
+    app: AppWrapper,
+    context: WorkerContext,
+    service: trio.Nursery,
+    sockets: Sockets | None,
+    shutdown_trigger: ShutdownTrigger,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
     config = context.config
     lifespan: Lifespan | None = None
     if not isinstance(app, WSGIWrapper):
