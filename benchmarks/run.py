@@ -1,4 +1,4 @@
-"""Benchmark our server against Hypercorn 0.18 and uvicorn, in one run.
+"""Benchmark our server against Hypercorn 0.18, uvicorn, granian and gunicorn, in one run.
 
 Every server runs alone, with one worker pinned to CPU 0 (``taskset -c 0``), while the
 load generator is pinned to CPU 1, all on 127.0.0.1 and every step bounded in time.
@@ -13,6 +13,10 @@ Servers (``--servers``):
                                     Hypercorn 0.18 from the peers virtualenv
   uvicorn-h11-asyncio               uvicorn ``--http h11 --loop asyncio --ws wsproto``
   uvicorn-httptools-uvloop          uvicorn ``--http httptools --loop uvloop --ws websockets``
+  uvicorn-zttp-h2                   uvicorn ``--http zttp --http2 --loop uvloop`` (its HTTP/2)
+  granian                           granian ``--interface asgi --workers 1`` (Rust)
+  granian-wsgi                      granian ``--interface wsgi --workers 1`` (WSGI test only)
+  gunicorn-sync                     gunicorn's sync worker, ``-w 1`` (WSGI test only)
 
 Tests (``--tests``, default ``h1,close``):
   h1     wrk -t1 -c64 --latency, keep-alive GET /, hello app
@@ -20,6 +24,7 @@ Tests (``--tests``, default ``h1,close``):
   h2c    h2load -c16 -m32, HTTP/2 prior knowledge, hello app (Hypercorn-style servers)
   post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
   ws     ws_client.py --conns 16 (peers' python, ``websockets``): WebSocket echo round trips
+  wsgi   wrk -t1 -c64 --latency, keep-alive GET /, WSGI hello app
 
 ``--pick TEST=SERVER,SERVER`` (repeatable) narrows the servers of one test, so one
 interleaved run can cover a different set of servers per test.
@@ -33,13 +38,14 @@ uvicorn h11+asyncio, next to the server's CPU time per request (server CPU secon
 over the window / requests), which other load on the machine disturbs far less than
 req/s. A last table checks the project's targets on both figures.
 
-Set-up, once per machine (this script installs nothing)::
+Set-up, once per machine::
 
-    apt-get update && apt-get install -y wrk nghttp2-client
-    python3 -m venv /tmp/peers-venv
-    /tmp/peers-venv/bin/pip install -r /work/shared/bench/requirements-peers.txt
-    # that file pins: 'hypercorn[h3,trio,uvloop]==0.18.0' 'uvicorn[standard]==0.54.0'
-    #                 granian==2.8.7 websockets==17.4
+    python3 benchmarks/run.py --setup
+
+makes the peers' virtualenv (``benchmarks/.peers-venv``, from
+``benchmarks/requirements-peers.txt``, which pins every peer) and, when run as root,
+installs the load tools with apt (``wrk``, ``nghttp2-client`` for ``h2load``);
+otherwise it prints the apt command to run.
 
 Usage (from the repository root; any Python >= 3.10 runs this file)::
 
@@ -50,7 +56,7 @@ Usage (from the repository root; any Python >= 3.10 runs this file)::
 Environment:
   PROJECT_PYTHON  a python whose environment has this project installed; default: the
                   hatch default env of this repository (``hatch env find`` + ``/bin/python``).
-  PEERS_VENV      the peers' virtualenv (default ``/tmp/peers-venv``); its python also
+  PEERS_VENV      the peers' virtualenv (default ``benchmarks/.peers-venv``); its python also
                   runs the WebSocket client, so that client is independent of our server.
 """
 
@@ -84,17 +90,27 @@ POST_LUA = os.path.join(HERE, "post64k.lua")
 H2C_CONFIG = os.path.join(HERE, "h2c.toml")
 WS_CLIENT = os.path.join(HERE, "ws_client.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PEERS_REQUIREMENTS = os.path.join(HERE, "requirements-peers.txt")
+DEFAULT_PEERS_VENV = os.path.join(HERE, ".peers-venv")
+LOAD_TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client", "taskset": "util-linux"}
 
 BASELINES = ("hypercorn-asyncio", "uvicorn-h11-asyncio")
 DEFAULT_TESTS = ("h1", "close")
 # the project's performance targets: (test, server, reference server, minimum ratio)
 TARGETS = (
-    ("h1", "project-asyncio", "hypercorn-asyncio", 2.0),
-    ("h1", "project-asyncio", "uvicorn-h11-asyncio", 1.0),
-    ("h2c", "project-asyncio", "hypercorn-asyncio", 3.0),
-    ("ws", "project-uvloop", "hypercorn-uvloop", 1.2),
-    ("h1", "project-trio", "hypercorn-trio", 2.0),
-    ("h1", "project-trio", "project-asyncio", 0.6),
+    ("h1", "project-uvloop", "uvicorn-httptools-uvloop", 1.0),
+    ("h1", "project-uvloop", "granian", 1.0),
+    ("h1", "project-asyncio", "uvicorn-h11-asyncio", 2.0),
+    ("close", "project-uvloop", "uvicorn-httptools-uvloop", 1.0),
+    ("post", "project-uvloop", "granian", 1.0),
+    ("post", "project-asyncio", "uvicorn-h11-asyncio", 1.0),
+    ("ws", "project-uvloop", "granian", 1.2),
+    ("ws", "project-asyncio", "hypercorn-asyncio", 1.5),
+    ("h2c", "project-asyncio", "hypercorn-asyncio", 5.0),
+    ("wsgi", "project-asyncio", "hypercorn-asyncio", 5.0),
+    ("wsgi", "project-asyncio", "gunicorn-sync", 1.0),
+    ("h1", "project-trio", "project-asyncio", 0.75),
+    ("close", "project-trio", "project-asyncio", 0.6),
 )
 
 Record = dict[str, Any]
@@ -141,6 +157,7 @@ TESTS: dict[str, Test] = {
             16,
             title="WebSocket echo round trips (ws_client.py, 16 conns)",
         ),
+        Test("wsgi", "wsgi_hello:app", "wrk", 64, title="WSGI hello, keep-alive (wrk -t1 -c64)"),
     )
 }
 
@@ -190,12 +207,43 @@ def uvicorn_argv(
     return argv
 
 
+def granian_argv(launcher: Sequence[str], interface: str) -> Callable[[str, int, bool], list[str]]:
+    """Command line of granian with one worker (its access log is off by default)."""
+
+    def argv(app: str, port: int, h2c: bool) -> list[str]:
+        return [
+            *launcher,
+            "--interface",
+            interface,
+            "--workers",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            app,
+        ]
+
+    return argv
+
+
+def gunicorn_argv(launcher: Sequence[str]) -> Callable[[str, int, bool], list[str]]:
+    """Command line of gunicorn's default (sync) worker, one process."""
+
+    def argv(app: str, port: int, h2c: bool) -> list[str]:
+        return [*launcher, "-w", "1", "-b", f"127.0.0.1:{port}", app]
+
+    return argv
+
+
 def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
     """All known servers, ours first, then the peers."""
     ours = [project_python, "-m", "hypercorn"]
     hyper = [os.path.join(peers_venv, "bin", "hypercorn")]
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
-    every = ("h1", "close", "h2c", "post", "ws")
+    granian = [os.path.join(peers_venv, "bin", "granian")]
+    gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
+    every = ("h1", "close", "h2c", "post", "ws", "wsgi")
     no_h2 = ("h1", "close", "post", "ws")
     servers = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
@@ -212,6 +260,18 @@ def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
             uvicorn_argv(uvi, "httptools", "uvloop", "websockets"),
             no_h2,
         ),
+        Server(
+            "uvicorn-zttp-h2",
+            lambda app, port, h2c: [
+                *uvicorn_argv(uvi, "zttp", "uvloop", "websockets")(app, port, h2c)[:-1],
+                "--http2",
+                app,
+            ],
+            ("h1", "h2c"),
+        ),
+        Server("granian", granian_argv(granian, "asgi"), ("h1", "close", "h2c", "post", "ws")),
+        Server("granian-wsgi", granian_argv(granian, "wsgi"), ("wsgi",)),
+        Server("gunicorn-sync", gunicorn_argv(gunicorn), ("wsgi",)),
     ]
     return {s.name: s for s in servers}
 
@@ -688,7 +748,17 @@ def meta_record(opts: Options, run_id: str) -> Record:
             "peers_python": tool_version([peers_py, "--version"]),
             **{
                 d: version_of(peers_py, d)
-                for d in ("hypercorn", "uvicorn", "uvloop", "httptools", "websockets", "wsproto")
+                for d in (
+                    "hypercorn",
+                    "uvicorn",
+                    "zttp",
+                    "granian",
+                    "gunicorn",
+                    "uvloop",
+                    "httptools",
+                    "websockets",
+                    "wsproto",
+                )
             },
             "peers_trio": version_of(peers_py, "trio"),
             "project_trio": version_of(opts.project_python, "trio")
@@ -955,6 +1025,28 @@ def project_runnable(python: str) -> bool:
     return done.returncode == 0
 
 
+def setup(peers_venv: str) -> int:
+    """Make the peers' virtualenv and install the load tools (apt, as root)."""
+    python = os.path.join(peers_venv, "bin", "python")
+    if not os.path.exists(python):
+        print(f"# creating {peers_venv}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", peers_venv], check=True)
+    print(f"# installing {PEERS_REQUIREMENTS}", flush=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "-r", PEERS_REQUIREMENTS], check=True
+    )
+    missing = sorted({pkg for tool, pkg in LOAD_TOOLS.items() if shutil.which(tool) is None})
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"# apt-get install {' '.join(missing)}", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True)
+    elif missing:
+        print(f"# install the load tools: sudo apt-get install -y {' '.join(missing)}")
+        return 1
+    print("# ready: python3 benchmarks/run.py --tests h1,close,h2c,post,ws,wsgi")
+    return 0
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -987,6 +1079,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default="", help="JSON-lines file (default benchmarks/results/...)")
     p.add_argument("--list", action="store_true", help="print the server commands and exit")
     p.add_argument("--summarize", nargs="+", metavar="JSONL", help="print the table of results")
+    p.add_argument(
+        "--setup", action="store_true", help="make the peers' virtualenv, install the load tools"
+    )
     return p.parse_args(argv)
 
 
@@ -996,8 +1091,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.summarize:
         print(summarize(load_records(args.summarize)))
         return 0
+    peers_venv = os.environ.get("PEERS_VENV", DEFAULT_PEERS_VENV)
+    if args.setup:
+        return setup(peers_venv)
     project_python = default_project_python()
-    peers_venv = os.environ.get("PEERS_VENV", "/tmp/peers-venv")
     servers = build_servers(project_python or "<PROJECT_PYTHON>", peers_venv)
     tests = [t for t in args.tests.split(",") if t]
     if unknown := [t for t in tests if t not in TESTS]:
@@ -1036,7 +1133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing := [t for t in tools if shutil.which(t) is None] + [
         b for b in peer_bins if not os.path.exists(b)
     ]:
-        sys.exit(f"missing {missing}: see the set-up in this script's docstring")
+        sys.exit(f"missing {missing}: run `python3 benchmarks/run.py --setup` first")
     out = args.out or os.path.join(HERE, "results", time.strftime("run-%Y%m%d-%H%M%S.jsonl"))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     opts = Options(

@@ -12,7 +12,7 @@ CPU seconds inside the window, and errors.
 
 It uses the ``websockets`` library (not this project) on uvloop when installed::
 
-    /tmp/peers-venv/bin/python benchmarks/ws_client.py ws://127.0.0.1:8000/ --conns 16
+    benchmarks/.peers-venv/bin/python benchmarks/ws_client.py ws://127.0.0.1:8000/ --conns 16
 """
 
 from __future__ import annotations
