@@ -222,6 +222,7 @@ class HTTPConnection:
         self._timer_at = math.inf  # the same deadline on trio's clock
         self._closing = False
         self._closed = trio.Event()
+        self._write_scope: trio.CancelScope | None = None
 
     # ------------------------------------------------------------ the connection
     async def run(self) -> None:
@@ -233,23 +234,27 @@ class HTTPConnection:
                 self.conn.start_shutdown(time())
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await self.flush()
-                if not self._closing:
-                    nursery.start_soon(self._run_timer)
-                with self._read_scope:
-                    await self._read()
-                # Reading is over (closing, or the peer half-closed and still gets
-                # its response); the socket stays open until the core says so.
-                await self._closed.wait()
-                with trio.move_on_after(_CLOSE_TIMEOUT):
-                    try:
-                        await self.stream.aclose()  # TLS: close_notify, bounded
-                    except _TRANSPORT_ERRORS:
-                        pass
-                # Closed as far as the worker is concerned (as with asyncio, where the
-                # transport's close ends it); apps still running were sent
-                # http.disconnect and return on their own, or are cancelled at shutdown.
-                context.connection_closed(self)
+                try:
+                    await self.flush()
+                    if not self._closing:
+                        nursery.start_soon(self._run_timer)
+                    with self._read_scope:
+                        await self._read()
+                    # Reading is over (closing, or the peer half-closed and still gets
+                    # its response); the socket stays open until the core says so.
+                    await self._closed.wait()
+                    with trio.move_on_after(_CLOSE_TIMEOUT):
+                        try:
+                            await self.stream.aclose()  # TLS: close_notify, bounded
+                        except _TRANSPORT_ERRORS:
+                            pass
+                    # Closed as far as the worker is concerned (as with asyncio, where the
+                    # transport's close ends it); apps still running were sent
+                    # http.disconnect and return on their own, or are cancelled at shutdown.
+                    context.connection_closed(self)
+                except BaseException:
+                    self.abort()  # cancelled: an app task may be stuck in a shielded write
+                    raise
         finally:
             context.connection_closed(self)
             if isinstance(self.stream, _PlainStream):
@@ -344,13 +349,26 @@ class HTTPConnection:
             lock.acquire_nowait()
         except trio.WouldBlock:
             await lock.acquire()
+        aborted = False
         try:
             if not self._closing:
-                await self.stream.send_all(data)
+                # Shielded: the task that flushes may be an app task that its framework
+                # cancels (anyio task groups do), and a write cut short leaves half a
+                # frame on the wire (trio's SSLStream is broken for good), ending every
+                # request on the connection. abort() cancels a write that is stuck.
+                with trio.CancelScope(shield=True) as scope:
+                    self._write_scope = scope
+                    try:
+                        await self.stream.send_all(data)
+                    finally:
+                        self._write_scope = None
+                aborted = scope.cancelled_caught
         except _TRANSPORT_ERRORS:
-            self._lost()
+            aborted = True
         finally:
             lock.release()
+        if aborted:
+            self._lost()
 
     def _lost(self) -> None:
         """The transport failed: tell the core (it disconnects the apps), then close."""
@@ -402,6 +420,11 @@ class HTTPConnection:
         del self.streams[stream.stream_id]
         self.conn.app_finished(stream.stream_id, exc, time())
         await self.flush()
+
+    def abort(self) -> None:
+        """Cancel a write in progress (the connection is being torn down)."""
+        if self._write_scope is not None:
+            self._write_scope.cancel()
 
     def start_shutdown(self) -> None:
         """Finish the current request (if any) with ``connection: close``, then close."""

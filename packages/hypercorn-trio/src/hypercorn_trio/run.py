@@ -191,6 +191,8 @@ async def _shutdown(
             context.config.graceful_timeout,
             len(context.connections),
         )
+    for connection in list(context.connections):
+        connection.abort()  # writes are shielded from the cancellation below
     connections.cancel_scope.cancel()
 
 
