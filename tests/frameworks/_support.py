@@ -163,7 +163,7 @@ def payload(size: int, seed: bytes) -> bytes:
 
 def check_json(client: httpx.Client, proto: str, framework: str) -> None:
     info = client.get("/info", params={"q": "a b", "n": "1"})
-    assert info.status_code == 200
+    assert info.status_code == 200, info.text
     assert info.http_version == expected_version(proto)
     assert info.headers["content-type"].startswith("application/json")
     body = info.json()
