@@ -8,8 +8,8 @@ with picks which one its client speaks.
 
 from __future__ import annotations
 
-import hashlib
 import functools
+import hashlib
 import os
 import random
 import signal
@@ -93,9 +93,7 @@ class Served:
         return httpx.Client(base_url=self.base_url(proto), timeout=30, **kwargs)
 
 
-def start(
-    application: str, backend: str, certs: Certs, state_dir: Path, *args: str
-) -> Served:
+def start(application: str, backend: str, certs: Certs, state_dir: Path, *args: str) -> Served:
     """Start ``hypercorn -k BACKEND APPLICATION`` from the repository root."""
     state_dir.mkdir(parents=True, exist_ok=True)
     download = state_dir / "download.bin"
@@ -291,4 +289,3 @@ def check_shutdown_file(served: Served, pid: int, framework: str) -> None:
     assert served.server.stop(signal.SIGTERM) == 0, served.server.lines
     shutdown = served.state_dir / f"shutdown-{pid}"
     assert shutdown.read_text() == f"{framework} shutdown complete"
-

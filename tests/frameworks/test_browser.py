@@ -78,9 +78,7 @@ def browser(certs: Certs, tmp_path: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def test_page_websocket_and_streaming_upload(
-    browser: webdriver.Chrome, served: Served
-) -> None:
+def test_page_websocket_and_streaming_upload(browser: webdriver.Chrome, served: Served) -> None:
     browser.get(f"https://127.0.0.1:{served.https_port}/")
     results = WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.results"))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -99,5 +97,3 @@ def test_page_websocket_and_streaming_upload(
     expected = hashlib.sha256(bytes(i % 251 for i in range(UPLOAD_SIZE))).hexdigest()
     assert results["expected_sha256"] == expected
     assert results["upload"] == {"sha256": expected, "size": UPLOAD_SIZE, "http_version": "2"}
-
-

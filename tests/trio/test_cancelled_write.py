@@ -22,7 +22,7 @@ TAIL = b"the end"
 
 async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
     if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
+        while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
@@ -38,38 +38,37 @@ async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
 
 
 def test_cancelled_app_send_leaves_a_whole_response() -> None:
-    with run_server(app, make_config(), "trio") as server:
-        with socket.socket() as client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            client.settimeout(5)
-            client.connect(("127.0.0.1", server.port))
-            request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
-            client.sendall(request)
-            time.sleep(0.8)  # past the app's deadline, still not reading
-            received = bytearray()
-            head_end = -1
-            expected = len(CHUNK) + len(TAIL)
-            try:
-                while head_end < 0 or len(received) - head_end - 4 < expected:
-                    data = client.recv(1 << 20)
-                    if not data:
-                        break
-                    received += data
-                    if head_end < 0:
-                        head_end = received.find(b"\r\n\r\n")
-            except TimeoutError:
-                pass
-            body = bytes(received[head_end + 4 :])
-            assert len(body) == expected
-            assert body == CHUNK + TAIL
-            # and the connection still serves the next request
-            client.sendall(request)
-            client.settimeout(10)
-            time.sleep(0.8)
-            again = bytearray()
-            while len(again) < expected:
+    with run_server(app, make_config(), "trio") as server, socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client.settimeout(5)
+        client.connect(("127.0.0.1", server.port))
+        request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        client.sendall(request)
+        time.sleep(0.8)  # past the app's deadline, still not reading
+        received = bytearray()
+        head_end = -1
+        expected = len(CHUNK) + len(TAIL)
+        try:
+            while head_end < 0 or len(received) - head_end - 4 < expected:
                 data = client.recv(1 << 20)
                 if not data:
                     break
-                again += data
-            assert again.startswith(b"HTTP/1.1 200")
+                received += data
+                if head_end < 0:
+                    head_end = received.find(b"\r\n\r\n")
+        except TimeoutError:
+            pass
+        body = bytes(received[head_end + 4 :])
+        assert len(body) == expected
+        assert body == CHUNK + TAIL
+        # and the connection still serves the next request
+        client.sendall(request)
+        client.settimeout(10)
+        time.sleep(0.8)
+        again = bytearray()
+        while len(again) < expected:
+            data = client.recv(1 << 20)
+            if not data:
+                break
+            again += data
+        assert again.startswith(b"HTTP/1.1 200")

@@ -23,7 +23,6 @@ from django.urls import path
 
 from tests.frameworks.apps._common import (
     RELEASED,
-    record,
     released,
     state_dir,
     wait_released_sync,
@@ -171,4 +170,3 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     else:
         # lifespan too: Django refuses it, and the server carries on without it
         await django_asgi(scope, receive, send)
-
