@@ -54,6 +54,10 @@ def test_file_response(client: httpx.Client, served: Served) -> None:
     check.check_file(client, served)
 
 
+def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None:
+    check.check_sse_disconnect(client, served, uuid.uuid4().hex)
+
+
 @ASYNCIO_LOOPS
 def test_websocket_chat(served: Served) -> None:
     check.check_chat(served, uuid.uuid4().hex)

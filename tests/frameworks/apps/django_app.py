@@ -23,6 +23,7 @@ from django.urls import path
 
 from tests.frameworks.apps._common import (
     RELEASED,
+    record,
     released,
     state_dir,
     wait_released_sync,
@@ -122,6 +123,21 @@ def stream(request: HttpRequest, token: str) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+async def events(request: HttpRequest, token: str) -> StreamingHttpResponse:
+    async def messages() -> AsyncIterator[str]:
+        # Django (5.0+) cancels this when it receives http.disconnect while streaming
+        try:
+            number = 0
+            while number < 1200:
+                yield f"id: {number}\ndata: tick {number}\n\n"
+                number += 1
+                await anyio.sleep(0.05)
+        finally:
+            record(f"sse-closed-{token}", "client went away")
+
+    return StreamingHttpResponse(messages(), content_type="text/event-stream")
+
+
 def download(request: HttpRequest) -> FileResponse:
     return FileResponse((state_dir() / "download.bin").open("rb"), filename="download.bin")
 
@@ -133,6 +149,7 @@ urlpatterns = [
     path("upload", upload),
     path("release/<str:token>", release),
     path("stream/<str:token>", stream),
+    path("events/<str:token>", events),
     path("file", download),
 ]
 
