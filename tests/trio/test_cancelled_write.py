@@ -72,3 +72,18 @@ def test_cancelled_app_send_leaves_a_whole_response() -> None:
                 break
             again += data
         assert again.startswith(b"HTTP/1.1 200")
+
+
+def test_a_stuck_write_does_not_outlive_the_graceful_timeout() -> None:
+    # The client never reads: the shielded write cannot finish, and shutdown must
+    # still end it once graceful_timeout has passed.
+    config = make_config(graceful_timeout=0.5)
+    with run_server(app, config, "trio") as server, socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client.connect(("127.0.0.1", server.port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.5)  # the app's own deadline passed; its write is still stuck
+        started = time.monotonic()
+        server.stop()
+        assert not server.thread.is_alive()
+        assert time.monotonic() - started < 5
