@@ -1,0 +1,82 @@
+"""Starlette served by the real ``hypercorn`` command."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.frameworks import _support as check
+from tests.frameworks._support import Certs, Served
+
+APP = "tests.frameworks.apps.starlette_app:app"
+FRAMEWORK = "starlette"
+
+
+@pytest.fixture(scope="module")
+def served(backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
+    with check.serving(APP, backend, certs, state_dir / backend) as running:
+        yield running
+
+
+@pytest.fixture
+def client(served: Served, proto: str) -> Iterator[httpx.Client]:
+    with served.client(proto) as client:
+        yield client
+
+
+@pytest.mark.all_backends
+def test_json(client: httpx.Client, proto: str) -> None:
+    check.check_json(client, proto, FRAMEWORK)
+
+
+def test_form(client: httpx.Client) -> None:
+    check.check_form(client)
+
+
+@pytest.mark.all_backends
+def test_upload_10_mib(client: httpx.Client) -> None:
+    check.check_upload(client)
+
+
+@pytest.mark.all_backends
+def test_streaming(client: httpx.Client, served: Served, proto: str) -> None:
+    check.check_streaming(client, served, proto, uuid.uuid4().hex)
+
+
+def test_file_response(client: httpx.Client, served: Served) -> None:
+    check.check_file(client, served)
+
+
+def test_background_task(client: httpx.Client) -> None:
+    check.check_background(client, uuid.uuid4().hex)
+
+
+def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None:
+    check.check_sse_disconnect(client, served, uuid.uuid4().hex)
+
+
+@pytest.mark.all_backends
+def test_lifespan_startup_state(client: httpx.Client) -> None:
+    check.check_lifespan_state(client, FRAMEWORK)
+
+
+@pytest.mark.all_backends
+def test_websocket_chat(served: Served) -> None:
+    check.check_chat(served, uuid.uuid4().hex)
+
+
+def test_websocket_chat_tls(served: Served) -> None:
+    check.check_chat_tls(served, uuid.uuid4().hex)
+
+
+@pytest.mark.all_backends
+def test_lifespan_shutdown_on_sigterm(backend: str, certs: Certs, tmp_path: Path) -> None:
+    # its own server: the test stops it
+    with check.serving(APP, backend, certs, tmp_path) as running:
+        with running.client("h1") as client:
+            pid = check.check_lifespan_state(client, FRAMEWORK)
+        check.check_shutdown_file(running, pid, FRAMEWORK)
