@@ -9,14 +9,14 @@ import os
 import random
 
 from hypercorn.middleware import ProxyFixMiddleware
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 
 
 def body_of(size: int) -> bytes:
     return random.Random(size).randbytes(size)
 
 
-async def inner(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def inner(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -70,7 +70,7 @@ async def inner(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallab
 fixed = ProxyFixMiddleware(inner, mode="legacy", trusted_hops=1)
 
 
-async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     if scope["type"] != "lifespan" and scope["path"].startswith("/raw/"):
         await inner(scope, receive, send)
     else:

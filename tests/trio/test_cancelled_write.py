@@ -13,14 +13,14 @@ import socket
 import time
 
 import trio
-from hypercorn_protocol.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 from tests.e2e.conftest import make_config, run_server
 
 CHUNK = bytes(range(256)) * (64 * 1024)  # 16 MiB: more than the socket buffers hold
 TAIL = b"the end"
 
 
-async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
