@@ -16,12 +16,22 @@ from typing import Any
 
 import pytest
 import trustme
+
+from hypercorn_protocol.config import Config, ConfigError
+
+# aioquic comes with the h3 extra; the protocol-only environment does not install it.
+pytest.importorskip("aioquic")
+
 from aioquic.buffer import Buffer  # type: ignore[attr-defined]
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+)
 from aioquic.quic.packet import (
     QuicPacketType,
     QuicProtocolVersion,
@@ -29,7 +39,6 @@ from aioquic.quic.packet import (
     pull_quic_header,
 )
 
-from hypercorn_protocol.config import Config, ConfigError
 from hypercorn_protocol.http3.endpoint import (
     MIN_INITIAL_SIZE,
     EndpointConnection,
@@ -464,32 +473,26 @@ def test_version_negotiation_packet_is_never_answered(tls: TLS) -> None:
     assert endpoint.stats.datagrams_dropped == 1
 
 
-def _small_initial(dcid: bytes, scid: bytes, payload: bytes) -> bytes:
-    # A long-header Initial (type 0, version 1) with an empty token.
-    return (
-        bytes([0xC0])
-        + (1).to_bytes(4, "big")
-        + bytes([len(dcid)])
-        + dcid
-        + bytes([len(scid)])
-        + scid
-        + b"\x00"  # token length
-        + (0x4000 | len(payload)).to_bytes(2, "big")
-        + payload
-    )
-
-
-def test_initial_under_1200_bytes_opens_nothing(tls: TLS) -> None:
+def test_initial_under_1200_bytes_opens_nothing(tls: TLS, monkeypatch: pytest.MonkeyPatch) -> None:
     endpoint = make_endpoint(tls)
-    # A real client Initial cut down to one byte under the limit (its length field fixed).
+    built: list[bytes] = []
+    new_quic = endpoint._new_quic
+
+    def spy(original_cid: bytes, retry_cid: bytes | None) -> QuicConnection:
+        built.append(original_cid)
+        return new_quic(original_cid, retry_cid)
+
+    monkeypatch.setattr(endpoint, "_new_quic", spy)
+    # aioquic pads its first datagram to 1200 bytes after the Initial packet; without the
+    # padding the packet is intact (it would decrypt) but the datagram is too small.
     initial = first_initial(tls)
-    header = header_of(initial)
-    small = _small_initial(header.destination_cid, header.source_cid, b"\x00" * 1100)
+    small = initial[: header_of(initial).packet_length]
     assert len(small) < MIN_INITIAL_SIZE
-    assert header_of(small).packet_type is QuicPacketType.INITIAL
 
     endpoint.receive_datagram(small, ("198.51.100.7", 5000), START)
 
+    # Not even a QuicConnection is built for it (aioquic would drop it too, after setup).
+    assert built == []
     assert len(endpoint) == 0
     assert endpoint.datagrams_to_send(START) == []
     assert endpoint.stats.datagrams_dropped == 1
@@ -673,18 +676,40 @@ def test_session_resumption_with_a_single_use_ticket(tls: TLS) -> None:
     network.run(lambda: client.connected and bool(tickets))
     assert len(endpoint.session_tickets) == 1
 
-    def resume(port: int) -> bool:
+    def resume(port: int) -> HandshakeCompleted:
         resumed = Client(
             tls.client_configuration(session_ticket=tickets[0]), ("198.51.100.7", port)
         )
         network.clients.append(resumed)
         resumed.connect(network.now)
-        network.run(lambda: resumed.connected)
+        # Sent before the handshake: 0-RTT data when the ticket is accepted.
+        stream_id = resumed.request("/early", b"0-rtt")
+        network.run(lambda: resumed.connected and resumed.done(stream_id))
+        assert bytes(resumed.responses[stream_id].body) == b"0-rtt"
         (done,) = [e for e in resumed.quic_events if isinstance(e, HandshakeCompleted)]
-        return done.session_resumed
+        return done
 
-    assert resume(5001) is True
-    assert resume(5002) is False  # the ticket was used up
+    first = resume(5001)
+    assert first.session_resumed
+    assert first.early_data_accepted
+    again = resume(5002)  # the same ticket again: used up, so a full handshake
+    assert not again.session_resumed
+    assert not again.early_data_accepted
+
+
+def test_no_session_tickets_by_default(tls: TLS) -> None:
+    endpoint = make_endpoint(tls)
+    tickets: list[Any] = []
+    configuration = tls.client_configuration()
+    client = Client(configuration, ("198.51.100.7", 5000))
+    client.quic = QuicConnection(configuration=configuration, session_ticket_handler=tickets.append)
+    client.h3 = H3Connection(client.quic)
+    network = Network(endpoint, client)
+    client.connect(network.now)
+    stream_id = client.request("/", b"x")
+    network.run(lambda: client.done(stream_id))
+    assert tickets == []
+    assert len(endpoint.session_tickets) == 0
 
 
 def test_session_ticket_store_is_bounded() -> None:
@@ -724,3 +749,11 @@ def test_build_quic_configuration_errors(tls: TLS, tmp_path: Path) -> None:
         build_quic_configuration(tls.config(verify_mode=ssl.CERT_REQUIRED))
     with pytest.raises(ConfigError, match="cannot load"):
         build_quic_configuration(tls.config(certfile=str(tmp_path / "missing.pem")))
+
+
+def test_missing_aioquic_names_the_extra(tls: TLS, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aioquic", None)  # what an uninstalled package gives
+    with pytest.raises(ImportError, match=r"pip install 'hypercorn\[h3\]'"):
+        build_quic_configuration(tls.config())

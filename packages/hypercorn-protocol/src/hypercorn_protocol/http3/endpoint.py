@@ -6,7 +6,11 @@ Theory of operation
 A driver owns a UDP socket and one :class:`QuicEndpoint`. It feeds every datagram in with
 ``receive_datagram(data, addr, now)``, sends whatever ``datagrams_to_send(now)`` returns,
 and arms a single timer at ``get_timer()``, calling ``handle_timer(now)`` when it fires.
-The endpoint never reads a clock, opens a socket or spawns a task.
+After a batch of ``receive_datagram`` / ``handle_timer`` calls (and after anything the
+layer above did on a connection from outside a callback) the driver calls
+``datagrams_to_send`` and then re-reads ``get_timer()``: sending moves aioquic's timers
+(loss detection, ACK delay), so the flush re-arms the connections it sent on. The
+endpoint never reads a clock, opens a socket or spawns a task.
 
 Routing. Only the packet header is parsed here (``pull_quic_header``); the first packet of
 a datagram decides where the whole datagram goes (coalesced packets share a connection).
@@ -19,11 +23,13 @@ validates the new path itself.
 
 Admission. A datagram whose CID is unknown may only open a connection when it is an
 Initial of at least 1200 bytes (RFC 9000 section 14.1) with a client-chosen CID of at
-least 8 bytes, while the endpoint is accepting and holds fewer than ``max_connections``
-connections; anything else is dropped and counted in :class:`EndpointStats`. An
+least 8 bytes, while the endpoint is accepting and holds fewer than
+``quic_max_connections`` connections, and only if aioquic could decrypt something in it
+(a forged Initial must not hold a slot until its idle timeout); anything else is dropped
+and counted in :class:`EndpointStats`. An
 unsupported version in a large enough long-header packet gets a Version Negotiation
 packet, but a Version Negotiation packet is never answered (answering one lets two
-servers, or a spoofed address, keep a reflection loop going). With ``retry`` on, an
+servers, or a spoofed address, keep a reflection loop going). With ``quic_retry`` on, an
 Initial without a token gets a stateless Retry carrying a :class:`RetryTokens` token; only
 an Initial with a valid token (same client address, bound to the Retry's CID, younger than
 ``RETRY_TOKEN_LIFETIME``) opens a connection, other tokens are dropped.
@@ -44,10 +50,10 @@ entries are skipped when they reach the top, and the heap is rebuilt once stale 
 outnumber live ones, so it stays O(connections). ``get_timer()`` is the top of the heap;
 ``handle_timer(now)`` pops every due connection once and runs its timers.
 
-Bounds. Connections: ``max_connections``. CIDs per connection: aioquic's active CID limit
+Bounds. Connections: ``quic_max_connections``. CIDs per connection: aioquic's active CID limit
 (8) plus the client's original CID. Stateless replies (Version Negotiation, Retry) waiting
 to be sent: ``MAX_PENDING_REPLIES``, extra ones dropped. Session tickets:
-``max_saved_sessions``, oldest evicted, each used at most once.
+``quic_max_saved_sessions`` (0: none issued), oldest evicted, each used at most once.
 """
 
 from __future__ import annotations
@@ -101,7 +107,7 @@ _TOKEN_MAC_SIZE = 16
 def _import_aioquic() -> None:
     try:
         import aioquic  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - the test environment has aioquic
+    except ImportError as exc:
         raise ImportError(
             "HTTP/3 needs aioquic: pip install 'hypercorn[h3]' (or 'hypercorn-protocol[h3]')"
         ) from exc
@@ -131,7 +137,7 @@ class QuicConnectionHandler(Protocol):
         """The handler's own next deadline (keep-alive, stalls), or None."""
 
     def handle_timer(self, now: float) -> None:
-        """Called once the handler's deadline has passed."""
+        """Called once the handler's deadline has passed; it must move or clear it."""
 
 
 #: Creates the handler of a new connection.
