@@ -613,6 +613,34 @@ def test_get_timer_follows_the_earliest_connection_timer(tls: TLS) -> None:
     assert first.timer_calls == 1
 
 
+def test_get_timer_is_the_minimum_over_connections_under_random_changes(tls: TLS) -> None:
+    endpoint = make_endpoint(tls)
+    now = max(connect(tls, endpoint, ("198.51.100.7", 5000 + i)).now for i in range(8))
+    rng = random.Random(11)
+
+    def brute_force() -> float | None:
+        deadlines = []
+        for handler in H3Echo.instances:
+            for t in (handler.connection.quic.get_timer(), handler.deadline):
+                if t is not None:
+                    deadlines.append(t)
+        return min(deadlines, default=None)
+
+    for _ in range(300):
+        handler = rng.choice(H3Echo.instances)
+        roll = rng.random()
+        if roll < 0.6:
+            handler.deadline = now + rng.uniform(-0.5, 2.0)
+        elif roll < 0.8:
+            handler.deadline = None
+        else:
+            now += rng.uniform(0, 0.5)
+            endpoint.handle_timer(now)
+        handler.connection.wake()
+        endpoint.datagrams_to_send(now)
+        assert endpoint.get_timer() == brute_force()
+
+
 def test_heap_stays_bounded(tls: TLS) -> None:
     endpoint = make_endpoint(tls)
     connect(tls, endpoint)
