@@ -130,9 +130,8 @@ class TLS:
         return config
 
     def client_configuration(self, **options: Any) -> QuicConfiguration:
-        configuration = QuicConfiguration(
-            is_client=True, alpn_protocols=H3_ALPN, server_name="localhost", **options
-        )
+        options.setdefault("alpn_protocols", H3_ALPN)
+        configuration = QuicConfiguration(is_client=True, server_name="localhost", **options)
         configuration.load_verify_locations(cadata=self.ca.cert_pem.bytes())
         return configuration
 
@@ -527,6 +526,26 @@ def test_an_initial_that_does_not_decrypt_takes_no_slot(tls: TLS) -> None:
     assert H3Echo.instances == []
     connect(tls, endpoint)
     assert len(endpoint) == 1
+
+
+def test_a_clienthello_split_over_two_datagrams_opens_on_the_first(tls: TLS) -> None:
+    endpoint = make_endpoint(tls)
+    # Long ALPN lists make the ClientHello larger than one datagram (as post-quantum key
+    # shares do in browsers).
+    alpn = [*H3_ALPN, *(f"x{i:03d}" + "y" * 200 for i in range(10))]
+    client = Client(tls.client_configuration(alpn_protocols=alpn), ("198.51.100.7", 5000))
+    network = Network(endpoint, client)
+    client.connect(network.now)
+    first, second, *_ = client.quic.datagrams_to_send(network.now)
+
+    endpoint.receive_datagram(first[0], client.addr, network.now)
+    assert len(endpoint) == 1  # half a ClientHello: no event yet, but it decrypted
+    endpoint.receive_datagram(second[0], client.addr, network.now)
+    assert len(endpoint) == 1
+    network.run(lambda: client.connected)
+    stream_id = client.request("/", b"split")
+    network.run(lambda: client.done(stream_id))
+    assert bytes(client.responses[stream_id].body) == b"split"
 
 
 def test_stop_accepting_refuses_new_connections_but_serves_old_ones(tls: TLS) -> None:

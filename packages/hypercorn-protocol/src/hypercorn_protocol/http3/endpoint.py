@@ -307,8 +307,9 @@ class QuicEndpoint:
         settings: ``quic_max_connections``, ``quic_retry`` and ``quic_max_saved_sessions``
             (a :class:`~hypercorn_protocol.config.Config` will do).
         retry_secret: Key of the Retry tokens; random per endpoint when None. Endpoints
-            sharing a socket's traffic (several workers) need not share it: a token comes
-            back within a round trip, to the same socket.
+            that can receive each other's datagrams would need one key, but they cannot
+            serve QUIC anyway (a connection's state lives in one endpoint): give each
+            worker its own socket (SO_REUSEPORT steers a client's 4-tuple to one socket).
     """
 
     def __init__(
