@@ -98,6 +98,10 @@ _OPTION_KINDS: dict[str, str] = {
     "max_requests_jitter": "int",
     "pid_path": "str?",
     "quic_bind": "binds",
+    "quic_idle_timeout": "float",
+    "quic_max_connections": "int",
+    "quic_max_saved_sessions": "int",
+    "quic_retry": "bool",
     "read_timeout": "float?",
     "reuse_port": "bool",
     "root_path": "str",
@@ -219,6 +223,14 @@ class Config:
     max_requests: int | None = None
     max_requests_jitter: int = 0
     pid_path: str | None = None
+    # Not in Hypercorn 0.18 (HTTP/3): QUIC's transport idle timeout (aioquic's default, which
+    # Hypercorn used), the connections one QUIC socket keeps, Retry address validation (as
+    # Hypercorn's PR #201 proposed) and the TLS session tickets kept for resumption and 0-RTT
+    # (0 = none issued; tickets are single-use).
+    quic_idle_timeout: float = 60 * SECONDS
+    quic_max_connections: int = 1000
+    quic_max_saved_sessions: int = 0
+    quic_retry: bool = False
     read_timeout: float | None = None
     # Not in Hypercorn 0.18: one SO_REUSEPORT socket per worker (the kernel spreads
     # connections evenly, but also to a worker that is blocked); off = one shared socket.
