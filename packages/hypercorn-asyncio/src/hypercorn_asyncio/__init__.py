@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from hypercorn_asyncio.__about__ import __version__
 from hypercorn_asyncio.run import BoundCallback, ReloadTrigger, worker_serve
-from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import restart_process
+from hypercorn_protocol.server.reloading import restart_process
 
 
 async def serve(

@@ -14,7 +14,7 @@ import sys
 
 def main(args: list[str]) -> int:
     """Import the application named by ``args``; returns the exit code."""
-    from hypercorn_protocol.app_loading import load_application
+    from hypercorn_protocol.apps.loading import load_application
 
     application_path, body_size = args[0], int(args[1])
     cwd = os.getcwd()

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from hypercorn_protocol.app_loading import parse_application_path
+from hypercorn_protocol.apps.loading import parse_application_path
 
 #: Seconds between two scans of the polling watcher.
 POLL_INTERVAL = 0.5

@@ -18,9 +18,9 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets
+from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
 
 if TYPE_CHECKING:
     import trio

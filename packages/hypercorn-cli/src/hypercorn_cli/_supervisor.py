@@ -53,8 +53,8 @@ from hypercorn_cli._reuseport import slot_sockets
 from hypercorn_cli._serving import DRAINING, FAILED, READY
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
 from hypercorn_cli._worker_process import worker_process_main
-from hypercorn_protocol.binding import Sockets
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
 SHUTDOWN_MARGIN = 5.0

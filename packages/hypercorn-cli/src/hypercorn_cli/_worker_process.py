@@ -20,8 +20,8 @@ from hypercorn_cli._errors import (
 )
 from hypercorn_cli._privileges import drop_privileges
 from hypercorn_cli._serving import FAILED, READY, Notify, prepare_backend, serve_supervised
-from hypercorn_protocol.binding import Sockets
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
 
 
 class _StopFlag:

@@ -22,7 +22,7 @@ from hypercorn_cli._privileges import chown_unix_sockets
 from hypercorn_cli._reload import SourceFilter, app_root, make_watcher
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
 from hypercorn_cli._workers import resolve_worker
-from hypercorn_protocol.app_loading import load_application
+from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 
 

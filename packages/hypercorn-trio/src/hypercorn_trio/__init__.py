@@ -6,9 +6,9 @@ import warnings
 from typing import Any, Literal
 
 import trio
-from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import restart_process
+from hypercorn_protocol.server.reloading import restart_process
 from hypercorn_trio.__about__ import __version__
 from hypercorn_trio.run import ReloadTrigger, ShutdownTrigger, worker_serve
 

@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.synchronize import Event as ProcessEvent
 
 import trio
-from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.apps.loading import AppWrapper, load_application
+from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
-from hypercorn_protocol.wsgi import WSGIWrapper
+from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
 from hypercorn_trio._tcp import serve_connection
@@ -56,7 +56,7 @@ async def worker_serve(
     """Serve ``app`` until ``shutdown_trigger`` returns (or a signal, without one).
 
     Args:
-        app: the loaded application (see ``hypercorn_protocol.app_loading``).
+        app: the loaded application (see ``hypercorn_protocol.apps.loading``).
         config: the configuration.
         sockets: listening sockets made earlier (the supervisor's); made here when None.
         shutdown_trigger: awaited; when it returns the worker shuts down gracefully.
