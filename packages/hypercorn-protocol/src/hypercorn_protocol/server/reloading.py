@@ -1,76 +1,212 @@
-"""Reloading for programs that call ``serve()`` themselves (``config.use_reloader``).
+"""Reloading on source edits: one watcher for ``--reload`` and for ``serve()``.
 
-The ``hypercorn`` command reloads by replacing worker processes. A script that runs
-``asyncio.run(serve(app, config))`` has no supervisor, so its driver polls the source
-files with :class:`SourceWatcher` and, once an edit compiles, shuts down gracefully
-and starts the same command again with :func:`restart_process`. An edit that does not
-compile is reported and the running server keeps serving.
+What is watched (:class:`SourceFilter`): the application's ``.py`` files, never the
+standard library or installed packages. ``--reload`` watches the tree the application
+is imported from (:func:`app_root`), even when a virtual environment lives inside it;
+``serve()`` with ``config.use_reloader`` watches every file of the program outside the
+libraries.
+
+How (:func:`make_watcher`): with `watchfiles <https://watchfiles.helpmanual.io>`_
+installed (``pip install 'hypercorn-cli[reload]'``) and a tree to watch, the operating
+system reports changes to any ``.py`` file in it; otherwise the files of the modules
+already imported are polled for a new modification time every ``POLL_INTERVAL``.
+
+What happens on an edit is the caller's: the supervisor imports the new code in a fresh
+interpreter (``hypercorn_cli._import_check``) before replacing workers; a program that
+calls ``serve()`` has no supervisor, so its driver checks that the edit compiles
+(:func:`edit_ready`), shuts down gracefully and starts the same command again
+(:func:`restart_process`). Either way a broken edit is logged and the running server
+keeps serving.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import site
 import sys
 import sysconfig
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Protocol
 
-#: Seconds between two scans.
+from hypercorn_protocol.apps.loading import parse_application_path
+
+#: Seconds between two scans of the polling watcher.
 POLL_INTERVAL = 0.5
 _LOGGER = logging.getLogger("hypercorn.error")
 
 
-def _library_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    names = {paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return tuple(str(Path(name).resolve()) for name in names if name)
-
-
-class SourceWatcher:
-    """Modification times of the program's own ``.py`` files (not the stdlib's or
-    installed packages').
-    """
-
-    def __init__(self, files: Iterable[str] | None = None) -> None:
-        self._mtimes: dict[str, float] = {}
-        self._excluded = _library_dirs()
-        for path in files if files is not None else self._module_files():
-            self._remember(path)
-
-    def _module_files(self) -> list[str]:
-        found = []
-        for module in list(sys.modules.values()):
-            filename = getattr(module, "__file__", None)
-            if isinstance(filename, str) and filename.endswith(".py"):
-                found.append(filename)
-        return found
-
-    def _remember(self, path: str) -> None:
-        resolved = str(Path(path).resolve())
-        if resolved.startswith(self._excluded):
-            return
-        try:
-            self._mtimes[resolved] = os.stat(resolved).st_mtime
-        except OSError:
-            pass
-
-    @property
-    def files(self) -> list[str]:
-        return sorted(self._mtimes)
+class Watcher(Protocol):
+    """Something that reports which watched files changed since it was last asked."""
 
     def changes(self) -> list[str]:
-        """Files modified (or removed) since the last call."""
+        """Paths changed since the last call (empty when none); never blocks."""
+        ...
+
+    def watch_more(self, files: Iterable[str]) -> None:
+        """Also watch ``files`` (modules the new code imports)."""
+        ...
+
+    def close(self) -> None:
+        """Stop watching."""
+        ...
+
+
+def app_root(application_path: str) -> Path:
+    """The directory the application's top-level module or package is imported from."""
+    module = parse_application_path(application_path).module
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        return Path(module).resolve().parent
+    top = sys.modules.get(module.split(".")[0])
+    filename = getattr(top, "__file__", None)
+    if not isinstance(filename, str):
+        return Path.cwd()
+    path = Path(filename).resolve()
+    if path.stem == "__init__":
+        return path.parent.parent
+    return path.parent
+
+
+def _library_dirs() -> list[Path]:
+    # The standard library's and installed packages' directories.
+    paths = sysconfig.get_paths()
+    names = {paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return sorted({Path(name).resolve() for name in names if name})
+
+
+def _excluded_dirs(root: Path) -> list[Path]:
+    # Library locations inside the root (a virtual environment in the project) are
+    # skipped; those containing the root (an app installed in site-packages) cannot be.
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    candidates.update(sysconfig.get_paths().values())
+    candidates.update(getattr(site, "getsitepackages", list)())
+    candidates.add(site.getusersitepackages())
+    paths = {Path(candidate).resolve() for candidate in candidates}
+    return sorted(path for path in paths if root in path.parents)
+
+
+class SourceFilter:
+    """Decides whether a file is one of the application's sources.
+
+    Args:
+        root: The application's directory (``--reload``: see :func:`app_root`); library
+            locations inside it are skipped. None (``serve()`` with ``use_reloader``):
+            any file outside the standard library and installed packages.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root
+        self.excluded = _library_dirs() if root is None else _excluded_dirs(root)
+
+    def __call__(self, filename: str) -> bool:
+        """Whether ``filename`` is a ``.py`` file under the root and outside libraries."""
+        if not filename.endswith(".py"):
+            return False
+        path = Path(filename).resolve()
+        if self.root is not None and self.root not in path.parents:
+            return False
+        if "__pycache__" in path.parts:
+            return False
+        return not any(excluded == path or excluded in path.parents for excluded in self.excluded)
+
+    def select(self, filenames: Iterable[str]) -> set[str]:
+        """The application's sources among ``filenames``."""
+        return {str(Path(name).resolve()) for name in filenames if self(name)}
+
+
+def loaded_sources(source_filter: SourceFilter) -> set[str]:
+    """The application's sources among the modules this process has imported."""
+    names = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    return source_filter.select(name for name in names if isinstance(name, str))
+
+
+class PollingWatcher:
+    """Compares modification times of known files every ``interval`` seconds."""
+
+    def __init__(self, files: Iterable[str], interval: float = POLL_INTERVAL) -> None:
+        self.interval = interval
+        self.mtimes: dict[str, float | None] = {}
+        self.next_scan = time.monotonic() + interval
+        self.watch_more(files)
+
+    @staticmethod
+    def _mtime(path: str) -> float | None:
+        try:
+            return os.stat(path).st_mtime_ns / 1e9
+        except OSError:
+            return None
+
+    def watch_more(self, files: Iterable[str]) -> None:
+        for path in files:
+            if path not in self.mtimes:
+                self.mtimes[path] = self._mtime(path)
+
+    def changes(self) -> list[str]:
+        now = time.monotonic()
+        if now < self.next_scan:
+            return []
+        self.next_scan = now + self.interval
         changed = []
-        for path, seen in self._mtimes.items():
-            try:
-                current = os.stat(path).st_mtime
-            except OSError:
-                current = -1.0
+        for path, seen in self.mtimes.items():
+            current = self._mtime(path)
             if current != seen:
-                self._mtimes[path] = current
+                self.mtimes[path] = current
                 changed.append(path)
         return changed
+
+    def close(self) -> None:
+        pass
+
+
+class WatchfilesWatcher:
+    """Collects changes that ``watchfiles`` reports from a background thread."""
+
+    def __init__(self, root: Path, source_filter: SourceFilter, watchfiles: Any) -> None:
+        self._changed: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._filter = source_filter
+
+        def accept(change: object, path: str) -> bool:
+            return source_filter(path)
+
+        def run() -> None:
+            for batch in watchfiles.watch(
+                root,
+                watch_filter=accept,
+                debounce=200,
+                step=50,
+                stop_event=self._stop,
+                raise_interrupt=False,
+            ):
+                with self._lock:
+                    self._changed.extend(path for _, path in batch)
+
+        self._thread = threading.Thread(target=run, name="hypercorn-reload", daemon=True)
+        self._thread.start()
+
+    def watch_more(self, files: Iterable[str]) -> None:
+        pass  # the whole tree is watched already
+
+    def changes(self) -> list[str]:
+        with self._lock:
+            changed, self._changed = self._changed, []
+        return sorted(set(changed))
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def make_watcher(root: Path, source_filter: SourceFilter) -> tuple[Watcher, str]:
+    """A watcher for ``root`` and the name of its method (``watchfiles`` or ``polling``)."""
+    try:
+        import watchfiles
+    except ImportError:
+        return PollingWatcher(loaded_sources(source_filter)), "polling"
+    return WatchfilesWatcher(root, source_filter, watchfiles), "watchfiles"
 
 
 def compile_errors(paths: Iterable[str]) -> list[str]:
@@ -88,7 +224,7 @@ def compile_errors(paths: Iterable[str]) -> list[str]:
     return errors
 
 
-def edit_ready(watcher: SourceWatcher) -> bool:
+def edit_ready(watcher: Watcher) -> bool:
     """One poll: True once an edit compiles; a broken edit is logged and ignored."""
     changed = watcher.changes()
     if not changed:
@@ -102,10 +238,32 @@ def edit_ready(watcher: SourceWatcher) -> bool:
     return True
 
 
+def program_watcher() -> Watcher:
+    """The watcher of ``serve()``'s reloader: the program's own imported files, polled.
+
+    It scans on every call to ``changes()``; the driver paces the calls
+    (``POLL_INTERVAL``).
+    """
+    return PollingWatcher(loaded_sources(SourceFilter()), interval=0.0)
+
+
 def restart_process() -> None:
     """Replace this process with a fresh run of the same command line."""
     arguments = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     os.execv(sys.executable, [sys.executable, *arguments[1:]])
 
 
-__all__ = ["POLL_INTERVAL", "SourceWatcher", "compile_errors", "edit_ready", "restart_process"]
+__all__ = [
+    "POLL_INTERVAL",
+    "PollingWatcher",
+    "SourceFilter",
+    "Watcher",
+    "WatchfilesWatcher",
+    "app_root",
+    "compile_errors",
+    "edit_ready",
+    "loaded_sources",
+    "make_watcher",
+    "program_watcher",
+    "restart_process",
+]
