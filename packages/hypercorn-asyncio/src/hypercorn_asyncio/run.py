@@ -32,7 +32,7 @@ from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
-from hypercorn_protocol.server.reloading import POLL_INTERVAL, edit_ready, program_watcher
+from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     STOP_POLL_INTERVAL,
     DrainingHook,
@@ -204,9 +204,12 @@ class ReloadTrigger:
         await _first_of(self._trigger or _signal_trigger, self._watch)
 
     async def _watch(self) -> None:
-        watcher = program_watcher()
-        while not edit_ready(watcher):
-            await asyncio.sleep(POLL_INTERVAL)
+        reloader = ProgramReloader()
+        try:
+            while not reloader.poll():
+                await asyncio.sleep(POLL_INTERVAL)
+        finally:
+            reloader.close()
         self.requested = True
 
 

@@ -48,13 +48,12 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hypercorn_cli._errors import one_line
-from hypercorn_cli._reload import ImportCheck
 from hypercorn_cli._reuseport import slot_sockets
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
 from hypercorn_cli._worker_process import DRAINING, FAILED, READY, worker_process_main
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
-from hypercorn_protocol.server.reloading import SourceFilter, Watcher
+from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
 SHUTDOWN_MARGIN = 5.0
@@ -497,7 +496,9 @@ class Supervisor:
             self.log.info("Change detected in %s; checking that the application imports", names)
             if self.check is not None:
                 self.check.cancel()
-            self.check = ImportCheck(self.config.application_path, self.config.wsgi_max_body_size)
+            self.check = ImportCheck.of_application(
+                self.config.application_path, self.config.wsgi_max_body_size
+            )
         if self.check is None:
             return
         result = self.check.result()

@@ -36,7 +36,8 @@ async def serve(
         mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
 
     With ``config.use_reloader``, an edit to the program's source files that compiles
-    shuts the server down gracefully and starts the same command again.
+    and imports (checked in a fresh interpreter) shuts the server down gracefully and
+    starts the same command again; a broken edit is logged and the server keeps serving.
     """
     if config.debug:
         warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)

@@ -11,12 +11,13 @@ installed (``pip install 'hypercorn-cli[reload]'``) and a tree to watch, the ope
 system reports changes to any ``.py`` file in it; otherwise the files of the modules
 already imported are polled for a new modification time every ``POLL_INTERVAL``.
 
-What happens on an edit is the caller's: the supervisor imports the new code in a fresh
-interpreter (``hypercorn_cli._import_check``) before replacing workers; a program that
-calls ``serve()`` has no supervisor, so its driver checks that the edit compiles
-(:func:`edit_ready`), shuts down gracefully and starts the same command again
-(:func:`restart_process`). Either way a broken edit is logged and the running server
-keeps serving.
+Before anything is replaced, the edited code is imported in a fresh interpreter
+(:class:`ImportCheck`): the supervisor loads the application before it replaces
+workers; a program that calls ``serve()`` has no supervisor, so its driver polls a
+:class:`ProgramReloader` (compile, then import the edited modules), shuts down
+gracefully and starts the same command again (:func:`restart_process`). Either way a
+broken edit (a syntax error, an import error) is logged and the running server keeps
+serving.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from __future__ import annotations
 import logging
 import os
 import site
+import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from hypercorn_protocol.apps.loading import parse_application_path
 
@@ -224,27 +227,128 @@ def compile_errors(paths: Iterable[str]) -> list[str]:
     return errors
 
 
-def edit_ready(watcher: Watcher) -> bool:
-    """One poll: True once an edit compiles; a broken edit is logged and ignored."""
-    changed = watcher.changes()
-    if not changed:
-        return False
-    errors = compile_errors(changed)
-    for error in errors:
-        _LOGGER.error("Not reloading: %s", error)
-    if errors:
-        return False
-    _LOGGER.info("Reloading: %s changed", ", ".join(changed))
-    return True
+class ImportCheck:
+    """Edited code imported in a fresh interpreter, run in the background
+    (:mod:`hypercorn_protocol.server.import_check`).
 
-
-def program_watcher() -> Watcher:
-    """The watcher of ``serve()``'s reloader: the program's own imported files, polled.
-
-    It scans on every call to ``changes()``; the driver paces the calls
-    (``POLL_INTERVAL``).
+    Args:
+        arguments: ``[APP_PATH, WSGI_MAX_BODY_SIZE]`` or ``["--modules", NAME, ...]``.
+        env: The interpreter's environment (this process's when None).
     """
-    return PollingWatcher(loaded_sources(SourceFilter()), interval=0.0)
+
+    def __init__(self, arguments: Sequence[str], env: dict[str, str] | None = None) -> None:
+        # Files, not pipes: nobody reads while the check runs, and a full pipe would
+        # block it.
+        self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in result()/cancel()
+        self._err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hypercorn_protocol.server.import_check", *arguments],
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
+            text=True,
+            env=env,
+        )
+
+    @classmethod
+    def of_application(cls, application_path: str, wsgi_max_body_size: int) -> ImportCheck:
+        """Load the application as a worker would (``--reload``)."""
+        return cls([application_path, str(wsgi_max_body_size)])
+
+    @classmethod
+    def of_modules(cls, names: Iterable[str]) -> ImportCheck:
+        """Import these modules, with this process's ``sys.path`` (``serve()``)."""
+        path = os.pathsep.join(entry for entry in sys.path if entry)
+        return cls(["--modules", *names], env={**os.environ, "PYTHONPATH": path})
+
+    def result(self) -> tuple[bool, str, list[str]] | None:
+        """None while running; then (succeeded, error line, imported module files)."""
+        if self.process.poll() is None:
+            return None
+        out, err = self._read(self._out), self._read(self._err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        message = lines[-1] if lines else f"exit code {self.process.returncode}"
+        return self.process.returncode == 0, message, out.splitlines()
+
+    @staticmethod
+    def _read(file: IO[str]) -> str:
+        file.seek(0)
+        text = file.read()
+        file.close()
+        return text
+
+    def cancel(self) -> None:
+        """Stop the check (a newer edit makes it moot)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._out.close()
+        self._err.close()
+
+
+class ProgramReloader:
+    """``serve()``'s reloader: polled by the driver every ``POLL_INTERVAL``.
+
+    It watches the program's own imported files; an edit must compile, and the edited
+    modules must import in a fresh interpreter (:class:`ImportCheck`; an edit of the
+    ``__main__`` script is only compiled, as importing it would start a server). A broken
+    edit is logged ("Not reloading: ...") and the server keeps serving.
+    """
+
+    def __init__(self) -> None:
+        self.watcher: Watcher = PollingWatcher(loaded_sources(SourceFilter()), interval=0.0)
+        self._check: ImportCheck | None = None
+        self._changed: list[str] = []
+
+    def poll(self) -> bool:
+        """True once an edit compiles and imports: time to restart."""
+        changed = self.watcher.changes()
+        if changed:
+            self.close()
+            errors = compile_errors(changed)
+            for error in errors:
+                _LOGGER.error("Not reloading: %s", error)
+            if errors:
+                return False
+            self._changed = changed
+            modules = _module_names(changed)
+            if not modules:
+                return self._reloading()
+            self._check = ImportCheck.of_modules(modules)
+        if self._check is None:
+            return False
+        result = self._check.result()
+        if result is None:
+            return False
+        self._check = None
+        succeeded, message, _ = result
+        if not succeeded:
+            _LOGGER.error("Not reloading: %s", message)
+            return False
+        return self._reloading()
+
+    def _reloading(self) -> bool:
+        _LOGGER.info("Reloading: %s changed", ", ".join(self._changed))
+        return True
+
+    def close(self) -> None:
+        """Stop a running import check."""
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
+
+
+def _module_names(paths: Iterable[str]) -> list[str]:
+    # The imported modules (never ``__main__``) whose files are ``paths``.
+    wanted = {str(Path(path).resolve()) for path in paths}
+    names = []
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if name == "__main__" or not isinstance(filename, str):
+            continue
+        if str(Path(filename).resolve()) in wanted:
+            names.append(name)
+    return sorted(names)
 
 
 def restart_process() -> None:
@@ -255,15 +359,15 @@ def restart_process() -> None:
 
 __all__ = [
     "POLL_INTERVAL",
+    "ImportCheck",
     "PollingWatcher",
+    "ProgramReloader",
     "SourceFilter",
     "Watcher",
     "WatchfilesWatcher",
     "app_root",
     "compile_errors",
-    "edit_ready",
     "loaded_sources",
     "make_watcher",
-    "program_watcher",
     "restart_process",
 ]
