@@ -34,7 +34,9 @@ from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
 from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
+    SHUTDOWN_SIGNALS,
     STOP_POLL_INTERVAL,
+    WORKER_SHUTDOWN_SIGNALS,
     DrainingHook,
     ReadyHook,
     StopEvent,
@@ -44,7 +46,6 @@ from hypercorn_protocol.worker import (
 ShutdownTrigger = Callable[[], Awaitable[object]]
 BoundCallback = Callable[[list[str]], object]
 
-_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGBREAK")
 _ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
 
 
@@ -213,7 +214,7 @@ class ReloadTrigger:
         self.requested = True
 
 
-async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
+async def _signal_trigger(names: tuple[str, ...] = SHUTDOWN_SIGNALS) -> None:
     """Return on SIGINT or SIGTERM (or the given signals)."""
     loop = asyncio.get_running_loop()
     received = asyncio.Event()
@@ -246,10 +247,9 @@ async def _process_trigger(shutdown_event: StopEvent | None, reports: WorkerRepo
         if shutdown_event is None:
             await _signal_trigger()
             return
-        # A supervised worker: terminal Ctrl-C reaches the whole process group and is
-        # the supervisor's to handle; SIGTERM aimed at this worker drains it.
+        # A supervised worker: SIGTERM aimed at it drains it, Ctrl-C is the supervisor's.
         await _first_of(
-            functools.partial(_signal_trigger, ("SIGTERM",)),
+            functools.partial(_signal_trigger, WORKER_SHUTDOWN_SIGNALS),
             functools.partial(_stop_polled, shutdown_event),
         )
     finally:  # also when cancelled: the worker is stopping on its own (max_requests)

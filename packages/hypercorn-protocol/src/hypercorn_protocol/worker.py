@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 #: How often a worker looks at its stop event.
 STOP_POLL_INTERVAL = 0.1
+#: The signals that shut an unsupervised server down (those the platform has).
+SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGBREAK")
+#: The signals that drain a supervised worker: terminal Ctrl-C reaches the whole
+#: process group and is the supervisor's to handle.
+WORKER_SHUTDOWN_SIGNALS = ("SIGTERM",)
 
 ReadyHook = Callable[[list[str]], object]
 DrainingHook = Callable[[], object]
@@ -109,7 +114,9 @@ def access_log_arguments(event: RequestCompleted) -> tuple[Any, dict[str, Any] |
 
 
 __all__ = [
+    "SHUTDOWN_SIGNALS",
     "STOP_POLL_INTERVAL",
+    "WORKER_SHUTDOWN_SIGNALS",
     "BudgetSettings",
     "DrainingHook",
     "ReadyHook",

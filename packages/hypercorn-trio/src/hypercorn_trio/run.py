@@ -33,7 +33,9 @@ from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
 from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
+    SHUTDOWN_SIGNALS,
     STOP_POLL_INTERVAL,
+    WORKER_SHUTDOWN_SIGNALS,
     DrainingHook,
     ReadyHook,
     StopEvent,
@@ -46,10 +48,10 @@ from hypercorn_trio.wsgi import TrioWSGIApp
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 
-_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGBREAK")
 # accept() failures that say "not now" (resources), or "that peer gave up": keep serving.
 _ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _ACCEPT_PEER_ERRORS = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
+_ACCEPT_RETRY = 0.1  # seconds after a resource error
 
 
 async def worker_serve(
@@ -189,7 +191,7 @@ async def _accept(
                 continue
             if error.errno in _ACCEPT_RESOURCE_ERRORS:
                 await context.config.log.error("accept() failed (%s); retrying in 100 ms", error)
-                await trio.sleep(0.1)
+                await trio.sleep(_ACCEPT_RETRY)
                 continue
             raise
         nursery.start_soon(serve_connection, context, sock, ssl_context)
@@ -252,7 +254,7 @@ class ReloadTrigger:
         self.requested = True
 
 
-async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
+async def _signal_trigger(names: tuple[str, ...] = SHUTDOWN_SIGNALS) -> None:
     """Return on SIGINT or SIGTERM (or the given signals); only the main thread can
     receive signals."""
     if threading.current_thread() is not threading.main_thread():
@@ -269,10 +271,9 @@ async def _process_trigger(shutdown_event: StopEvent | None, reports: WorkerRepo
         if shutdown_event is None:
             await _signal_trigger()
             return
-        # A supervised worker: terminal Ctrl-C reaches the whole process group and is
-        # the supervisor's to handle; SIGTERM aimed at this worker drains it.
+        # A supervised worker: SIGTERM aimed at it drains it, Ctrl-C is the supervisor's.
         await _first_of(
-            functools.partial(_signal_trigger, ("SIGTERM",)),
+            functools.partial(_signal_trigger, WORKER_SHUTDOWN_SIGNALS),
             functools.partial(_stop_polled, shutdown_event),
         )
     finally:  # also when cancelled: the worker is stopping on its own (max_requests)
