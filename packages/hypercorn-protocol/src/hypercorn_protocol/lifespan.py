@@ -4,14 +4,5 @@ The implementation lives in ``hypercorn_protocol.apps.lifespan``;
 this module only re-exports its names.
 """
 
-from hypercorn_protocol.apps.lifespan import (
-    LifespanConfig as LifespanConfig,
-    LifespanProtocol as LifespanProtocol,
-    LifespanRunner as LifespanRunner,
-)
-
-__all__ = [
-    "LifespanConfig",
-    "LifespanProtocol",
-    "LifespanRunner",
-]
+from hypercorn_protocol.apps.lifespan import *  # noqa: F403
+from hypercorn_protocol.apps.lifespan import __all__ as __all__

@@ -4,20 +4,5 @@ The implementation lives in ``hypercorn_protocol.server.logging``;
 this module only re-exports its names.
 """
 
-from hypercorn_protocol.server.logging import (
-    JSON_ACCESS_FIELDS as JSON_ACCESS_FIELDS,
-    LOG_DATE_FORMAT as LOG_DATE_FORMAT,
-    LOG_FORMAT as LOG_FORMAT,
-    AccessLogAtoms as AccessLogAtoms,
-    Logger as Logger,
-    access_json as access_json,
-)
-
-__all__ = [
-    "AccessLogAtoms",
-    "JSON_ACCESS_FIELDS",
-    "LOG_DATE_FORMAT",
-    "LOG_FORMAT",
-    "Logger",
-    "access_json",
-]
+from hypercorn_protocol.server.logging import *  # noqa: F403
+from hypercorn_protocol.server.logging import __all__ as __all__
