@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hypercorn_cli._reload import PollingWatcher, SourceFilter, app_root
+from hypercorn_protocol.server.reloading import PollingWatcher, SourceFilter, app_root
 from tests.cli._support import PID_APP, StartServer, ask, free_port, wait_for_reply
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

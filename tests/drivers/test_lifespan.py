@@ -13,12 +13,12 @@ import pytest
 
 import trio
 from hypercorn_asyncio._lifespan import Lifespan as AsyncioLifespan
+from hypercorn_protocol.apps.lifespan import LifespanConfig
 from hypercorn_protocol.errors import (
     LifespanFailureError,
     LifespanTimeoutError,
     UnexpectedMessageError,
 )
-from hypercorn_protocol.lifespan import LifespanConfig
 from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend
 from hypercorn_trio._lifespan import Lifespan as TrioLifespan
 

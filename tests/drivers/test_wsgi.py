@@ -13,8 +13,8 @@ import pytest
 
 import trio
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp, AsyncioWSGIMiddleware
+from hypercorn_protocol.apps.wsgi import ThreadedWSGIApp, WSGIWrapper
 from hypercorn_protocol.typing import ASGIScope, Message, StartResponse, WSGIFramework
-from hypercorn_protocol.wsgi import ThreadedWSGIApp, WSGIWrapper
 from hypercorn_trio.wsgi import TrioWSGIApp, TrioWSGIMiddleware
 from tests.helpers.apps.scopes import http_scope
 

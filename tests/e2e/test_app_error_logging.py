@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from hypercorn_protocol.logging import Logger
+from hypercorn_protocol.server.logging import Logger
 from hypercorn_protocol.typing import ASGIScope
 from tests.e2e.conftest import make_config, run_server
 

@@ -1,4 +1,4 @@
-"""Tests for hypercorn_protocol.binding with real sockets."""
+"""Tests for hypercorn_protocol.server.binding with real sockets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hypercorn_protocol.binding import (
+from hypercorn_protocol.config import Config, ConfigWarning
+from hypercorn_protocol.server.binding import (
     BindError,
     FDBind,
     Sockets,
@@ -22,7 +23,6 @@ from hypercorn_protocol.binding import (
     describe_bind,
     parse_bind,
 )
-from hypercorn_protocol.config import Config, ConfigWarning
 
 
 def ipv6_available() -> bool:
@@ -410,8 +410,8 @@ def test_describe_bind_forms(tmp_path: Path, created: list[Sockets]) -> None:
 
 
 def test_port_held_by_another_server_fails_even_with_reuseport() -> None:
-    from hypercorn_protocol.binding import BindError
     from hypercorn_protocol.config import Config
+    from hypercorn_protocol.server.binding import BindError
 
     if not hasattr(socket, "SO_REUSEPORT"):
         pytest.skip("no SO_REUSEPORT on this platform")

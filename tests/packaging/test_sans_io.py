@@ -2,8 +2,8 @@
 
 Each module of ``hypercorn_protocol`` is imported in a fresh interpreter, so a module
 that pulls in ``asyncio``, ``trio`` or ``socket`` (directly or through ``ssl``,
-``logging.handlers``...) is named. ``binding.py`` (socket creation for the drivers and
-the StatsD UDP sender) is the one allowed exception.
+``logging.handlers``...) is named. ``server/binding.py`` (socket creation and TLS for the
+drivers, re-exported by its documented path ``binding``) is the one allowed exception.
 
 The interpreter runs with ``-S`` and this process's ``sys.path``: ``.pth`` start-up hooks
 (coverage's, for one, which imports ``socket``) would otherwise hide an import.
@@ -21,8 +21,8 @@ import pytest
 import hypercorn_protocol
 
 FORBIDDEN = ("asyncio", "trio", "socket")
-# binding: socket creation for both drivers and the StatsD UDP sender.
-ALLOWED_TO_USE_SOCKETS = {"hypercorn_protocol.binding"}
+# server.binding: socket creation and TLS for both drivers (and its documented path).
+ALLOWED_TO_USE_SOCKETS = {"hypercorn_protocol.server.binding", "hypercorn_protocol.binding"}
 
 _CHECK = """
 import importlib, sys
@@ -59,7 +59,7 @@ def _imported_forbidden(module: str) -> list[str]:
 
 def test_the_checker_catches_a_socket_import() -> None:
     # binding.py imports socket: if this stopped being seen, the test below proves nothing.
-    assert "socket" in _imported_forbidden("hypercorn_protocol.binding")
+    assert "socket" in _imported_forbidden("hypercorn_protocol.server.binding")
 
 
 @pytest.mark.parametrize(

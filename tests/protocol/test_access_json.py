@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.logging import AccessLogAtoms, Logger, access_json
+from hypercorn_protocol.server.logging import AccessLogAtoms, Logger, access_json
 from hypercorn_protocol.typing import ASGIScope
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hypercorn_protocol.app_loading import (
+from hypercorn_protocol.apps.loading import (
     ASGIWrapper,
     is_asgi,
     load_application,
@@ -21,9 +21,9 @@ from hypercorn_protocol.app_loading import (
     parse_application_path,
     wrap_app,
 )
+from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.errors import NoAppError
 from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
-from hypercorn_protocol.wsgi import WSGIWrapper
 from tests.helpers.apps import loadable
 
 LOADABLE = "tests.helpers.apps.loadable"

@@ -26,7 +26,7 @@ from hypercorn_protocol.config import (
     ConfigWarning,
     http_date,
 )
-from hypercorn_protocol.logging import Logger
+from hypercorn_protocol.server.logging import Logger
 
 DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -576,7 +576,7 @@ def test_from_pyfile(tmp_path: Path) -> None:
             """
             import os
             from collections import OrderedDict
-            from hypercorn_protocol.logging import Logger
+            from hypercorn_protocol.server.logging import Logger
 
             class MyLogger(Logger):
                 pass
@@ -855,7 +855,7 @@ def test_ssl_context_bad_ca_and_ciphers(tls_config: Config, tmp_path: Path) -> N
 
 def test_binding_names_are_reexported() -> None:
     import hypercorn_protocol.config as config_module
-    from hypercorn_protocol import binding
+    from hypercorn_protocol.server import binding
 
     assert config_module.Sockets is binding.Sockets
     assert config_module.SocketTypeError is binding.SocketTypeError

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from hypercorn_protocol.apps.lifespan import LifespanProtocol
 from hypercorn_protocol.errors import UnexpectedMessageError
-from hypercorn_protocol.lifespan import LifespanProtocol
 
 
 def test_scope_shares_the_state_dict() -> None:

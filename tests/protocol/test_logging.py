@@ -1,4 +1,4 @@
-"""Tests for hypercorn_protocol.logging: logger targets, levels, logconfig, access atoms."""
+"""Tests for hypercorn_protocol.server.logging: logger targets, levels, logconfig, access atoms."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hypercorn_protocol.config import Config, ConfigError
-from hypercorn_protocol.logging import AccessLogAtoms, Logger
+from hypercorn_protocol.server.logging import AccessLogAtoms, Logger
 from hypercorn_protocol.typing import ASGIScope
 
 LOGGER_NAMES = ("hypercorn.access", "hypercorn.error")

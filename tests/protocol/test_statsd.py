@@ -1,4 +1,4 @@
-"""Tests for hypercorn_protocol.statsd: the exact StatsD / DogStatsD wire format."""
+"""Tests for hypercorn_protocol.server.statsd: the exact StatsD / DogStatsD wire format."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from hypercorn_protocol.binding import StatsdSocket, split_statsd_address as split_address
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.logging import Logger
-from hypercorn_protocol.statsd import StatsdLogger
+from hypercorn_protocol.server.logging import Logger
+from hypercorn_protocol.server.statsd import (
+    StatsdLogger,
+    StatsdSocket,
+    split_statsd_address as split_address,
+)
 from hypercorn_protocol.typing import ASGIScope
 
 

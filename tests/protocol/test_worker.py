@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hypercorn_protocol.binding import address_tuple
 from hypercorn_protocol.events import RequestCompleted, ResponseSummary
+from hypercorn_protocol.server.binding import address_tuple
 from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
 

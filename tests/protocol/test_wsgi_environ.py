@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hypercorn_protocol.wsgi import RequestBodyReader, build_environ, empty_response
+from hypercorn_protocol.apps.wsgi import RequestBodyReader, build_environ, empty_response
 from tests.helpers.apps.scopes import http_scope
 
 

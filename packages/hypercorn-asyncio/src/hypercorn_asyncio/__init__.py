@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from hypercorn_asyncio.__about__ import __version__
 from hypercorn_asyncio.run import BoundCallback, ReloadTrigger, worker_serve
-from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import restart_process
+from hypercorn_protocol.server.reloading import restart_process
 
 
 async def serve(
@@ -33,7 +33,8 @@ async def serve(
             once connections are accepted (use it to learn an ephemeral port).
 
     With ``config.use_reloader``, an edit to the program's source files that compiles
-    shuts the server down gracefully and starts the same command again.
+    and imports (checked in a fresh interpreter) shuts the server down gracefully and
+    starts the same command again; a broken edit is logged and the server keeps serving.
     """
     if config.debug:
         warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)

@@ -3,7 +3,7 @@
 :meth:`Lifespan.startup` starts the app with a ``lifespan`` scope in its own task and
 sends ``lifespan.startup``; :meth:`Lifespan.shutdown` sends ``lifespan.shutdown``. Each
 waits for the app's answer, up to the configured timeout. What the answers and the
-app's outcome mean is :class:`hypercorn_protocol.lifespan.LifespanProtocol`'s business;
+app's outcome mean is :class:`hypercorn_protocol.apps.lifespan.LifespanProtocol`'s business;
 this class only runs the task, queues the messages and keeps the time.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+from hypercorn_protocol.apps.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.errors import LifespanTimeoutError
-from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
 

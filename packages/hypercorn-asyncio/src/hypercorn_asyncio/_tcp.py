@@ -19,7 +19,6 @@ from time import time
 from typing import TYPE_CHECKING, cast
 
 from hypercorn_protocol import ServerConnection
-from hypercorn_protocol.binding import address_tuple
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -30,6 +29,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
+from hypercorn_protocol.server.binding import address_tuple
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:

@@ -17,23 +17,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
 from hypercorn_asyncio._tcp import HTTPProtocol
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
-from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.apps.loading import AppWrapper, load_application
+from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
-from hypercorn_protocol.wsgi import WSGIWrapper
+from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
+from hypercorn_protocol.worker import (
+    SHUTDOWN_SIGNALS,
+    STOP_POLL_INTERVAL,
+    WORKER_SHUTDOWN_SIGNALS,
+    DrainingHook,
+    ReadyHook,
+    StopEvent,
+    WorkerReports,
+)
 
+ShutdownTrigger = Callable[[], Awaitable[object]]
 BoundCallback = Callable[[list[str]], object]
+
 _ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
 
 
@@ -42,13 +54,13 @@ async def worker_serve(
     config: Config,
     *,
     sockets: Sockets | None = None,
-    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    shutdown_trigger: ShutdownTrigger | None = None,
     on_bound: BoundCallback | None = None,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns (or a signal, without one).
 
     Args:
-        app: the loaded application (see ``hypercorn_protocol.app_loading``).
+        app: the loaded application (see ``hypercorn_protocol.apps.loading``).
         config: the configuration.
         sockets: listening sockets made earlier (the supervisor's); made here when None.
         shutdown_trigger: awaited; when it returns the worker shuts down gracefully.
@@ -61,17 +73,22 @@ async def worker_serve(
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
     context = WorkerContext(asgi_app, config, loop)
+    await _serve(app, context, sockets, shutdown_trigger or _signal_trigger, on_bound)
 
-    signal_event = asyncio.Event()
-    if shutdown_trigger is None:
-        _install_signal_handlers(loop, signal_event)
-        shutdown_trigger = signal_event.wait
 
+async def _serve(
+    app: AppWrapper,
+    context: WorkerContext,
+    sockets: Sockets | None,
+    shutdown_trigger: ShutdownTrigger,
+    on_bound: BoundCallback | None,
+) -> None:
     # The trigger runs from the start, so a signal that arrives during lifespan startup
     # (its handler is installed by then) drains the server instead of killing it.
     triggered = asyncio.ensure_future(shutdown_trigger())
+    await asyncio.sleep(0)  # let the trigger start (install its signal handlers)
     try:
-        await _serve_started(app, context, sockets, triggered, on_bound)
+        await _serve_started(app, context, sockets, lambda: triggered, on_bound)
     finally:
         if not triggered.done():
             triggered.cancel()
@@ -82,7 +99,7 @@ async def _serve_started(
     app: AppWrapper,
     context: WorkerContext,
     sockets: Sockets | None,
-    triggered: asyncio.Future[object],
+    shutdown_trigger: ShutdownTrigger,
     on_bound: BoundCallback | None,
 ) -> None:
     loop = context.loop
@@ -115,41 +132,20 @@ async def _serve_started(
         if on_bound is not None:
             on_bound(binds)
 
-        await _first_of(triggered, context.terminate.wait())
+        await _first_of(shutdown_trigger, context.terminate.wait)
     finally:
         await _shutdown(context, servers)
         if lifespan is not None:
             await lifespan.shutdown()
 
 
-class ReloadTrigger:
-    """A shutdown trigger that also fires when the program's source files change."""
-
-    def __init__(self, shutdown_trigger: Callable[[], Awaitable[object]] | None) -> None:
-        self._trigger = shutdown_trigger
-        self.requested = False
-
-    async def wait(self) -> None:
-        trigger = self._trigger
-        if trigger is None:
-            stop = asyncio.Event()
-            _install_signal_handlers(asyncio.get_running_loop(), stop)
-            trigger = stop.wait
-        await _first_of(trigger(), self._watch())
-
-    async def _watch(self) -> None:
-        watcher = SourceWatcher()
-        while not edit_ready(watcher):
-            await asyncio.sleep(POLL_INTERVAL)
-        self.requested = True
-
-
-async def _first_of(*awaitables: Awaitable[object]) -> None:
-    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+async def _first_of(*triggers: ShutdownTrigger) -> None:
+    """Return when the first trigger does; a failing trigger stops the server with its error."""
+    tasks = [asyncio.ensure_future(trigger()) for trigger in triggers]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            task.result()  # a failing trigger stops the server with its error
+            task.result()
     finally:
         for task in tasks:
             task.cancel()
@@ -198,23 +194,41 @@ async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> No
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _install_signal_handlers(
-    loop: asyncio.AbstractEventLoop,
-    event: asyncio.Event,
-    names: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGBREAK"),
-) -> None:
+class ReloadTrigger:
+    """A shutdown trigger that also fires when the program's source files change."""
+
+    def __init__(self, shutdown_trigger: ShutdownTrigger | None) -> None:
+        self._trigger = shutdown_trigger
+        self.requested = False
+
+    async def wait(self) -> None:
+        await _first_of(self._trigger or _signal_trigger, self._watch)
+
+    async def _watch(self) -> None:
+        reloader = ProgramReloader()
+        try:
+            while not reloader.poll():
+                await asyncio.sleep(POLL_INTERVAL)
+        finally:
+            reloader.close()
+        self.requested = True
+
+
+async def _signal_trigger(names: tuple[str, ...] = SHUTDOWN_SIGNALS) -> None:
+    """Return on SIGINT or SIGTERM (or the given signals)."""
+    loop = asyncio.get_running_loop()
+    received = asyncio.Event()
     for name in names:
         signum = getattr(signal, name, None)
         if signum is None:
             continue
         try:
-            loop.add_signal_handler(signum, event.set)
+            loop.add_signal_handler(signum, received.set)
         except (NotImplementedError, RuntimeError, ValueError):
             # Windows, or not the main thread: fall back to the plain handler when possible.
-            try:
-                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(event.set))
-            except ValueError:
-                pass
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(received.set))
+    await received.wait()
 
 
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -228,58 +242,82 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 
 
 # ------------------------------------------------------------------- processes
-async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
-    signal_event = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if shutdown_event is None:
-        _install_signal_handlers(loop, signal_event)
-    else:
-        # A supervised worker: terminal Ctrl-C reaches the whole process group and is
-        # the supervisor's to handle; SIGTERM aimed at this worker drains it.
-        _install_signal_handlers(loop, signal_event, names=("SIGTERM",))
-    while not signal_event.is_set():
-        if shutdown_event is not None and shutdown_event.is_set():
+async def _process_trigger(shutdown_event: StopEvent | None, reports: WorkerReports) -> None:
+    try:
+        if shutdown_event is None:
+            await _signal_trigger()
             return
-        try:
-            await asyncio.wait_for(signal_event.wait(), 0.1)
-        except asyncio.TimeoutError:
-            pass
+        # A supervised worker: SIGTERM aimed at it drains it, Ctrl-C is the supervisor's.
+        await _first_of(
+            functools.partial(_signal_trigger, WORKER_SHUTDOWN_SIGNALS),
+            functools.partial(_stop_polled, shutdown_event),
+        )
+    finally:  # also when cancelled: the worker is stopping on its own (max_requests)
+        reports.draining()
+
+
+async def _stop_polled(shutdown_event: StopEvent) -> None:
+    while not shutdown_event.is_set():
+        await asyncio.sleep(STOP_POLL_INTERVAL)
 
 
 def _worker(
     config: Config,
     sockets: Sockets | None,
-    shutdown_event: ProcessEvent | None,
+    shutdown_event: StopEvent | None,
+    reports: WorkerReports,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None,
 ) -> None:
     app = load_application(config.application_path, config.wsgi_max_body_size)
 
     async def main() -> None:
         await worker_serve(
-            app, config, sockets=sockets, shutdown_trigger=lambda: _process_trigger(shutdown_event)
+            app,
+            config,
+            sockets=sockets,
+            shutdown_trigger=functools.partial(_process_trigger, shutdown_event, reports),
+            on_bound=reports.started,
         )
 
     run(main(), debug=config.debug, loop_factory=loop_factory)
 
 
 def asyncio_worker(
-    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+    config: Config,
+    sockets: Sockets | None = None,
+    shutdown_event: StopEvent | None = None,
+    *,
+    on_ready: ReadyHook | None = None,
+    on_draining: DrainingHook | None = None,
 ) -> None:
-    """A worker process (or the in-process server) on the standard asyncio loop."""
-    _worker(config, sockets, shutdown_event, None)
+    """A worker process (or the in-process server) on the standard asyncio loop.
+
+    Loads ``config.application_path``, serves until ``shutdown_event`` is set or SIGINT /
+    SIGTERM arrives (SIGTERM only, with an event), then shuts down gracefully and
+    returns. ``on_ready`` gets the bound addresses once connections are accepted;
+    ``on_draining`` is called when a worker that was ready starts shutting down.
+    """
+    reports = WorkerReports(on_ready, on_draining)
+    _worker(config, sockets, shutdown_event, reports, None)
 
 
 def uvloop_worker(
-    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+    config: Config,
+    sockets: Sockets | None = None,
+    shutdown_event: StopEvent | None = None,
+    *,
+    on_ready: ReadyHook | None = None,
+    on_draining: DrainingHook | None = None,
 ) -> None:
-    """A worker process (or the in-process server) on uvloop."""
+    """A worker process (or the in-process server) on uvloop; see :func:`asyncio_worker`."""
     try:
         import uvloop
     except ImportError as error:
         raise ImportError(
             "The uvloop worker needs uvloop: pip install 'hypercorn[uvloop]'"
         ) from error
-    _worker(config, sockets, shutdown_event, uvloop.new_event_loop)
+    reports = WorkerReports(on_ready, on_draining)
+    _worker(config, sockets, shutdown_event, reports, uvloop.new_event_loop)
 
 
 def run(

@@ -1,6 +1,6 @@
 """Serve a WSGI app as an ASGI app on asyncio: the app runs in the loop's default executor.
 
-The PEP 3333 rules and the ASGI side live in :mod:`hypercorn_protocol.wsgi`; this module
+The PEP 3333 rules and the ASGI side live in :mod:`hypercorn_protocol.apps.wsgi`; this module
 only says how to cross threads: the call goes to ``run_in_executor``, and each response
 chunk comes back to the loop with ``run_coroutine_threadsafe(...).result()``. The worker
 thread waits for every chunk to be sent, so a slow client slows the app down instead of
@@ -14,12 +14,12 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from hypercorn_protocol.apps.wsgi import MAX_BODY_SIZE, ThreadedWSGIApp, WSGIWrapper
 from hypercorn_protocol.typing import Message, WSGIFramework
-from hypercorn_protocol.wsgi import MAX_BODY_SIZE, ThreadedWSGIApp, WSGIWrapper
 
 
 class AsyncioWSGIApp(ThreadedWSGIApp):
-    """An ASGI app that runs a :class:`~hypercorn_protocol.wsgi.WSGIWrapper` in threads.
+    """An ASGI app that runs a :class:`~hypercorn_protocol.apps.wsgi.WSGIWrapper` in threads.
 
     ``lifespan`` scopes return at once, ``websocket`` scopes are closed, and an HTTP
     request body over ``max_body_size`` is answered with 413 without calling the app.

@@ -8,9 +8,9 @@ from typing import Any
 
 from hypercorn_cli._options import UsageError
 from hypercorn_cli._workers import WorkerClassError
-from hypercorn_protocol.binding import BindError, SocketTypeError
 from hypercorn_protocol.config import ConfigError
 from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError, NoAppError
+from hypercorn_protocol.server.binding import BindError, SocketTypeError
 
 #: Exit code for a bad command line, config, application path or worker class.
 EXIT_USAGE = 2

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from hypercorn_cli.__about__ import __version__
+from hypercorn_protocol.config import WORKER_CLASSES
 
-WORKER_CLASSES = ("asyncio", "uvloop", "trio")
 #: The usage line (the full list of flags is for ``--help``).
 USAGE = "hypercorn [OPTIONS] APPLICATION"
 

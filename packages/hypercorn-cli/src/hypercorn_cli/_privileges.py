@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
-from hypercorn_protocol.binding import Sockets
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
 
 
 def chown_unix_sockets(config: Config, sockets: Sockets) -> None:

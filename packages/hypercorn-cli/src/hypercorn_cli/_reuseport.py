@@ -17,7 +17,7 @@ from __future__ import annotations
 import socket
 import sys
 
-from hypercorn_protocol.binding import Sockets
+from hypercorn_protocol.server.binding import Sockets
 
 
 def reuseport_supported() -> bool:

@@ -9,9 +9,9 @@ socket never closes while its slot lives: connections that arrive while a worker
 changes wait in the backlog and are never refused.
 
 A worker reports ``READY`` once lifespan startup completed and it accepts
-connections, ``DRAINING`` when it starts shutting down (``_serving``), and
+connections, ``DRAINING`` when it starts shutting down (``_worker_process``), and
 ``(FAILED, exit code, message)`` when it could not start. Events, all handled by one
-loop in the main thread that wakes at least every ``POLL_INTERVAL``:
+loop in the main thread that wakes at least every ``TICK``:
 
 * a worker of the first start-up exits before ``READY`` (lifespan startup failed, the
   app does not import in the worker, ...): the failure is deterministic, so there is
@@ -48,18 +48,17 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hypercorn_cli._errors import one_line
-from hypercorn_cli._reload import ImportCheck, SourceFilter, Watcher
 from hypercorn_cli._reuseport import slot_sockets
-from hypercorn_cli._serving import DRAINING, FAILED, READY
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
-from hypercorn_cli._worker_process import worker_process_main
-from hypercorn_protocol.binding import Sockets
+from hypercorn_cli._worker_process import DRAINING, FAILED, READY, worker_process_main
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
+from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
 SHUTDOWN_MARGIN = 5.0
 #: The longest the supervisor waits before looking at signals and timers again.
-POLL_INTERVAL = 0.1
+TICK = 0.1
 #: Delay before the first restart of a crashed worker; doubles with each crash.
 BACKOFF_FIRST = 0.1
 #: The longest delay between restarts.
@@ -246,7 +245,7 @@ class Supervisor:
     def _wait(self) -> None:
         waitables: list[object] = [worker.process.sentinel for worker in self.workers]
         waitables += [worker.channel for worker in self.workers if worker.channel is not None]
-        timeout = POLL_INTERVAL
+        timeout = TICK
         if not waitables:
             time.sleep(timeout)
             return
@@ -497,7 +496,9 @@ class Supervisor:
             self.log.info("Change detected in %s; checking that the application imports", names)
             if self.check is not None:
                 self.check.cancel()
-            self.check = ImportCheck(self.config.application_path, self.config.wsgi_max_body_size)
+            self.check = ImportCheck.of_application(
+                self.config.application_path, self.config.wsgi_max_body_size
+            )
         if self.check is None:
             return
         result = self.check.result()
@@ -533,7 +534,7 @@ class Supervisor:
             if not alive:
                 break
             # Another Ctrl-C / SIGTERM during the drain means "stop now".
-            wait([worker.process.sentinel for worker in alive], timeout=POLL_INTERVAL)
+            wait([worker.process.sentinel for worker in alive], timeout=TICK)
         unclean = []
         for worker in self.workers:
             if worker.process.is_alive():

@@ -1,4 +1,13 @@
-"""The entry point of each spawned worker process."""
+"""The entry point of each spawned worker process.
+
+It serves through the same driver entry point as ``-w 0`` (``_workers.resolve_worker``)
+and reports back to the supervisor over ``channel``: ``READY`` once lifespan startup
+completed and the worker accepts connections (so a worker it replaces may now stop, and
+a failure before it is a startup failure), ``(FAILED, exit code, message)`` when the
+worker cannot start, and ``DRAINING`` as soon as a ready worker starts shutting down,
+whoever asked: the supervisor, a SIGTERM aimed at this worker, or ``max_requests`` (then
+the supervisor starts the replacement at once, while this one finishes its requests).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +28,13 @@ from hypercorn_cli._errors import (
     usage_errors,
 )
 from hypercorn_cli._privileges import drop_privileges
-from hypercorn_cli._serving import FAILED, READY, Notify, prepare_backend, serve_supervised
-from hypercorn_protocol.binding import Sockets
+from hypercorn_cli._workers import resolve_worker
 from hypercorn_protocol.config import Config
+from hypercorn_protocol.server.binding import Sockets
+
+READY = "ready"
+DRAINING = "draining"
+FAILED = "failed"
 
 
 class _StopFlag:
@@ -35,7 +48,7 @@ class _StopFlag:
         self.event = event
         self.flagged = False
 
-    def __call__(self) -> bool:
+    def is_set(self) -> bool:
         return self.flagged or self.event.is_set()
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -92,12 +105,19 @@ def worker_process_main(
         signal.signal(signal.SIGTERM, stop.on_signal)
     _stop_when_orphaned(shutdown_event)
     reports = _Channel(channel)
-    notify: Notify = reports.notify
     try:
-        serve = prepare_backend(config.worker_class)
+        # The server's own modules are imported before privileges are dropped, while
+        # they are surely readable; the application is imported after.
+        worker = resolve_worker(config.worker_class)
         config.log  # noqa: B018 - each process builds its own loggers (they are not pickled)
         drop_privileges(config.user, config.group)
-        serve_supervised(serve, config, sockets, stop, notify)
+        worker(
+            config,
+            sockets,
+            stop,
+            on_ready=lambda binds: reports.notify(READY),
+            on_draining=lambda: reports.notify(DRAINING),
+        )
     except (*usage_errors(), *runtime_errors()) as exc:
         code = EXIT_USAGE if isinstance(exc, usage_errors()) else EXIT_RUNTIME
         debug_traceback(exc, config)

@@ -1,19 +1,19 @@
-"""Worker classes: find the worker function for ``config.worker_class``.
+"""Worker classes: find the driver's worker entry point for ``config.worker_class``.
 
-A worker function has the shape ``worker(config, sockets=None, shutdown_event=None)``:
-it loads ``config.application_path`` itself, serves ``sockets`` until
-``shutdown_event`` is set (or, in-process, until SIGINT/SIGTERM) and returns.
-Optional backends are imported here, lazily, so a missing one is a one-line error
-that names the extra to install.
+The one registry of worker classes: the names are ``hypercorn_protocol.config``'s
+``WORKER_CLASSES`` (the option table, also the command line's choices), and each maps
+to a driver's :class:`~hypercorn_protocol.worker.WorkerFunction`. Both ways of serving
+call it: ``-w 0`` in this process, and every spawned worker process
+(``_worker_process``). Optional backends are imported here, lazily, so a missing one is
+a one-line error that names the extra to install.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
-WorkerFunction = Callable[..., Any]
+from hypercorn_protocol.config import WORKER_CLASSES
+from hypercorn_protocol.worker import WorkerFunction
 
 
 class WorkerClassError(Exception):
@@ -57,4 +57,7 @@ def resolve_worker(worker_class: str) -> WorkerFunction:
             raise _missing("trio", "trio") from exc
         trio_worker: WorkerFunction = trio_run.trio_worker
         return trio_worker
-    raise WorkerClassError(f"unknown worker class {worker_class!r}: use asyncio, uvloop or trio")
+    raise WorkerClassError(
+        f"unknown worker class {worker_class!r}: use {', '.join(WORKER_CLASSES[:-1])} "
+        f"or {WORKER_CLASSES[-1]}"
+    )

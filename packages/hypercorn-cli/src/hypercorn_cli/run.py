@@ -19,11 +19,11 @@ from collections.abc import Callable
 from hypercorn_cli._activation import activated_fds, apply_socket_activation
 from hypercorn_cli._pidfile import remove_pid_file, write_pid_file
 from hypercorn_cli._privileges import chown_unix_sockets
-from hypercorn_cli._reload import SourceFilter, app_root, make_watcher
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
 from hypercorn_cli._workers import resolve_worker
-from hypercorn_protocol.app_loading import load_application
+from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
+from hypercorn_protocol.server.reloading import SourceFilter, app_root, make_watcher
 
 
 def run(config: Config, *, config_loader: Callable[[], Config] | None = None) -> int:

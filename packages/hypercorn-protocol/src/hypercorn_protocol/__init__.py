@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypercorn_protocol import events
 from hypercorn_protocol.__about__ import __version__
 from hypercorn_protocol._headers import DateCache
-from hypercorn_protocol.app_loading import (
+from hypercorn_protocol.apps.loading import (
     AppWrapper,
     ASGIWrapper,
     is_asgi,
@@ -17,6 +17,7 @@ from hypercorn_protocol.app_loading import (
     load_object,
     wrap_app,
 )
+from hypercorn_protocol.apps.wsgi import WSGIWrapper, build_environ, run_wsgi
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import (
@@ -38,7 +39,6 @@ from hypercorn_protocol.events import (
     StreamWritable,
 )
 from hypercorn_protocol.settings import ProtocolSettings
-from hypercorn_protocol.wsgi import WSGIWrapper, build_environ, run_wsgi
 
 __all__ = [
     "ASGIWrapper",

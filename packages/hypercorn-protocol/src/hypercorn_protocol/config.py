@@ -10,31 +10,37 @@ Unlike Hypercorn, the loaders (``from_mapping``, ``from_toml``, ``from_pyfile``,
 ``ConfigWarning`` suggesting the closest valid name, and a value of the wrong type raises
 ``ConfigError``. Plain attribute assignment is not checked (except ``worker_class``).
 
-This module must not import ``socket`` (``ssl`` imports it), so socket and TLS helpers
-import lazily; ``Sockets`` and ``SocketTypeError`` are re-exported lazily from
-``hypercorn_protocol.binding``.
+This module must not import ``socket`` (``ssl`` imports it): binding and TLS live in
+``hypercorn_protocol.server.binding``, imported when a socket or TLS context is made;
+``Sockets`` and ``SocketTypeError`` are re-exported lazily from there. Every other
+module of ``server/`` is imported at module level (this module sits above them).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
 import logging
 import os
-import sys
 import time
 import types
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hypercorn_protocol.logging import Logger
+from hypercorn_protocol.server.config_files import (
+    ConfigError,
+    ConfigWarning,
+    import_object,
+    load_python_file,
+    load_toml_file,
+)
+from hypercorn_protocol.server.logging import Logger
+from hypercorn_protocol.server.statsd import StatsdLogger
 
 if TYPE_CHECKING:
     import ssl
 
-    from hypercorn_protocol.binding import BindError, Sockets, SocketTypeError
+    from hypercorn_protocol.server.binding import BindError, Sockets, SocketTypeError
 
 BYTES = 1
 OCTETS = 1
@@ -43,14 +49,6 @@ SECONDS = 1.0
 WORKER_CLASSES = ("asyncio", "uvloop", "trio")
 
 _ConfigT = TypeVar("_ConfigT", bound="Config")
-
-
-class ConfigError(ValueError):
-    """A configuration value or file is invalid. The message is a single line."""
-
-
-class ConfigWarning(UserWarning):
-    """A configuration key is unknown or a setting has no effect."""
 
 
 # Expected kind of every option, used by the loaders to check values. Kinds:
@@ -339,14 +337,12 @@ class Config:
         """The logger, created on first use from ``logger_class`` (not pickled).
 
         With ``statsd_host`` set and ``logger_class`` left at its default, the logger is a
-        :class:`~hypercorn_protocol.statsd.StatsdLogger`.
+        :class:`~hypercorn_protocol.server.statsd.StatsdLogger`.
         """
         log = self._log
         if log is None:
             if self.logger_class is Logger and self.statsd_host is not None:
                 # As Hypercorn's workers do: statsd_host alone turns metrics on.
-                from hypercorn_protocol.statsd import StatsdLogger
-
                 self.set_statsd_logger_class(StatsdLogger)
             log = self.logger_class(self)
             self._log = log
@@ -362,52 +358,20 @@ class Config:
     def create_ssl_context(self) -> ssl.SSLContext | None:
         """Build the server TLS context, or return None when TLS is not enabled.
 
+        See ``hypercorn_protocol.server.binding.create_ssl_context``.
+
         Raises:
             ConfigError: A certificate, key or CA file is missing or invalid, the key
                 password is wrong, or the cipher string selects nothing.
         """
-        if not self.ssl_enabled:
-            return None
-        import ssl
+        # Deferred: ``ssl`` and ``socket`` are loaded only when a server is made, so
+        # ``import hypercorn_protocol`` stays free of them (tests/packaging/test_sans_io).
+        from hypercorn_protocol.server import binding
 
-        certfile, keyfile = self.certfile, self.keyfile
-        assert certfile is not None  # ssl_enabled checked both
-        assert keyfile is not None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.set_ciphers(self.ciphers)
-        except ssl.SSLError as exc:
-            raise ConfigError(f"invalid ciphers {self.ciphers!r}: {_reason(exc)}") from None
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        # Keep the stdlib's safe defaults and add no-compression (CRIME).
-        context.options |= ssl.OP_NO_COMPRESSION
-        context.set_alpn_protocols(self.alpn_protocols)
-        for path, what in ((certfile, "certificate"), (keyfile, "key")):
-            if not os.path.isfile(path):
-                raise ConfigError(f"cannot load TLS {what} file {path}: file not found")
-        password = self.keyfile_password
-        try:
-            # Without a password, answer OpenSSL's prompt with "" rather than block on a tty.
-            context.load_cert_chain(
-                certfile, keyfile, password if password is not None else _no_password
-            )
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(_cert_chain_problem(certfile, keyfile, exc)) from None
-        if self.ca_certs is not None:
-            try:
-                context.load_verify_locations(self.ca_certs)
-            except (ssl.SSLError, OSError) as exc:
-                raise ConfigError(
-                    f"cannot load TLS CA file {self.ca_certs}: {_reason(exc)}"
-                ) from None
-        if self.verify_mode is not None:
-            context.verify_mode = ssl.VerifyMode(self.verify_mode)
-        if self.verify_flags is not None:
-            context.verify_flags = ssl.VerifyFlags(self.verify_flags)
-        return context
+        return binding.create_ssl_context(self)
 
     def create_sockets(self) -> Sockets:
-        """Bind every configured address once (see ``hypercorn_protocol.binding``).
+        """Bind every configured address once (see ``hypercorn_protocol.server.binding``).
 
         Returns:
             The secure, insecure and QUIC sockets, bound, non-blocking and inheritable;
@@ -417,7 +381,7 @@ class Config:
             BindError: An address could not be bound (nothing is left open).
             SocketTypeError: An ``fd://`` socket has the wrong type.
         """
-        from hypercorn_protocol import binding
+        from hypercorn_protocol.server import binding  # deferred, as in create_ssl_context
 
         sockets = binding.create_sockets(self)
         alt_svc = []
@@ -504,15 +468,7 @@ class Config:
         Raises:
             ConfigError: The file does not exist or a value is invalid.
         """
-        path = os.fspath(filename)
-        if not os.path.isfile(path):
-            raise ConfigError(f"cannot load config file {path}: file not found")
-        spec = importlib.util.spec_from_file_location("hypercorn_config_file", path)
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"cannot load config file {path}: not a Python file")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return cls.from_object(module)
+        return cls.from_object(load_python_file(filename))
 
     @classmethod
     def from_object(cls: type[_ConfigT], instance: object | str) -> _ConfigT:
@@ -526,7 +482,7 @@ class Config:
             ConfigError: The dotted name cannot be imported or a value is invalid.
         """
         if isinstance(instance, str):
-            instance = _import_object(instance)
+            instance = import_object(instance)
         config = cls()
         for key in dir(instance):
             if key.startswith("__"):
@@ -548,60 +504,6 @@ class Config:
                 _warn_unknown(key)
             return
         setattr(self, key, _check_value(key, kind, value))
-
-
-def load_toml_file(filename: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a TOML file.
-
-    Raises:
-        ConfigError: The file is missing, unreadable or not valid TOML (one line, with
-            the TOML line and column).
-    """
-    if sys.version_info >= (3, 11):
-        import tomllib as toml_parser
-    else:  # pragma: no cover - Python 3.10
-        import tomli as toml_parser  # type: ignore[import-not-found,unused-ignore]
-
-    path = os.fspath(filename)
-    try:
-        with open(path, "rb") as file:
-            data: dict[str, Any] = toml_parser.load(file)
-    except FileNotFoundError:
-        raise ConfigError(f"cannot load config file {path}: file not found") from None
-    except (OSError, UnicodeDecodeError, toml_parser.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot load config file {path}: {_reason(exc)}") from None
-    return data
-
-
-def _cert_chain_problem(certfile: str, keyfile: str, exc: BaseException) -> str:
-    """Say which file made ``load_cert_chain`` fail (OpenSSL only says "PEM lib")."""
-    try:
-        with open(certfile, "rb") as file:
-            cert_pem = file.read()
-        with open(keyfile, "rb") as file:
-            key_pem = file.read()
-    except OSError as read_error:
-        return f"cannot load TLS certificate file {certfile}: {_reason(read_error)}"
-    if b"-----BEGIN CERTIFICATE-----" not in cert_pem:
-        return f"cannot load TLS certificate file {certfile}: no PEM certificate found"
-    if b"PRIVATE KEY-----" not in key_pem:
-        return f"cannot load TLS key file {keyfile}: no PEM private key found"
-    if b"ENCRYPTED" in key_pem:
-        return f"cannot load TLS key file {keyfile}: wrong or missing keyfile_password"
-    return f"cannot load TLS certificate file {certfile} with key file {keyfile}: {_reason(exc)}"
-
-
-def _no_password() -> str:
-    return ""
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line description of an exception."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
 
 
 def _short_repr(value: object) -> str:
@@ -697,33 +599,10 @@ def _convert_ssl_enum(kind: str, value: Any) -> Any:
     return None
 
 
-def _import_object(dotted: str) -> object:
-    """Import ``dotted`` as a module, or else as ``module.attribute``."""
-    try:
-        return importlib.import_module(dotted)
-    except ImportError as module_error:
-        module_name, _, attribute = dotted.rpartition(".")
-        if not module_name:
-            raise ConfigError(
-                f"cannot import config object {dotted!r}: {_reason(module_error)}"
-            ) from None
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ConfigError(f"cannot import config object {dotted!r}: {_reason(exc)}") from None
-        try:
-            return getattr(module, attribute)
-        except AttributeError:
-            raise ConfigError(
-                f"cannot import config object {dotted!r}: module {module_name!r} "
-                f"has no attribute {attribute!r}"
-            ) from None
-
-
 def __getattr__(name: str) -> Any:
     # Hypercorn exposes these from hypercorn.config; import the socket module only on use.
     if name in _LAZY_BINDING_NAMES:
-        from hypercorn_protocol import binding
+        from hypercorn_protocol.server import binding
 
         return getattr(binding, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,82 @@
-"""Bookkeeping every driver's worker does the same way, whatever its event loop."""
+"""Bookkeeping every driver's worker does the same way, whatever its event loop.
+
+A driver's worker entry point (``asyncio_worker``, ``uvloop_worker``, ``trio_worker``)
+has the shape of :class:`WorkerFunction`: it loads ``config.application_path``, serves
+until its :class:`StopEvent` is set (or, without one, until SIGINT/SIGTERM), and calls
+the ``on_ready`` / ``on_draining`` hooks (:class:`WorkerReports`). The ``hypercorn``
+command calls it for ``-w 0`` (no hooks, no event) and in each worker process.
+"""
 
 from __future__ import annotations
 
 import random
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hypercorn_protocol.events import RequestCompleted
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.config import Config
+    from hypercorn_protocol.server.binding import Sockets
+
+#: How often a worker looks at its stop event.
+STOP_POLL_INTERVAL = 0.1
+#: The signals that shut an unsupervised server down (those the platform has).
+SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGBREAK")
+#: The signals that drain a supervised worker: terminal Ctrl-C reaches the whole
+#: process group and is the supervisor's to handle.
+WORKER_SHUTDOWN_SIGNALS = ("SIGTERM",)
+
+ReadyHook = Callable[[list[str]], object]
+DrainingHook = Callable[[], object]
+
+
+class StopEvent(Protocol):
+    """What a worker polls to learn it should stop (``multiprocessing.Event`` fits)."""
+
+    def is_set(self) -> bool: ...
+
+
+class WorkerFunction(Protocol):
+    """A driver's worker entry point."""
+
+    def __call__(
+        self,
+        config: Config,
+        sockets: Sockets | None = None,
+        shutdown_event: StopEvent | None = None,
+        *,
+        on_ready: ReadyHook | None = None,
+        on_draining: DrainingHook | None = None,
+    ) -> None: ...
+
+
+class WorkerReports:
+    """A worker's readiness and draining, reported through its hooks.
+
+    ``started`` has ``trio.TaskStatus.started``'s shape, so it serves as the trio
+    driver's ``task_status`` and as the asyncio driver's ``on_bound``. Draining is
+    reported only once the worker was ready: a stop trigger cancelled because startup
+    failed is a startup failure, not a worker stopping by itself.
+    """
+
+    def __init__(
+        self, on_ready: ReadyHook | None = None, on_draining: DrainingHook | None = None
+    ) -> None:
+        self._on_ready = on_ready
+        self._on_draining = on_draining
+        self.ready = False
+
+    def started(self, value: Any = None) -> None:
+        """The worker accepts connections; ``value`` is the list of bound addresses."""
+        self.ready = True
+        if self._on_ready is not None:
+            self._on_ready(value)
+
+    def draining(self) -> None:
+        """The worker starts shutting down (whoever asked)."""
+        if self.ready and self._on_draining is not None:
+            self._on_draining()
 
 
 class BudgetSettings(Protocol):
@@ -42,4 +113,16 @@ def access_log_arguments(event: RequestCompleted) -> tuple[Any, dict[str, Any] |
     return event.scope, response, event.end - event.start
 
 
-__all__ = ["BudgetSettings", "RequestBudget", "access_log_arguments"]
+__all__ = [
+    "SHUTDOWN_SIGNALS",
+    "STOP_POLL_INTERVAL",
+    "WORKER_SHUTDOWN_SIGNALS",
+    "BudgetSettings",
+    "DrainingHook",
+    "ReadyHook",
+    "RequestBudget",
+    "StopEvent",
+    "WorkerFunction",
+    "WorkerReports",
+    "access_log_arguments",
+]

@@ -6,9 +6,9 @@ import warnings
 from typing import Any, Literal
 
 import trio
-from hypercorn_protocol.app_loading import wrap_app
+from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import restart_process
+from hypercorn_protocol.server.reloading import restart_process
 from hypercorn_trio.__about__ import __version__
 from hypercorn_trio.run import ReloadTrigger, ShutdownTrigger, worker_serve
 
@@ -36,7 +36,8 @@ async def serve(
         mode: ``"asgi"`` or ``"wsgi"`` to skip auto-detection.
 
     With ``config.use_reloader``, an edit to the program's source files that compiles
-    shuts the server down gracefully and starts the same command again.
+    and imports (checked in a fresh interpreter) shuts the server down gracefully and
+    starts the same command again; a broken edit is logged and the server keeps serving.
     """
     if config.debug:
         warnings.warn("The config `debug` has no effect when using serve", stacklevel=2)

@@ -4,15 +4,15 @@
 nursery and sends ``lifespan.startup``; :meth:`Lifespan.shutdown` sends
 ``lifespan.shutdown``. Each waits for the app's answer, up to the configured timeout.
 What the answers and the app's outcome mean is
-:class:`hypercorn_protocol.lifespan.LifespanProtocol`'s business, shared with the
+:class:`hypercorn_protocol.apps.lifespan.LifespanProtocol`'s business, shared with the
 asyncio driver; this class only runs the task, queues the messages and keeps the time.
 """
 
 from __future__ import annotations
 
 import trio
+from hypercorn_protocol.apps.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.errors import LifespanTimeoutError
-from hypercorn_protocol.lifespan import LifespanConfig, LifespanRunner
 from hypercorn_protocol.typing import ASGIApp, Message
 
 

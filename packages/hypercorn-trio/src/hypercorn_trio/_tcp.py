@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import ServerConnection
-from hypercorn_protocol.binding import address_tuple
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
@@ -43,6 +42,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
+from hypercorn_protocol.server.binding import address_tuple
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:

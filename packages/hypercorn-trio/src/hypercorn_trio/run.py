@@ -24,14 +24,23 @@ import signal
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
-from multiprocessing.synchronize import Event as ProcessEvent
+from typing import cast
 
 import trio
-from hypercorn_protocol.app_loading import AppWrapper, load_application
-from hypercorn_protocol.binding import Sockets, describe_bind
+from hypercorn_protocol.apps.loading import AppWrapper, load_application
+from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.reloading import POLL_INTERVAL, SourceWatcher, edit_ready
-from hypercorn_protocol.wsgi import WSGIWrapper
+from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
+from hypercorn_protocol.worker import (
+    SHUTDOWN_SIGNALS,
+    STOP_POLL_INTERVAL,
+    WORKER_SHUTDOWN_SIGNALS,
+    DrainingHook,
+    ReadyHook,
+    StopEvent,
+    WorkerReports,
+)
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
 from hypercorn_trio._tcp import serve_connection
@@ -39,10 +48,10 @@ from hypercorn_trio.wsgi import TrioWSGIApp
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 
-_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGBREAK")
 # accept() failures that say "not now" (resources), or "that peer gave up": keep serving.
 _ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _ACCEPT_PEER_ERRORS = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
+_ACCEPT_RETRY = 0.1  # seconds after a resource error
 
 
 async def worker_serve(
@@ -56,7 +65,7 @@ async def worker_serve(
     """Serve ``app`` until ``shutdown_trigger`` returns (or a signal, without one).
 
     Args:
-        app: the loaded application (see ``hypercorn_protocol.app_loading``).
+        app: the loaded application (see ``hypercorn_protocol.apps.loading``).
         config: the configuration.
         sockets: listening sockets made earlier (the supervisor's); made here when None.
         shutdown_trigger: awaited; when it returns the worker shuts down gracefully.
@@ -182,7 +191,7 @@ async def _accept(
                 continue
             if error.errno in _ACCEPT_RESOURCE_ERRORS:
                 await context.config.log.error("accept() failed (%s); retrying in 100 ms", error)
-                await trio.sleep(0.1)
+                await trio.sleep(_ACCEPT_RETRY)
                 continue
             raise
         nursery.start_soon(serve_connection, context, sock, ssl_context)
@@ -233,25 +242,21 @@ class ReloadTrigger:
         self.requested = False
 
     async def wait(self) -> None:
-        trigger = self._trigger or _signal_trigger
-        async with trio.open_nursery() as nursery:
-
-            async def first(awaitable: Callable[[], Awaitable[object]]) -> None:
-                await awaitable()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(first, trigger)
-            nursery.start_soon(first, self._watch)
+        await _first_of(self._trigger or _signal_trigger, self._watch)
 
     async def _watch(self) -> None:
-        watcher = SourceWatcher()
-        while not edit_ready(watcher):
-            await trio.sleep(POLL_INTERVAL)
+        reloader = ProgramReloader()
+        try:
+            while not reloader.poll():
+                await trio.sleep(POLL_INTERVAL)
+        finally:
+            reloader.close()
         self.requested = True
 
 
-async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
-    """Return on SIGINT or SIGTERM; only the main thread can receive signals."""
+async def _signal_trigger(names: tuple[str, ...] = SHUTDOWN_SIGNALS) -> None:
+    """Return on SIGINT or SIGTERM (or the given signals); only the main thread can
+    receive signals."""
     if threading.current_thread() is not threading.main_thread():
         await trio.sleep_forever()
     signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
@@ -261,28 +266,31 @@ async def _signal_trigger(names: tuple[str, ...] = _SIGNAL_NAMES) -> None:
 
 
 # ------------------------------------------------------------------- processes
-async def _process_trigger(shutdown_event: ProcessEvent | None) -> None:
-    if shutdown_event is None:
-        await _signal_trigger()
-        return
+async def _process_trigger(shutdown_event: StopEvent | None, reports: WorkerReports) -> None:
+    try:
+        if shutdown_event is None:
+            await _signal_trigger()
+            return
+        # A supervised worker: SIGTERM aimed at it drains it, Ctrl-C is the supervisor's.
+        await _first_of(
+            functools.partial(_signal_trigger, WORKER_SHUTDOWN_SIGNALS),
+            functools.partial(_stop_polled, shutdown_event),
+        )
+    finally:  # also when cancelled: the worker is stopping on its own (max_requests)
+        reports.draining()
 
-    async def poll() -> None:
-        while not shutdown_event.is_set():
-            await trio.sleep(0.1)
 
-    # A supervised worker: terminal Ctrl-C reaches the whole process group and is the
-    # supervisor's to handle; SIGTERM aimed at this worker drains it.
-    await _first_of(functools.partial(_signal_trigger, ("SIGTERM",)), poll)
+async def _stop_polled(shutdown_event: StopEvent) -> None:
+    while not shutdown_event.is_set():
+        await trio.sleep(STOP_POLL_INTERVAL)
 
 
-def trio_worker(
-    config: Config, sockets: Sockets | None = None, shutdown_event: ProcessEvent | None = None
+def _worker(
+    config: Config,
+    sockets: Sockets | None,
+    shutdown_event: StopEvent | None,
+    reports: WorkerReports,
 ) -> None:
-    """A worker process (or the in-process server) on trio.
-
-    Loads ``config.application_path``, serves until ``shutdown_event`` is set or SIGINT /
-    SIGTERM arrives, then shuts down gracefully and returns.
-    """
     app = load_application(config.application_path, config.wsgi_max_body_size)
     trio.run(
         functools.partial(
@@ -290,6 +298,26 @@ def trio_worker(
             app,
             config,
             sockets=sockets,
-            shutdown_trigger=functools.partial(_process_trigger, shutdown_event),
+            shutdown_trigger=functools.partial(_process_trigger, shutdown_event, reports),
+            task_status=cast("trio.TaskStatus[list[str]]", reports),
         )
     )
+
+
+def trio_worker(
+    config: Config,
+    sockets: Sockets | None = None,
+    shutdown_event: StopEvent | None = None,
+    *,
+    on_ready: ReadyHook | None = None,
+    on_draining: DrainingHook | None = None,
+) -> None:
+    """A worker process (or the in-process server) on trio.
+
+    Loads ``config.application_path``, serves until ``shutdown_event`` is set or SIGINT /
+    SIGTERM arrives (SIGTERM only, with an event), then shuts down gracefully and
+    returns. ``on_ready`` gets the bound addresses once connections are accepted;
+    ``on_draining`` is called when a worker that was ready starts shutting down.
+    """
+    reports = WorkerReports(on_ready, on_draining)
+    _worker(config, sockets, shutdown_event, reports)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from hypercorn._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from hypercorn_protocol.statsd import StatsdLogger as StatsdLogger
+    from hypercorn_protocol.server.statsd import StatsdLogger as StatsdLogger
 
 __all__ = ["StatsdLogger"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"StatsdLogger": "hypercorn_protocol.statsd"})
+__getattr__, __dir__ = lazy_exports(__name__, {"StatsdLogger": "hypercorn_protocol.server.statsd"})

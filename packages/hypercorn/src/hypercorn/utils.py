@@ -14,7 +14,7 @@ from hypercorn_protocol.errors import (
 )
 
 if TYPE_CHECKING:
-    from hypercorn_protocol.app_loading import (
+    from hypercorn_protocol.apps.loading import (
         is_asgi as is_asgi,
         load_application as load_application,
         wrap_app as wrap_app,
@@ -34,7 +34,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        name: "hypercorn_protocol.app_loading"
+        name: "hypercorn_protocol.apps.loading"
         for name in ("is_asgi", "load_application", "wrap_app")
     },
 )

@@ -12,11 +12,11 @@ from hypercorn._lazy import lazy_exports, with_trio_hint
 
 if TYPE_CHECKING:
     from hypercorn_asyncio.wsgi import AsyncioWSGIMiddleware as AsyncioWSGIMiddleware
-    from hypercorn_protocol.errors import InvalidPathError as InvalidPathError
-    from hypercorn_protocol.wsgi import (
+    from hypercorn_protocol.apps.wsgi import (
         MAX_BODY_SIZE as MAX_BODY_SIZE,
         WSGICallable as WSGICallable,
     )
+    from hypercorn_protocol.errors import InvalidPathError as InvalidPathError
     from hypercorn_trio.wsgi import TrioWSGIMiddleware as TrioWSGIMiddleware
 
 __all__ = [
@@ -30,11 +30,11 @@ __all__ = [
 _lazy_getattr, __dir__ = lazy_exports(
     __name__,
     {
-        "MAX_BODY_SIZE": "hypercorn_protocol.wsgi",
+        "MAX_BODY_SIZE": "hypercorn_protocol.apps.wsgi",
         "AsyncioWSGIMiddleware": "hypercorn_asyncio.wsgi",
         "InvalidPathError": "hypercorn_protocol.errors",
         "TrioWSGIMiddleware": "hypercorn_trio.wsgi",
-        "WSGICallable": "hypercorn_protocol.wsgi",
+        "WSGICallable": "hypercorn_protocol.apps.wsgi",
     },
 )
 

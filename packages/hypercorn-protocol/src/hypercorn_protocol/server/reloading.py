@@ -1,21 +1,28 @@
-"""``--reload``: notice edits to the application's source files.
+"""Reloading on source edits: one watcher for ``--reload`` and for ``serve()``.
 
-What is watched: the ``.py`` files under the application's directory (the directory
-its top-level module or package is imported from), never the standard library or
-installed packages, even when a virtual environment lives inside that directory.
+What is watched (:class:`SourceFilter`): the application's ``.py`` files, never the
+standard library or installed packages. ``--reload`` watches the tree the application
+is imported from (:func:`app_root`), even when a virtual environment lives inside it;
+``serve()`` with ``config.use_reloader`` watches every file of the program outside the
+libraries.
 
-How: with `watchfiles <https://watchfiles.helpmanual.io>`_ installed
-(``pip install 'hypercorn-cli[reload]'``) the operating system reports changes to any
-``.py`` file in that tree; without it, the files of the modules the application
-imported are polled for a new modification time every ``POLL_INTERVAL`` seconds.
+How (:func:`make_watcher`): with `watchfiles <https://watchfiles.helpmanual.io>`_
+installed (``pip install 'hypercorn-cli[reload]'``) and a tree to watch, the operating
+system reports changes to any ``.py`` file in it; otherwise the files of the modules
+already imported are polled for a new modification time every ``POLL_INTERVAL``.
 
-Before workers are replaced, the new code is imported in a separate interpreter
-(``hypercorn_cli._import_check``): if that fails, the error is logged and the running
-workers keep serving until the next edit.
+Before anything is replaced, the edited code is imported in a fresh interpreter
+(:class:`ImportCheck`): the supervisor loads the application before it replaces
+workers; a program that calls ``serve()`` has no supervisor, so its driver polls a
+:class:`ProgramReloader` (compile, then import the edited modules), shuts down
+gracefully and starts the same command again (:func:`restart_process`). Either way a
+broken edit (a syntax error, an import error) is logged and the running server keeps
+serving.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import site
 import subprocess
@@ -24,14 +31,15 @@ import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from hypercorn_protocol.app_loading import parse_application_path
+from hypercorn_protocol.apps.loading import parse_application_path
 
 #: Seconds between two scans of the polling watcher.
 POLL_INTERVAL = 0.5
+_LOGGER = logging.getLogger("hypercorn.error")
 
 
 class Watcher(Protocol):
@@ -65,6 +73,13 @@ def app_root(application_path: str) -> Path:
     return path.parent
 
 
+def _library_dirs() -> list[Path]:
+    # The standard library's and installed packages' directories.
+    paths = sysconfig.get_paths()
+    names = {paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return sorted({Path(name).resolve() for name in names if name})
+
+
 def _excluded_dirs(root: Path) -> list[Path]:
     # Library locations inside the root (a virtual environment in the project) are
     # skipped; those containing the root (an app installed in site-packages) cannot be.
@@ -77,18 +92,24 @@ def _excluded_dirs(root: Path) -> list[Path]:
 
 
 class SourceFilter:
-    """Decides whether a file is one of the application's sources."""
+    """Decides whether a file is one of the application's sources.
 
-    def __init__(self, root: Path) -> None:
+    Args:
+        root: The application's directory (``--reload``: see :func:`app_root`); library
+            locations inside it are skipped. None (``serve()`` with ``use_reloader``):
+            any file outside the standard library and installed packages.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
         self.root = root
-        self.excluded = _excluded_dirs(root)
+        self.excluded = _library_dirs() if root is None else _excluded_dirs(root)
 
     def __call__(self, filename: str) -> bool:
         """Whether ``filename`` is a ``.py`` file under the root and outside libraries."""
         if not filename.endswith(".py"):
             return False
         path = Path(filename).resolve()
-        if self.root not in path.parents:
+        if self.root is not None and self.root not in path.parents:
             return False
         if "__pycache__" in path.parts:
             return False
@@ -191,27 +212,54 @@ def make_watcher(root: Path, source_filter: SourceFilter) -> tuple[Watcher, str]
     return WatchfilesWatcher(root, source_filter, watchfiles), "watchfiles"
 
 
-class ImportCheck:
-    """The application imported in a fresh interpreter, run in the background."""
+def compile_errors(paths: Iterable[str]) -> list[str]:
+    """One line per file among ``paths`` that no longer compiles."""
+    errors = []
+    for path in paths:
+        try:
+            source = Path(path).read_bytes()
+        except OSError:
+            continue  # removed: the import will say what is wrong
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as error:
+            errors.append(f"{path}:{error.lineno}: {error.msg}")
+    return errors
 
-    def __init__(self, application_path: str, wsgi_max_body_size: int) -> None:
+
+class ImportCheck:
+    """Edited code imported in a fresh interpreter, run in the background
+    (:mod:`hypercorn_protocol.server.import_check`).
+
+    Args:
+        arguments: ``[APP_PATH, WSGI_MAX_BODY_SIZE]`` or ``["--modules", NAME, ...]``.
+        env: The interpreter's environment (this process's when None).
+    """
+
+    def __init__(self, arguments: Sequence[str], env: dict[str, str] | None = None) -> None:
         # Files, not pipes: nobody reads while the check runs, and a full pipe would
         # block it.
         self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in result()/cancel()
         self._err = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hypercorn_cli._import_check",
-                application_path,
-                str(wsgi_max_body_size),
-            ],
+            [sys.executable, "-m", "hypercorn_protocol.server.import_check", *arguments],
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=self._err,
             text=True,
+            env=env,
         )
+
+    @classmethod
+    def of_application(cls, application_path: str, wsgi_max_body_size: int) -> ImportCheck:
+        """Load the application as a worker would (``--reload``)."""
+        return cls([application_path, str(wsgi_max_body_size)])
+
+    @classmethod
+    def of_modules(cls, names: Iterable[str]) -> ImportCheck:
+        """Import these modules, with this process's ``sys.path`` (``serve()``)."""
+        path = os.pathsep.join(entry for entry in sys.path if entry)
+        return cls(["--modules", *names], env={**os.environ, "PYTHONPATH": path})
 
     def result(self) -> tuple[bool, str, list[str]] | None:
         """None while running; then (succeeded, error line, imported module files)."""
@@ -236,3 +284,90 @@ class ImportCheck:
         self.process.wait()
         self._out.close()
         self._err.close()
+
+
+class ProgramReloader:
+    """``serve()``'s reloader: polled by the driver every ``POLL_INTERVAL``.
+
+    It watches the program's own imported files; an edit must compile, and the edited
+    modules must import in a fresh interpreter (:class:`ImportCheck`; an edit of the
+    ``__main__`` script is only compiled, as importing it would start a server). A broken
+    edit is logged ("Not reloading: ...") and the server keeps serving.
+    """
+
+    def __init__(self) -> None:
+        self.watcher: Watcher = PollingWatcher(loaded_sources(SourceFilter()), interval=0.0)
+        self._check: ImportCheck | None = None
+        self._changed: list[str] = []
+
+    def poll(self) -> bool:
+        """True once an edit compiles and imports: time to restart."""
+        changed = self.watcher.changes()
+        if changed:
+            self.close()
+            errors = compile_errors(changed)
+            for error in errors:
+                _LOGGER.error("Not reloading: %s", error)
+            if errors:
+                return False
+            self._changed = changed
+            modules = _module_names(changed)
+            if not modules:
+                return self._reloading()
+            self._check = ImportCheck.of_modules(modules)
+        if self._check is None:
+            return False
+        result = self._check.result()
+        if result is None:
+            return False
+        self._check = None
+        succeeded, message, _ = result
+        if not succeeded:
+            _LOGGER.error("Not reloading: %s", message)
+            return False
+        return self._reloading()
+
+    def _reloading(self) -> bool:
+        _LOGGER.info("Reloading: %s changed", ", ".join(self._changed))
+        return True
+
+    def close(self) -> None:
+        """Stop a running import check."""
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
+
+
+def _module_names(paths: Iterable[str]) -> list[str]:
+    # The imported modules (never ``__main__``) whose files are ``paths``.
+    wanted = {str(Path(path).resolve()) for path in paths}
+    names = []
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if name == "__main__" or not isinstance(filename, str):
+            continue
+        if str(Path(filename).resolve()) in wanted:
+            names.append(name)
+    return sorted(names)
+
+
+def restart_process() -> None:
+    """Replace this process with a fresh run of the same command line."""
+    arguments = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
+    os.execv(sys.executable, [sys.executable, *arguments[1:]])
+
+
+__all__ = [
+    "POLL_INTERVAL",
+    "ImportCheck",
+    "PollingWatcher",
+    "ProgramReloader",
+    "SourceFilter",
+    "Watcher",
+    "WatchfilesWatcher",
+    "app_root",
+    "compile_errors",
+    "loaded_sources",
+    "make_watcher",
+    "restart_process",
+]
