@@ -46,7 +46,7 @@ from hypercorn_protocol.http3.endpoint import (
     RetryTokens,
     SessionTicketStore,
 )
-from hypercorn_protocol.http3.tls import build_quic_configuration
+from hypercorn_protocol.server.quic import build_quic_configuration
 
 SERVER = ("192.0.2.1", 443)
 START = 1000.0

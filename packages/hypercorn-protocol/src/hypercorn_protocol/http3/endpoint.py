@@ -302,7 +302,7 @@ class QuicEndpoint:
 
     Args:
         configuration: aioquic's server ``QuicConfiguration``, certificate loaded (see
-            :func:`hypercorn_protocol.http3.tls.build_quic_configuration`).
+            :func:`hypercorn_protocol.server.quic.build_quic_configuration`).
         handler_factory: Creates the :class:`QuicConnectionHandler` of each connection.
         settings: ``quic_max_connections``, ``quic_retry`` and ``quic_max_saved_sessions``
             (a :class:`~hypercorn_protocol.config.Config` will do).

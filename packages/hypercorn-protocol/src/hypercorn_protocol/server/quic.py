@@ -2,8 +2,7 @@
 
 aioquic loads the certificate chain, the private key and the CA file itself, so building
 the configuration is file I/O and does not belong to the sans-IO endpoint, which takes a
-ready ``QuicConfiguration``. (It belongs with the other I/O helpers in ``server/``, and
-should move there once that package exists.)
+ready ``QuicConfiguration``: it lives with the other I/O helpers in ``server/``.
 """
 
 from __future__ import annotations
@@ -11,11 +10,13 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.http3.endpoint import _import_aioquic
+from hypercorn_protocol.server.config_files import ConfigError, ConfigWarning
 
 if TYPE_CHECKING:
     from aioquic.quic.configuration import QuicConfiguration
+
+    from hypercorn_protocol.config import Config
 
 __all__ = ["build_quic_configuration"]
 
