@@ -171,6 +171,8 @@ def _default(name: str) -> str:
         return "(required)"
     if name == "cert_reqs":
         return "(write-only)"
+    if name == "logger_class":
+        return "`hypercorn.logging.Logger`"  # its public name, wherever it is defined
     value = getattr(Config(), name)
     if isinstance(value, type):
         return f"`{value.__module__}.{value.__qualname__}`"
