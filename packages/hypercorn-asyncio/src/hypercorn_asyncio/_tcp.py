@@ -32,8 +32,10 @@ class _AppStream(StreamBase):
     __slots__ = ("_connection", "task", "waiters", "writable")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
-        super().__init__(connection.driver, stream_id)
         self._connection = connection
+        self._driver = connection.driver
+        self.stream_id = stream_id
+        self.queue = deque()
         self.waiters: deque[asyncio.Future[Message]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.writable: asyncio.Future[None] | None = None
