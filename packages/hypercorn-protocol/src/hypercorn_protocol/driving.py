@@ -19,7 +19,9 @@ and the event loop, written once:
   the coroutine a driver runs in its app task; whatever way the app ends (returns,
   raises, is cancelled) the core hears ``app_finished`` and the stream is forgotten. An
   app's exception goes to the configured logger (``config.log``: custom logger
-  classes, StatsD counters).
+  classes, StatsD counters). A driver cancels an app only to abort its connection, so a
+  cancelled app closes the connection with nothing more written. :class:`StreamBase`
+  is the loop-independent half of a driver's stream (the receive FIFO's fast path).
 
 Sans-IO: nothing here imports an event loop, a socket or a clock. ``now`` is passed in;
 :meth:`~ConnectionDriver.run_app` reads the driver's clock, given at construction, when
@@ -133,9 +135,9 @@ class ConnectionDriver(Generic[S]):
 
     __slots__ = (
         "_app",
+        "_config",
         "_flush_pending",
         "_io",
-        "_log",
         "_lost",
         "_timer_deadline",
         "clock",
@@ -170,7 +172,7 @@ class ConnectionDriver(Generic[S]):
         )
         self._io = io
         self._app = worker.app
-        self._log = config.log
+        self._config = config
         self.clock = clock
         self.streams: dict[int, S] = {}
         self.closing = False
@@ -324,7 +326,7 @@ class ConnectionDriver(Generic[S]):
             pass  # the app sent after its WebSocket closed: ASGI says that is not an error
         except Exception as error:
             exc = error
-            await self._log.exception(APP_ERROR)
+            await self._config.log.exception(APP_ERROR)
         except BaseException:
             cancelled = True
             raise
