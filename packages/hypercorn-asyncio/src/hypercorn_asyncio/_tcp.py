@@ -100,8 +100,8 @@ class HTTPConnection(asyncio.Protocol):
         self.loop = context.loop
         self.secure = secure
         # Set in connection_made, before anything else can use them.
-        self.driver: ConnectionDriver[_AppStream] = None  # type: ignore[assignment]
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.driver: ConnectionDriver[_AppStream]
+        self.transport: asyncio.Transport
         self.write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
