@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +46,7 @@ class _Stream(StreamBase):
     __slots__ = ("woken",)
 
     def __init__(self, driver: ConnectionDriver[Any], stream_id: int) -> None:
-        self._driver = driver
-        self.stream_id = stream_id
-        self.queue = deque()
+        StreamBase.__init__(self, driver, stream_id)
         self.woken = 0
 
     def push(self, message: Message) -> None:

@@ -32,10 +32,8 @@ class _AppStream(StreamBase):
     __slots__ = ("_connection", "task", "waiters", "writable")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
+        StreamBase.__init__(self, connection.driver, stream_id)  # not super(): one call less
         self._connection = connection
-        self._driver = connection.driver
-        self.stream_id = stream_id
-        self.queue = deque()
         self.waiters: deque[asyncio.Future[Message]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.writable: asyncio.Future[None] | None = None

@@ -352,10 +352,10 @@ class StreamBase:
 
     __slots__ = ("_driver", "queue", "stream_id")
 
-    # Set by the subclass's __init__ (no super() call on the per-request path).
-    _driver: ConnectionDriver[Any]
-    stream_id: int
-    queue: deque[Message]
+    def __init__(self, driver: ConnectionDriver[Any], stream_id: int) -> None:
+        self._driver = driver
+        self.stream_id = stream_id
+        self.queue: deque[Message] = deque()
 
     async def receive(self) -> Message:
         """The app's ``receive()``."""

@@ -156,10 +156,8 @@ class _AppStream(StreamBase):
     __slots__ = ("_connection", "_sends", "waiters", "writable")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
+        StreamBase.__init__(self, connection.driver, stream_id)  # not super(): one call less
         self._connection = connection
-        self._driver = connection.driver
-        self.stream_id = stream_id
-        self.queue = deque()
         self.waiters: deque[_Waiter] = deque()
         self.writable: trio.lowlevel.Task | None = None
         self._sends = 0
