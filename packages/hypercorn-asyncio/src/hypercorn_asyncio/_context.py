@@ -1,8 +1,12 @@
-"""State one worker shares between its connections."""
+"""State one worker shares between its connections.
+
+Mirrors ``hypercorn_trio._context``: the same class, attributes and methods.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol import DateCache
@@ -11,12 +15,16 @@ from hypercorn_protocol.typing import ASGIApp
 from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
 if TYPE_CHECKING:
-    from hypercorn_asyncio._tcp import HTTPProtocol
+    from hypercorn_asyncio._tcp import HTTPConnection
     from hypercorn_protocol.config import Config
 
 
 class WorkerContext:
-    """The app, the config and the live connections of one worker."""
+    """The app, the config and the live connections of one worker.
+
+    Attributes:
+        tasks: every app and side task (access-log lines); cancelled at shutdown.
+    """
 
     def __init__(self, app: ASGIApp, config: Config, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
@@ -24,7 +32,7 @@ class WorkerContext:
         self.loop = loop
         self.dates = DateCache()
         self.lifespan_state: dict[str, Any] = {}
-        self.connections: set[HTTPProtocol] = set()
+        self.connections: set[HTTPConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.shutting_down = False
         self.terminate = asyncio.Event()
@@ -34,19 +42,28 @@ class WorkerContext:
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
+    def start_soon(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a short side task (an access-log line) that shutdown cancels."""
+        task = self.loop.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     def request_completed(self, event: RequestCompleted) -> None:
+        """Log one finished request and count it against ``max_requests``."""
         if self._access_log:
-            task = self.loop.create_task(self.config.log.access(*access_log_arguments(event)))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.start_soon(self.config.log.access(*access_log_arguments(event)))
         if self._budget.spend():
             self.terminate.set()
 
-    def connection_opened(self, protocol: HTTPProtocol) -> None:
-        self.connections.add(protocol)
+    def connection_opened(self, connection: HTTPConnection) -> None:
+        self.connections.add(connection)
         self.all_closed.clear()
 
-    def connection_closed(self, protocol: HTTPProtocol) -> None:
-        self.connections.discard(protocol)
+    def connection_closed(self, connection: HTTPConnection) -> None:
+        self.connections.discard(connection)
         if not self.connections:
             self.all_closed.set()
+
+    async def wait_all_closed(self) -> None:
+        """Return once no connection is open."""
+        await self.all_closed.wait()

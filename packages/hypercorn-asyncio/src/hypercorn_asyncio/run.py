@@ -26,7 +26,7 @@ from typing import Any
 
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
-from hypercorn_asyncio._tcp import HTTPProtocol
+from hypercorn_asyncio._tcp import HTTPConnection
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
@@ -119,7 +119,7 @@ async def _serve_started(
             (s, False) for s in sockets.insecure_sockets
         ]:
             server = await loop.create_server(
-                lambda secure=secure: HTTPProtocol(context, secure=secure),
+                lambda secure=secure: HTTPConnection(context, secure=secure),
                 sock=sock,
                 ssl=ssl_context if secure else None,
                 backlog=config.backlog,

@@ -1,7 +1,11 @@
-"""State one worker shares between its connections."""
+"""State one worker shares between its connections.
+
+Mirrors ``hypercorn_asyncio._context``: the same class, attributes and methods.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -39,9 +43,15 @@ class WorkerContext:
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
+    def start_soon(self, async_fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run a short side task (an access-log line) in the service nursery."""
+        if self.service_nursery is not None:
+            self.service_nursery.start_soon(async_fn, *args)
+
     def request_completed(self, event: RequestCompleted) -> None:
-        if self._access_log and self.service_nursery is not None:
-            self.service_nursery.start_soon(self.config.log.access, *access_log_arguments(event))
+        """Log one finished request and count it against ``max_requests``."""
+        if self._access_log:
+            self.start_soon(self.config.log.access, *access_log_arguments(event))
         if self._budget.spend():
             self.terminate.set()
 

@@ -1,17 +1,19 @@
 """One TCP (or TLS, or unix) connection: a trio task around a ServerConnection.
 
-Everything HTTP happens in the sans-IO core; this module only moves bytes, runs one
-task per stream and keeps a single timer. Whatever task gives the core an input (the
-reader, the timer, an app's ``send``/``receive``) then *kicks*: acts on the core's
-events, takes what the core queued for the wire and re-arms the timer if the deadline
-moved earlier (a late timer re-checks and re-arms itself, so keep-alive needs no
-cancel/reschedule per request). A kick never awaits, so it cannot be cancelled halfway.
+Everything HTTP happens in the sans-IO core, and the event dispatch, the write
+coalescing, the timer and the app's side of each stream in
+:class:`hypercorn_protocol.driving.ConnectionDriver`; this module only implements its
+I/O interface with trio. Whatever task gives the core an input (the reader, the timer,
+an app's ``send``/``receive``) then pumps the driver, which never awaits, so it cannot
+be cancelled halfway. Mirrors ``hypercorn_asyncio._tcp``: the same classes and methods,
+each doing the same job.
 
 Writes belong to the connection, never to an app's task: anyio and Starlette cancel an
 app's tasks as soon as its response is queued, and a cancelled ``SSLStream.send_all``
 breaks TLS for every stream of the connection. The connection's writer task sends what
-the kicks queued, joined into one ``send_all``. On a plain socket a kick first tries the
-non-blocking ``send`` itself when nothing is queued (the common case: no task switch).
+the pumps queued, joined into one ``send_all``, and runs the HTTP/2 flushes the driver
+defers to the end of a turn. On a plain socket a write first tries the non-blocking
+``send`` itself when nothing is queued (the common case: no task switch).
 An app's ``send`` and the reader wait while more than ``_HIGH_WATER`` bytes are unsent,
 so a client that does not read cannot make the server buffer without bound.
 
@@ -27,21 +29,13 @@ import math
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from time import time
 from typing import TYPE_CHECKING, Any
 
 import trio
-from hypercorn_protocol import ServerConnection
-from hypercorn_protocol.errors import WebSocketClosedError
-from hypercorn_protocol.events import (
-    AppMessage,
-    CloseConnection,
-    PauseReading,
-    RequestCompleted,
-    ResumeReading,
-    StartApp,
-    StreamWritable,
-)
+from hypercorn_protocol.driving import ConnectionDriver, StreamBase
+from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.server.binding import address_tuple
 from hypercorn_protocol.typing import ASGIScope, Message
 
@@ -156,22 +150,16 @@ class _Waiter:
         self.message: Message | None = None
 
 
-class _AppStream:
-    """The app side of one stream: its receive FIFO and the tasks waiting on it.
+class _AppStream(StreamBase):
+    """One stream's app side: the tasks waiting in ``receive()``, handed a message each."""
 
-    Apps may call ``receive()`` again while a call is pending (Starlette listens for
-    ``http.disconnect`` in one task while another reads): pending calls queue up and
-    messages go to them first come, first served, handed over as the task is woken.
-    """
-
-    __slots__ = ("_connection", "_sends", "queue", "stream_id", "waiters", "writer")
+    __slots__ = ("_connection", "_sends", "waiters", "writable")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
+        StreamBase.__init__(self, connection.driver, stream_id)  # not super(): one call less
         self._connection = connection
-        self.stream_id = stream_id
-        self.queue: deque[Message] = deque()
         self.waiters: deque[_Waiter] = deque()
-        self.writer: trio.lowlevel.Task | None = None
+        self.writable: trio.lowlevel.Task | None = None
         self._sends = 0
 
     def push(self, message: Message) -> None:
@@ -182,43 +170,24 @@ class _AppStream:
         else:
             self.queue.append(message)
 
-    async def receive(self) -> Message:
-        connection = self._connection
-        if not self.queue:
-            connection.conn.app_receive_waiting(self.stream_id, time())
-            connection.kick()
-        if self.queue:
-            message = self.queue.popleft()
-        else:
-            waiter = _Waiter(trio.lowlevel.current_task())
-            waiters = self.waiters
-            waiters.append(waiter)
+    async def _wait(self) -> Message:
+        waiter = _Waiter(trio.lowlevel.current_task())
+        waiters = self.waiters
+        waiters.append(waiter)
 
-            def abort(_: Any) -> trio.lowlevel.Abort:
-                waiters.remove(waiter)
-                return trio.lowlevel.Abort.SUCCEEDED
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            waiters.remove(waiter)
+            return trio.lowlevel.Abort.SUCCEEDED
 
-            # Once woken with a message, the task cannot be cancelled before it has it.
-            await trio.lowlevel.wait_task_rescheduled(abort)
-            assert waiter.message is not None
-            message = waiter.message
-        connection.conn.app_consumed(self.stream_id)
-        connection.kick()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
-        return message
+        # Once woken with a message, the task cannot be cancelled before it has it.
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        assert waiter.message is not None
+        return waiter.message
 
     async def send(self, message: Message) -> None:
+        if not self._driver.app_send(self.stream_id, message, time()):
+            await self._wait_for_window()
         connection = self._connection
-        conn = connection.conn
-        may_continue = conn.app_send(self.stream_id, message, time())
-        connection.kick()
-        if not may_continue:
-            # HTTP/2: this stream's buffer is full; wait for window, not for the socket.
-            while not conn.writable(self.stream_id) and not connection.closing:
-                self.writer = trio.lowlevel.current_task()
-                try:
-                    await trio.lowlevel.wait_task_rescheduled(_abort_wait)
-                finally:
-                    self.writer = None
         if connection.unsent > _HIGH_WATER:
             await connection.drained()
         else:
@@ -229,15 +198,24 @@ class _AppStream:
                 self._sends = 0
                 await trio.lowlevel.checkpoint()
 
+    async def _window(self) -> None:
+        self.writable = trio.lowlevel.current_task()
+        try:
+            await trio.lowlevel.wait_task_rescheduled(_abort_wait)
+        finally:
+            self.writable = None
+
     def wake_writer(self) -> None:
-        writer = self.writer
-        if writer is not None:
-            self.writer = None
-            trio.lowlevel.reschedule(writer)
+        writable = self.writable
+        if writable is not None:
+            self.writable = None
+            trio.lowlevel.reschedule(writable)
 
 
 class HTTPConnection:
-    """Serves one accepted client connection until it closes."""
+    """Serves one client connection: trio's tasks for it, and the driver's I/O."""
+
+    request_completed: Callable[[RequestCompleted], None]
 
     def __init__(
         self,
@@ -251,18 +229,9 @@ class HTTPConnection:
     ) -> None:
         self.context = context
         self.stream = stream
-        self.conn = ServerConnection(
-            context.config,
-            client=client,
-            server=server,
-            scheme="https" if secure else "http",
-            now=time(),
-            alpn=alpn,
-            state=context.lifespan_state,
-            dates=context.dates,
+        self.driver = ConnectionDriver(
+            self, context, secure=secure, client=client, server=server, alpn=alpn, clock=time
         )
-        self.streams: dict[int, _AppStream] = {}
-        self.reading_paused = False
         self._resume: trio.Event | None = None
         self._plain = stream if isinstance(stream, _PlainStream) else None
         self._outbox: list[bytes] = []  # taken from the core, not yet handed to the writer
@@ -275,24 +244,26 @@ class HTTPConnection:
         self._nursery: trio.Nursery | None = None
         self._read_scope = trio.CancelScope()
         self._timer_scope = trio.CancelScope()
-        self._timer_wall: float | None = None  # the armed deadline, wall clock
-        self._timer_at = math.inf  # the same deadline on trio's clock
-        self._closing = False
+        self._timer_at = math.inf  # the armed deadline on trio's clock
         self._closed = trio.Event()
+        # The driver reports each finished request straight to the worker.
+        self.request_completed = context.request_completed
 
-    # ------------------------------------------------------------ the connection
+    # ------------------------------------------------------------ trio's tasks
     async def run(self) -> None:
         """Serve until the core closes the connection or the peer goes away."""
         context = self.context
+        driver = self.driver
         context.connection_opened(self)
         try:
-            if context.shutting_down:
-                self.conn.start_shutdown(time())
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._run_writer)
-                self.kick()
-                if not self._closing:
+                if context.shutting_down:
+                    driver.start_shutdown(time())
+                else:
+                    driver.pump()
+                if not driver.closing:
                     nursery.start_soon(self._run_timer)
                 with self._read_scope:
                     await self._read()
@@ -306,21 +277,22 @@ class HTTPConnection:
                     except _TRANSPORT_ERRORS:
                         pass
                 # Closed as far as the worker is concerned (as with asyncio, where the
-                # transport's close ends it); apps still running were sent
-                # http.disconnect and return on their own, or are cancelled at shutdown.
-                context.connection_closed(self)
+                # transport's close ends it); apps still running get http.disconnect
+                # and return on their own, or are cancelled at shutdown.
+                self._lost()
         finally:
-            context.connection_closed(self)
+            self._lost()
             if isinstance(self.stream, _PlainStream):
                 self.stream.close()
             else:
                 await trio.aclose_forcefully(self.stream)
 
     async def _read(self) -> None:
-        conn = self.conn
+        driver = self.driver
+        conn = driver.conn
         stream = self.stream
-        while not self._closing:
-            if self.reading_paused:
+        while not driver.closing:
+            if driver.reading_paused:
                 self._resume = trio.Event()
                 await self._resume.wait()
                 continue
@@ -332,7 +304,7 @@ class HTTPConnection:
             if type(data) is not bytes:
                 data = bytes(data)  # TLS hands out bytearrays
             conn.receive_data(data, time())
-            self.kick()
+            driver.pump()
             if not data:
                 return
             if self.unsent > _HIGH_WATER:
@@ -341,7 +313,6 @@ class HTTPConnection:
                 await self.drained()
 
     async def _run_timer(self) -> None:
-        conn = self.conn
         closed = self._closed
         while not closed.is_set():
             with trio.CancelScope(deadline=self._timer_at) as scope:
@@ -349,87 +320,21 @@ class HTTPConnection:
                 await trio.sleep_forever()
             if closed.is_set():
                 return
-            self._timer_wall = None
             self._timer_at = math.inf
-            now = time()
-            deadline = conn.get_timer()
-            if deadline is not None and deadline <= now:
-                conn.handle_timer(now)
-            self.kick()
-
-    # --------------------------------------------------------------- the pump
-    def kick(self) -> None:
-        """Act on the core's events, queue its output for the writer, re-arm the timer.
-
-        Never awaits: it runs in whichever task gave the core an input, apps included,
-        and must not be cut short by their cancellation.
-        """
-        conn = self.conn
-        close = False
-        while (event := conn.next_event()) is not None:
-            kind = type(event)
-            if kind is AppMessage:
-                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
-                if stream is not None:
-                    stream.push(event.message)  # type: ignore[attr-defined]
-            elif kind is StartApp:
-                self._start_app(event.stream_id, event.scope)  # type: ignore[attr-defined]
-            elif kind is RequestCompleted:
-                self.context.request_completed(event)  # type: ignore[arg-type]
-            elif kind is PauseReading:
-                self.reading_paused = True
-            elif kind is ResumeReading:
-                self.reading_paused = False
-                if self._resume is not None:
-                    self._resume.set()
-                    self._resume = None
-            elif kind is StreamWritable:
-                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
-                if stream is not None:
-                    stream.wake_writer()
-            elif kind is CloseConnection:
-                close = True
-        if self._closing:
-            return
-        data = conn.data_to_send()
-        if data:
-            self._queue_output(data)
-            if self._broken:
-                return
-        if close:
-            self._close()
-            return
-        deadline = conn.get_timer()
-        if deadline is not None and (self._timer_wall is None or deadline < self._timer_wall):
-            self._timer_wall = deadline
-            self._timer_at = trio.current_time() + max(deadline - time(), 0.0)
-            self._timer_scope.deadline = self._timer_at
-
-    def _queue_output(self, data: bytes) -> None:
-        plain = self._plain
-        if plain is not None and not self._outbox and not self._writing:
-            # Nothing ahead of these bytes: a non-blocking send cannot reorder or cut them.
-            try:
-                sent = plain.send_now(data)
-            except _TRANSPORT_ERRORS:
-                self._lost()
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
-        self._outbox.append(data)
-        self.unsent += len(data)
-        if self._wake_writer is not None:
-            self._wake_writer.set()
+            self.driver.timer_fired(time())
 
     async def _run_writer(self) -> None:
         """The connection's only writer: sends the outbox until the connection closes."""
+        driver = self.driver
         outbox = self._outbox
         try:
             with self._writer_scope:
                 while not self._broken:
+                    if driver.flush_pending:
+                        driver.flush()  # HTTP/2: what this turn's tasks queued, at once
+                        continue
                     if not outbox:
-                        if self._closing:
+                        if driver.closing:
                             return
                         self._wake_writer = wake = trio.Event()
                         await wake.wait()
@@ -452,45 +357,26 @@ class HTTPConnection:
             self._release_drain_waiters()
             self._closed.set()
 
-    async def drained(self) -> None:
-        """Wait until no more than ``_HIGH_WATER`` bytes are left unsent (or closing)."""
-        while self.unsent > _HIGH_WATER and not self._closing:
-            if self._drained is None:
-                self._drained = trio.Event()
-            await self._drained.wait()
+    # ---------------------------------------------------------- the driver's I/O
+    def write(self, data: bytes) -> None:
+        plain = self._plain
+        if plain is not None and not self._outbox and not self._writing:
+            # Nothing ahead of these bytes: a non-blocking send cannot reorder or cut them.
+            try:
+                sent = plain.send_now(data)
+            except _TRANSPORT_ERRORS:
+                self._lost()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._outbox.append(data)
+        self.unsent += len(data)
+        if self._wake_writer is not None:
+            self._wake_writer.set()
 
-    def _release_drain_waiters(self) -> None:
-        if self._drained is not None:
-            self._drained.set()
-            self._drained = None
-
-    def _lost(self) -> None:
-        """The transport failed: tell the core (it disconnects the apps), then close."""
-        if self._broken:
-            return
-        self._broken = True
-        self._outbox.clear()
-        self.unsent = 0
-        if not self._closing:
-            self.conn.connection_lost(time())
-            while (event := self.conn.next_event()) is not None:
-                if type(event) is AppMessage:
-                    stream = self.streams.get(event.stream_id)
-                    if stream is not None:
-                        stream.push(event.message)
-            self._close()
-        self._writer_scope.cancel()  # nothing more can be sent
-
-    @property
-    def closing(self) -> bool:
-        """True once the connection is closing: nothing more is written."""
-        return self._closing
-
-    def _close(self) -> None:
+    def close(self) -> None:
         """Stop reading and timing; the writer sends what is queued (bounded), then ends."""
-        self._closing = True
-        for stream in self.streams.values():
-            stream.wake_writer()
         self._read_scope.cancel()
         self._timer_scope.cancel()
         if self._resume is not None:
@@ -503,36 +389,61 @@ class HTTPConnection:
         if self._wake_writer is not None:
             self._wake_writer.set()
 
-    # ---------------------------------------------------------------- the app
-    def _start_app(self, stream_id: int, scope: ASGIScope) -> None:
-        stream = _AppStream(self, stream_id)
-        self.streams[stream_id] = stream
-        assert self._nursery is not None
-        self._nursery.start_soon(self._run_app, stream, scope)
+    def pause_reading(self) -> None:
+        pass  # the reader looks at driver.reading_paused before each read
 
-    async def _run_app(self, stream: _AppStream, scope: ASGIScope) -> None:
-        exc: BaseException | None = None
-        try:
-            await self.context.app(scope, stream.receive, stream.send)
-        except WebSocketClosedError:
-            pass  # the app sent after its WebSocket closed: ASGI says that is not an error
-        except Exception as error:
-            exc = error
-            # Through the configured logger: a custom logger_class, StatsD counters.
-            await self.context.config.log.exception("Error in ASGI Framework")
-        except BaseException:
-            # Cancelled: the whole connection is being aborted.
-            del self.streams[stream.stream_id]
-            raise
-        del self.streams[stream.stream_id]
-        self.conn.app_finished(stream.stream_id, exc, time())
-        self.kick()
+    def resume_reading(self) -> None:
+        if self._resume is not None:
+            self._resume.set()
+            self._resume = None
+
+    def start_app(self, stream_id: int, scope: ASGIScope) -> _AppStream:
+        stream = _AppStream(self, stream_id)
+        assert self._nursery is not None
+        self._nursery.start_soon(self.driver.run_app, stream_id, scope, stream.receive, stream.send)
+        return stream
+
+    def arm_timer(self, deadline: float) -> None:
+        self._timer_at = trio.current_time() + max(deadline - time(), 0.0)
+        self._timer_scope.deadline = self._timer_at
+
+    def schedule_flush(self) -> None:
+        if self._wake_writer is not None:
+            self._wake_writer.set()  # the writer runs once the tasks ready now have run
+
+    # ----------------------------------------------------------- the connection
+    async def drained(self) -> None:
+        """Wait until no more than ``_HIGH_WATER`` bytes are left unsent (or closing)."""
+        while self.unsent > _HIGH_WATER and not self.driver.closing:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+
+    def _release_drain_waiters(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
+
+    def _lost(self) -> None:
+        """The transport is gone: tell the core (it disconnects the apps), stop everything."""
+        if self._broken:
+            return
+        self._broken = True
+        self._outbox.clear()
+        self.unsent = 0
+        self.driver.lost(time())
+        self.close()
+        self._writer_scope.cancel()  # nothing more can be sent
+        self.context.connection_closed(self)
 
     def start_shutdown(self) -> None:
         """Finish the current request (if any) with ``connection: close``, then close."""
-        self.conn.start_shutdown(time())
-        if self._nursery is not None and not self._closing:
-            self.kick()
+        self.driver.start_shutdown(time())
+
+    def abort(self) -> None:
+        """Cancel the apps and drop the connection (graceful shutdown timed out)."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
 
 async def serve_connection(

@@ -1,0 +1,394 @@
+"""Driving a :class:`~hypercorn_protocol.ServerConnection`: the part every driver shares.
+
+A driver (``hypercorn_asyncio``, ``hypercorn_trio``) owns the socket, the clock and the
+tasks; :class:`ConnectionDriver` owns everything else a connection does between the core
+and the event loop, written once:
+
+* after every input (bytes, the timer, an app's ``send``/``receive``, the app's end) the
+  driver calls :meth:`ConnectionDriver.pump`: it drains ``next_event()``, turns each
+  event into a call on the driver's :class:`ConnectionIO` (or :class:`StreamIO`, for one
+  stream), takes ``data_to_send()`` and re-arms the timer when the deadline moved
+  earlier (a late timer re-checks and re-arms itself, so keep-alive needs no cancel and
+  reschedule per request);
+* write coalescing: on an HTTP/2 connection many stream tasks produce output in the
+  same loop turn, so the write (and the timer check) waits for one
+  :meth:`ConnectionDriver.flush` the driver runs once the turn's tasks have run
+  (:meth:`ConnectionIO.schedule_flush`): one system call for all of them. HTTP/1.1
+  writes at once;
+* which streams exist, and the app's side of each: :meth:`ConnectionDriver.run_app` is
+  the coroutine a driver runs in its app task; whatever way the app ends (returns,
+  raises, is cancelled) the core hears ``app_finished`` and the stream is forgotten. An
+  app's exception goes to the configured logger (``config.log``: custom logger
+  classes, StatsD counters). A driver cancels an app only to abort its connection, so a
+  cancelled app closes the connection with nothing more written. :class:`StreamBase`
+  is the loop-independent half of a driver's stream (the receive FIFO's fast path).
+
+Sans-IO: nothing here imports an event loop, a socket or a clock. ``now`` is passed in;
+:meth:`~ConnectionDriver.run_app` reads the driver's clock, given at construction, when
+the app ends. The only awaits are on what the driver handed in (the app, the logger).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from hypercorn_protocol._headers import DateCache
+from hypercorn_protocol.connection import ServerConnection
+from hypercorn_protocol.errors import WebSocketClosedError
+from hypercorn_protocol.events import (
+    AppMessage,
+    CloseConnection,
+    PauseReading,
+    RequestCompleted,
+    ResumeReading,
+    StartApp,
+    StreamWritable,
+)
+from hypercorn_protocol.settings import ProtocolSettings
+from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend, Message
+
+#: What an app's exception is logged as.
+APP_ERROR = "Error in ASGI Framework"
+
+
+class StreamIO(Protocol):
+    """The driver's side of one stream: its receive FIFO and its blocked ``send``."""
+
+    def push(self, message: Message) -> None:
+        """Make ``message`` what the app's next ``receive()`` returns (pending calls in order)."""
+
+    def wake_writer(self) -> None:
+        """A ``send`` waiting for flow-control window may look again (or the connection closed)."""
+
+
+S = TypeVar("S", bound=StreamIO)
+S_co = TypeVar("S_co", bound=StreamIO, covariant=True)
+
+
+class ConnectionIO(Protocol[S_co]):
+    """What a driver does for :class:`ConnectionDriver`: the whole I/O of one connection."""
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` after what was written before; never waits and is never cut short."""
+
+    def close(self) -> None:
+        """Close once what was written has gone out (bounded); nothing more is written."""
+
+    def pause_reading(self) -> None:
+        """Stop reading from the peer until :meth:`resume_reading`."""
+
+    def resume_reading(self) -> None:
+        """Reading may continue."""
+
+    def start_app(self, stream_id: int, scope: ASGIScope) -> S_co:
+        """Start a task running :meth:`ConnectionDriver.run_app` for a new stream; its handle."""
+
+    def arm_timer(self, deadline: float) -> None:
+        """Call :meth:`ConnectionDriver.timer_fired` at ``deadline`` (wall clock) or later."""
+
+    def schedule_flush(self) -> None:
+        """Call :meth:`ConnectionDriver.flush` once the tasks ready now have run."""
+
+    def request_completed(self, event: RequestCompleted) -> None:
+        """One exchange finished: access log, metrics, ``max_requests``."""
+
+
+class AppErrorLog(Protocol):
+    """The one logger call the app's side needs (``config.log``)."""
+
+    def exception(self, message: str, *args: Any, **kwargs: Any) -> Awaitable[None]: ...
+
+
+class DriverSettings(ProtocolSettings, Protocol):
+    """The core's settings, and the logger an app's exception goes to (a ``Config``)."""
+
+    @property
+    def log(self) -> AppErrorLog: ...
+
+
+class Worker(Protocol):
+    """What a connection takes from its worker (the drivers' ``WorkerContext``)."""
+
+    @property
+    def app(self) -> ASGIApp: ...
+    @property
+    def config(self) -> DriverSettings: ...
+    @property
+    def lifespan_state(self) -> dict[str, Any]: ...
+    @property
+    def dates(self) -> DateCache: ...
+
+
+class ConnectionDriver(Generic[S]):
+    """One connection's event dispatch, flushing, timer and app bookkeeping.
+
+    Attributes:
+        conn: the core; drivers give it their inputs directly, then call :meth:`pump`.
+        streams: the running apps' streams, by stream id.
+        clock: the driver's wall clock (``time.time``), read when an app ends.
+        closing: True once nothing more is written (closed by the core, or lost).
+        reading_paused: True between the core's PauseReading and ResumeReading.
+        multiplexed: True once the connection speaks HTTP/2 (writes are coalesced).
+    """
+
+    __slots__ = (
+        "_app",
+        "_config",
+        "_flush_pending",
+        "_io",
+        "_lost",
+        "_timer_deadline",
+        "clock",
+        "closing",
+        "conn",
+        "multiplexed",
+        "reading_paused",
+        "streams",
+    )
+
+    def __init__(
+        self,
+        io: ConnectionIO[S],
+        worker: Worker,
+        *,
+        secure: bool,
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        alpn: str | None,
+        clock: Callable[[], float],
+    ) -> None:
+        config = worker.config
+        self.conn = conn = ServerConnection(
+            config,
+            client=client,
+            server=server,
+            scheme="https" if secure else "http",
+            now=clock(),
+            alpn=alpn,
+            state=worker.lifespan_state,
+            dates=worker.dates,
+        )
+        self._io = io
+        self._app = worker.app
+        self._config = config
+        self.clock = clock
+        self.streams: dict[int, S] = {}
+        self.closing = False
+        self.reading_paused = False
+        self.multiplexed = conn.http_version == "2"  # ALPN h2
+        self._flush_pending = False
+        self._timer_deadline: float | None = None
+        self._lost = False
+
+    # --------------------------------------------------------------- the pump
+    def pump(self) -> None:
+        """Act on the core's events, then write its output (now, or once this turn ends)."""
+        conn = self.conn
+        io = self._io
+        close = False
+        while (event := conn.next_event()) is not None:
+            if type(event) is AppMessage:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None:
+                    stream.push(event.message)
+            elif type(event) is StartApp:
+                if not self.multiplexed:  # prior knowledge or h2c: the switch came first
+                    self.multiplexed = conn.http_version == "2"
+                self.streams[event.stream_id] = io.start_app(event.stream_id, event.scope)
+            elif type(event) is RequestCompleted:
+                io.request_completed(event)
+            elif type(event) is StreamWritable:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None:
+                    stream.wake_writer()
+            elif type(event) is PauseReading:
+                if not self.reading_paused:
+                    self.reading_paused = True
+                    io.pause_reading()
+            elif type(event) is ResumeReading:
+                if self.reading_paused and not self.closing:
+                    self.reading_paused = False
+                    io.resume_reading()
+            elif type(event) is CloseConnection:
+                close = True
+        if self.closing:
+            return
+        if close:
+            data = conn.data_to_send()
+            if data:
+                io.write(data)
+            if not self.closing:  # the write may have found the transport gone
+                self._close()
+            return
+        if self.multiplexed:
+            if not self._flush_pending:
+                self._flush_pending = True
+                io.schedule_flush()
+            return
+        self.flush()
+
+    def _close(self) -> None:
+        self.closing = True
+        self._io.close()
+        for stream in self.streams.values():
+            stream.wake_writer()  # a send waiting for window finds the connection closing
+
+    @property
+    def flush_pending(self) -> bool:
+        """True between :meth:`ConnectionIO.schedule_flush` and the :meth:`flush` it asked for."""
+        return self._flush_pending
+
+    def flush(self) -> None:
+        """Write what the core queued and re-arm the timer if its deadline moved earlier."""
+        self._flush_pending = False
+        conn = self.conn
+        if not self.closing:
+            data = conn.data_to_send()
+            if data:
+                self._io.write(data)
+        if self.closing:  # closed before, or the write found the transport gone
+            return
+        deadline = conn.get_timer()
+        if deadline is not None and (
+            self._timer_deadline is None or deadline < self._timer_deadline
+        ):
+            self._timer_deadline = deadline
+            self._io.arm_timer(deadline)
+
+    def timer_fired(self, now: float) -> None:
+        """The armed deadline passed: act on it if it is still due, then pump."""
+        self._timer_deadline = None
+        conn = self.conn
+        deadline = conn.get_timer()
+        if deadline is not None and deadline <= now:
+            conn.handle_timer(now)
+        self.pump()
+
+    # ------------------------------------------------------- connection-wide inputs
+    def start_shutdown(self, now: float) -> None:
+        """Finish the current request(s), then close (``connection: close`` / GOAWAY)."""
+        self.conn.start_shutdown(now)
+        self.pump()
+
+    def lost(self, now: float) -> None:
+        """The transport is gone (the peer, an error, or our own close): once.
+
+        The core disconnects the apps (their ``receive()`` gets ``http.disconnect``) and
+        every ``send`` waiting for window wakes up to find the connection closing.
+        """
+        self.closing = True
+        if self._lost:
+            return
+        self._lost = True
+        self.conn.connection_lost(now)
+        self.pump()
+        for stream in self.streams.values():
+            stream.wake_writer()
+
+    # ------------------------------------------------------------ a stream's app
+    def app_send(self, stream_id: int, message: Message, now: float) -> bool:
+        """The app's ``send(message)``; False when it must wait (see :meth:`waiting_for_window`)."""
+        may_continue = self.conn.app_send(stream_id, message, now)
+        self.pump()
+        return may_continue
+
+    def app_receive_waiting(self, stream_id: int, now: float) -> None:
+        """The app called ``receive()`` with nothing queued (``Expect: 100-continue``)."""
+        self.conn.app_receive_waiting(stream_id, now)
+        self.pump()
+
+    def app_consumed(self, stream_id: int) -> None:
+        """The app's ``receive()`` took one message from the stream's FIFO."""
+        self.conn.app_consumed(stream_id)
+        if self.reading_paused or self.multiplexed:
+            self.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
+
+    def waiting_for_window(self, stream_id: int) -> bool:
+        """True while an app's ``send`` must wait (HTTP/2 flow control, connection open)."""
+        return not self.conn.writable(stream_id) and not self.closing
+
+    # ---------------------------------------------------------------- the app
+    async def run_app(
+        self, stream_id: int, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+    ) -> None:
+        """Run the app for one stream; however it ends, the core hears ``app_finished``.
+
+        An app's task is cancelled only when its connection is aborted (graceful shutdown
+        timed out): then nothing more is written, the connection closes.
+        """
+        exc: BaseException | None = None
+        cancelled = False
+        try:
+            await self._app(scope, receive, send)
+        except WebSocketClosedError:
+            pass  # the app sent after its WebSocket closed: ASGI says that is not an error
+        except Exception as error:
+            exc = error
+            await self._config.log.exception(APP_ERROR)
+        except BaseException:
+            cancelled = True
+            raise
+        finally:
+            del self.streams[stream_id]
+            if cancelled and not self.closing:
+                self._close()
+            self.conn.app_finished(stream_id, exc, self.clock())
+            self.pump()
+
+
+class StreamBase:
+    """The loop-independent half of a driver's stream: its receive FIFO.
+
+    A driver's stream subclasses it, adding how a ``receive()`` with nothing queued
+    waits (:meth:`_wait`), what :meth:`StreamIO.push` does for a waiting call, how a
+    ``send`` waits for flow-control window (:meth:`_window`) and ``send`` itself (its
+    backpressure from the socket is the driver's). Apps
+    may call ``receive()`` again while a call is pending (Starlette listens for
+    ``http.disconnect`` in one task while another reads): pending calls are served
+    first come, first served.
+    """
+
+    __slots__ = ("_driver", "queue", "stream_id")
+
+    def __init__(self, driver: ConnectionDriver[Any], stream_id: int) -> None:
+        self._driver = driver
+        self.stream_id = stream_id
+        self.queue: deque[Message] = deque()
+
+    async def receive(self) -> Message:
+        """The app's ``receive()``."""
+        driver = self._driver
+        queue = self.queue
+        if not queue:
+            driver.app_receive_waiting(self.stream_id, driver.clock())
+        message = queue.popleft() if queue else await self._wait()
+        driver.app_consumed(self.stream_id)
+        return message
+
+    async def _wait(self) -> Message:
+        """Wait for the message :meth:`StreamIO.push` hands to this call."""
+        raise NotImplementedError
+
+    async def _wait_for_window(self) -> None:
+        """HTTP/2: the stream's buffer is full; wait for window, not for the socket."""
+        driver = self._driver
+        while driver.waiting_for_window(self.stream_id):
+            await self._window()
+
+    async def _window(self) -> None:
+        """Wait until :meth:`StreamIO.wake_writer` (or a cancellation)."""
+        raise NotImplementedError
+
+
+__all__ = [
+    "APP_ERROR",
+    "AppErrorLog",
+    "ConnectionDriver",
+    "ConnectionIO",
+    "DriverSettings",
+    "StreamBase",
+    "StreamIO",
+    "Worker",
+]
