@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from hypercorn_protocol import events
 from hypercorn_protocol.__about__ import __version__
-from hypercorn_protocol._headers import DateCache
 from hypercorn_protocol.app_loading import (
     AppWrapper,
     ASGIWrapper,
@@ -17,6 +16,7 @@ from hypercorn_protocol.app_loading import (
     load_object,
     wrap_app,
 )
+from hypercorn_protocol.asgi.headers import DateCache
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import (
