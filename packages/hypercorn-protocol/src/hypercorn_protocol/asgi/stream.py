@@ -181,9 +181,9 @@ S = TypeVar("S", bound=Stream)
 class StreamConnection(Generic[S]):
     """The ASGI side of a protocol connection: streams, app messages and their events.
 
-    Subclasses set ``_streams`` entries through :meth:`_open`, feed request bodies to
-    :meth:`_deliver`, and implement the ``_send_*``, ``_abort_response`` and ``_ws_*``
-    hooks below.
+    Subclasses start streams with :meth:`_open` (inlined on their per-request paths),
+    feed request bodies to :meth:`_deliver`, end streams with :meth:`_complete` and
+    :meth:`_disconnect`, and implement the hooks at the end of this class.
     """
 
     #: The ASGI extension messages this protocol offers (see EXTENSION_MESSAGES).
@@ -314,7 +314,8 @@ class StreamConnection(Generic[S]):
             return True
         kind = message["type"]
         state = stream.response
-        if kind not in self._transitions[state]:
+        row = self._transitions[state]
+        if kind not in row:
             raise UnexpectedMessageError(state.value, kind)
         if kind == "http.response.body":
             return self._send_body(stream, message, now)
@@ -328,7 +329,7 @@ class StreamConnection(Generic[S]):
                 raise InvalidMessageError(f"Invalid response status {status}")
             stream.status = status
             stream.headers = headers
-            stream.response = _STARTED
+            stream.response = row[kind]  # STARTED
             stream.expects_continue = False
             if stream.trailers_allowed and message.get("trailers", False):
                 stream.trailers = []

@@ -394,7 +394,6 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             return
         stream = H2Stream(stream_id, scope, head.method, now)
         headers = scope["headers"]
-        stream.trailers_allowed = _accepts_trailers(headers)
         if self._server_names and header_value(headers, b"host") not in self._server_names:
             # answered here, the app never runs
             self._streams[stream_id] = stream
@@ -404,7 +403,14 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             stream.app_finished = True
             self._send_body(stream, {"body": b""}, now)
             return
-        priority = self._early_priorities.pop(stream_id, None) or header_value(headers, b"priority")
+        # one pass for both fields (this runs for every request)
+        priority = None
+        for name, value in headers:
+            if name == b"te":
+                stream.trailers_allowed = stream.trailers_allowed or b"trailers" in value
+            elif name == b"priority" and priority is None:
+                priority = value
+        priority = self._early_priorities.pop(stream_id, None) or priority
         if priority is not None:
             self._prioritized = True
             apply_priority(stream, priority)
@@ -848,14 +854,6 @@ class HTTP2Connection(StreamConnection[H2Stream]):
                 stream.waiting = False
                 self._events.append(StreamWritable(stream.stream_id))
             stream.closed = True
-
-
-def _accepts_trailers(headers: Headers) -> bool:
-    """``te: trailers`` among the request's fields."""
-    for name, value in headers:  # noqa: SIM110 (a loop: any() would run a generator per request)
-        if name == b"te" and b"trailers" in value:
-            return True
-    return False
 
 
 def _response_field(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:

@@ -8,6 +8,8 @@ from typing import Any
 from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
+__all__ = ["BoundedDeflate"]
+
 _DEFLATE_PARAMS = frozenset(
     {
         "server_no_context_takeover",
