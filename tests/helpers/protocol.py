@@ -8,25 +8,36 @@ from typing import Any
 import h11
 
 from hypercorn_protocol import ServerConnection, events
+from hypercorn_protocol.config import Config
 from hypercorn_protocol.typing import Message
 
+_CONFIG = Config()  # where every default lives
 
-@dataclass
+
+@dataclass(frozen=True)
 class Settings:
-    """A minimal ProtocolSettings: the core must not need a full Config."""
+    """A complete ProtocolSettings that is not a Config (the core must not need one),
+    with Config's defaults."""
 
-    alt_svc_headers: list[str] = field(default_factory=list)
-    h11_max_incomplete_size: int = 16 * 1024
-    h11_pass_raw_headers: bool = False
-    include_date_header: bool = True
-    include_server_header: bool = True
-    keep_alive_max_requests: int = 1000
-    keep_alive_timeout: float = 5.0
-    max_app_queue_size: int = 10
-    read_timeout: float | None = None
-    root_path: str = ""
-    server_names: list[str] = field(default_factory=list)
-    h2_stall_timeout: float | None = 60.0
+    alt_svc_headers: list[str] = field(default_factory=lambda: list(_CONFIG.alt_svc_headers))
+    h11_max_incomplete_size: int = _CONFIG.h11_max_incomplete_size
+    h11_pass_raw_headers: bool = _CONFIG.h11_pass_raw_headers
+    h2_max_concurrent_streams: int = _CONFIG.h2_max_concurrent_streams
+    h2_max_header_list_size: int = _CONFIG.h2_max_header_list_size
+    h2_max_inbound_frame_size: int = _CONFIG.h2_max_inbound_frame_size
+    h2_stall_timeout: float | None = _CONFIG.h2_stall_timeout
+    include_date_header: bool = _CONFIG.include_date_header
+    include_server_header: bool = _CONFIG.include_server_header
+    keep_alive_max_requests: int = _CONFIG.keep_alive_max_requests
+    keep_alive_timeout: float = _CONFIG.keep_alive_timeout
+    max_app_queue_size: int = _CONFIG.max_app_queue_size
+    read_timeout: float | None = _CONFIG.read_timeout
+    root_path: str = _CONFIG.root_path
+    server_names: list[str] = field(default_factory=lambda: list(_CONFIG.server_names))
+    websocket_compression: bool = _CONFIG.websocket_compression
+    websocket_max_message_size: int = _CONFIG.websocket_max_message_size
+    websocket_ping_interval: float | None = _CONFIG.websocket_ping_interval
+    websocket_pong_timeout: float | None = _CONFIG.websocket_pong_timeout
 
 
 class Harness:

@@ -26,7 +26,7 @@ class _Log:
         self.exceptions.append(message)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Settings(Settings):
     log: _Log = field(default_factory=_Log)
 

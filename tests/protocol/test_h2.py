@@ -12,7 +12,7 @@ import h2.settings
 import pytest
 
 from hypercorn_protocol import ServerConnection, events as ev
-from hypercorn_protocol._h2 import PREFACE
+from hypercorn_protocol.http2.connection import PREFACE
 from tests.helpers.h2client import H2Harness
 from tests.helpers.protocol import Settings
 
@@ -196,7 +196,7 @@ def test_rapid_reset_flood_is_cut_off() -> None:
     assert goaways and goaways[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 
 
-@dataclass
+@dataclass(frozen=True)
 class LimitedSettings(Settings):
     h2_max_concurrent_streams: int = 3
 

@@ -127,9 +127,7 @@ def test_websocket_over_h2_gets_1001_on_shutdown() -> None:
 def test_websocket_over_h2_server_pings_and_pong_timeout() -> None:
     from tests.helpers.protocol import Settings
 
-    settings = Settings()
-    settings.websocket_ping_interval = 10.0  # type: ignore[attr-defined]
-    settings.websocket_pong_timeout = 5.0  # type: ignore[attr-defined]
+    settings = Settings(websocket_ping_interval=10.0, websocket_pong_timeout=5.0)
     h = H2Harness(settings)
     stream_id = open_websocket(h)
     h.conn.app_consumed(stream_id)

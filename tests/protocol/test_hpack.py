@@ -12,7 +12,7 @@ from hpack.exceptions import (
 )
 from hypothesis import given, settings, strategies as st
 
-from hypercorn_protocol._hpack import Decoder, Encoder
+from hypercorn_protocol.http2.hpack import Decoder, Encoder
 
 # Names mix static-table names, pseudo-headers and arbitrary tokens, so every
 # representation (static index, dynamic index, indexed name, literal name) occurs.

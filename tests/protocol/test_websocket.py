@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tracemalloc
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -27,22 +26,18 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason
 
 from hypercorn_protocol import ServerConnection, events as ev
-from hypercorn_protocol._ws import BoundedDeflate
 from hypercorn_protocol.config import Config, ConfigError
 from hypercorn_protocol.errors import UnexpectedMessageError, WebSocketClosedError
 from hypercorn_protocol.typing import Message
+from hypercorn_protocol.websocket.deflate import BoundedDeflate
 from tests.helpers.protocol import Harness, Settings
 
 MiB = 1024 * 1024
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
 
-@dataclass
-class WSSettings(Settings):
-    websocket_max_message_size: int = 16 * MiB
-    websocket_ping_interval: float | None = None
-    websocket_pong_timeout: float | None = 20.0
-    websocket_compression: bool = True
+# The websocket_* settings are part of every complete ProtocolSettings now.
+WSSettings = Settings
 
 
 class Peer:

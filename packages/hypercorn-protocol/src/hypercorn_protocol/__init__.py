@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from hypercorn_protocol import events
 from hypercorn_protocol.__about__ import __version__
-from hypercorn_protocol._headers import DateCache
 from hypercorn_protocol.apps.loading import (
     AppWrapper,
     ASGIWrapper,
@@ -38,6 +37,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
+from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.settings import ProtocolSettings
 
 __all__ = [

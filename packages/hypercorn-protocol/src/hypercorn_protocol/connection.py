@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypercorn_protocol._h2 import PREFACE, HTTP2Connection
-from hypercorn_protocol._headers import DateCache
-from hypercorn_protocol._http11 import HTTP11Connection
-from hypercorn_protocol._scope import Address
+from hypercorn_protocol.asgi.scope import Address, ScopeBuilder
+from hypercorn_protocol.asgi.stream import ConnectionContext
 from hypercorn_protocol.events import Event
+from hypercorn_protocol.headers import DateCache
+from hypercorn_protocol.http1.connection import HTTP11Connection
+from hypercorn_protocol.http2.connection import PREFACE, HTTP2Connection
 from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import Headers, Message
 
@@ -47,7 +48,7 @@ class ServerConnection:
         dates: a shared :class:`DateCache`, so a worker formats ``Date`` once a second.
     """
 
-    __slots__ = ("_args", "_protocol", "_settings", "_sniffed")
+    __slots__ = ("_context", "_protocol", "_sniffed")
 
     def __init__(
         self,
@@ -61,25 +62,19 @@ class ServerConnection:
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
     ) -> None:
-        self._args: dict[str, Any] = {
-            "client": client,
-            "server": server,
-            "scheme": scheme,
-            "state": state,
-            "dates": dates or DateCache(),
-        }
+        scopes = ScopeBuilder(
+            client=client, server=server, scheme=scheme, root_path=settings.root_path, state=state
+        )
+        self._context = ConnectionContext(settings, scopes, dates or DateCache())
         self._protocol: HTTP11Connection | HTTP2Connection
         if alpn == "h2":
-            self._protocol = HTTP2Connection(settings, now=now, **self._args)
+            self._protocol = HTTP2Connection(self._context, now)
             self._sniffed: bytes | None = None
         else:
-            self._protocol = HTTP11Connection(
-                settings, now=now, on_h2c=self._switch_to_h2c, **self._args
-            )
+            self._protocol = HTTP11Connection(self._context, now, on_h2c=self._switch_to_h2c)
             # HTTP/2 with prior knowledge starts with a fixed preface; until it is
             # ruled in or out, the first bytes wait here.
             self._sniffed = b""
-        self._settings = settings
 
     def _switch_to_h2c(
         self, request: Headers, settings: bytes, leftover: bytes, peer_closed: bool, now: float
@@ -90,12 +85,11 @@ class ServerConnection:
         while (event := old.next_event()) is not None:
             events.append(event)
         self._protocol = HTTP2Connection(
-            self._settings,
-            now=now,
+            self._context,
+            now,
             upgrade=(request, settings),
             output_prefix=old.data_to_send(),
             pending_events=events,
-            **self._args,
         )
         if leftover:
             self._protocol.receive_data(leftover, now)
@@ -114,7 +108,7 @@ class ServerConnection:
             return
         self._sniffed = None
         if seen.startswith(PREFACE):
-            self._protocol = HTTP2Connection(self._settings, now=now, **self._args)
+            self._protocol = HTTP2Connection(self._context, now)
         if seen:
             self._protocol.receive_data(seen, now)
         if not data:
@@ -145,9 +139,9 @@ class ServerConnection:
 
         Raises:
             UnexpectedMessageError: the message is not valid in the stream's state.
-            ValueError: a malformed status or header.
+            InvalidMessageError: (a ValueError) a malformed status or header.
         """
-        return self._protocol.app_send(stream_id, message, now) is not False
+        return self._protocol.app_send(stream_id, message, now)
 
     def writable(self, stream_id: int) -> bool:
         """False while the stream waits for flow-control window (HTTP/2)."""

@@ -34,7 +34,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from hypercorn_protocol._headers import DateCache
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
@@ -46,6 +45,7 @@ from hypercorn_protocol.events import (
     StartApp,
     StreamWritable,
 )
+from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend, Message
 

@@ -32,6 +32,14 @@ class UnexpectedMessageError(LocalProtocolError):
         self.message_type = message_type
 
 
+class InvalidMessageError(LocalProtocolError, ValueError):
+    """The app sent a malformed ASGI message: a status, header, close code, push path,
+    subprotocol or payload that no state would accept.
+
+    A :class:`ValueError` too, so code that caught ``ValueError`` keeps working.
+    """
+
+
 class WebSocketClosedError(OSError):
     """Raised from the app's ``send`` when its WebSocket is already closed (ASGI 2.4)."""
 
@@ -73,6 +81,7 @@ class InvalidPathError(Exception):
 
 
 __all__ = [
+    "InvalidMessageError",
     "InvalidPathError",
     "LifespanFailureError",
     "LifespanTimeoutError",

@@ -1,7 +1,8 @@
 """The read-only view of configuration that the protocol core depends on.
 
-``hypercorn_protocol.config.Config`` satisfies it; a custom server may pass any
-object with these attributes (a frozen dataclass, say) instead.
+``hypercorn_protocol.config.Config`` satisfies it, and is where every default lives;
+a custom server may pass any object with these attributes (a frozen dataclass, say)
+instead. The core reads each attribute as it is, with no fallback of its own.
 """
 
 from __future__ import annotations
@@ -9,8 +10,41 @@ from __future__ import annotations
 from typing import Protocol
 
 
-class ProtocolSettings(Protocol):
-    """Settings read by :class:`~hypercorn_protocol.ServerConnection`."""
+class HTTP2Settings(Protocol):
+    """The HTTP/2 limits, read when an HTTP/2 connection starts."""
+
+    @property
+    def h2_max_concurrent_streams(self) -> int: ...
+    @property
+    def h2_max_header_list_size(self) -> int: ...
+    @property
+    def h2_max_inbound_frame_size(self) -> int: ...
+    @property
+    def h2_stall_timeout(self) -> float | None: ...
+
+
+class WebSocketSettings(Protocol):
+    """The WebSocket options, read when a WebSocket opens.
+
+    ``websocket_max_message_size``, ``websocket_ping_interval`` (None: no pings),
+    ``websocket_pong_timeout`` and ``websocket_compression``; their defaults are
+    those of :class:`~hypercorn_protocol.config.Config`.
+    """
+
+    @property
+    def max_app_queue_size(self) -> int: ...
+    @property
+    def websocket_compression(self) -> bool: ...
+    @property
+    def websocket_max_message_size(self) -> int: ...
+    @property
+    def websocket_ping_interval(self) -> float | None: ...
+    @property
+    def websocket_pong_timeout(self) -> float | None: ...
+
+
+class ProtocolSettings(HTTP2Settings, WebSocketSettings, Protocol):
+    """Every setting read by :class:`~hypercorn_protocol.ServerConnection`."""
 
     @property
     def alt_svc_headers(self) -> list[str]: ...
@@ -36,20 +70,4 @@ class ProtocolSettings(Protocol):
     def server_names(self) -> list[str]: ...
 
 
-class WebSocketSettings(Protocol):
-    """Settings read when a WebSocket opens; an object without them gets the defaults.
-
-    ``websocket_max_message_size`` (16 MiB), ``websocket_ping_interval`` (None: no
-    pings), ``websocket_pong_timeout`` (20 s) and ``websocket_compression`` (True).
-    They are read only when a WebSocket is upgraded, so a minimal settings object
-    that serves plain HTTP keeps working.
-    """
-
-    @property
-    def websocket_compression(self) -> bool: ...
-    @property
-    def websocket_max_message_size(self) -> int: ...
-    @property
-    def websocket_ping_interval(self) -> float | None: ...
-    @property
-    def websocket_pong_timeout(self) -> float | None: ...
+__all__ = ["HTTP2Settings", "ProtocolSettings", "WebSocketSettings"]

@@ -3,24 +3,24 @@
 Theory of operation
 -------------------
 One connection carries one request at a time. Each request is a *stream* with a
-fresh id (1, 2, 3, ...). The wire (h11 behind :class:`~hypercorn_protocol._h11.HTTP1Wire`)
-parses and frames; this module decides what happens around it:
+fresh id (1, 2, 3, ...) of the shared stream model
+(:class:`~hypercorn_protocol.asgi.stream.StreamConnection`, which knows the ASGI
+rules); this module maps the wire (h11 behind
+:class:`~hypercorn_protocol.http1.wire.HTTP1Wire`) onto it:
 
-* A request head starts the app (:class:`StartApp`). Body chunks become
-  ``http.request`` messages (:class:`AppMessage`); the last chunk carries
-  ``more_body=False``. More than ``max_app_queue_size`` messages the app has not
-  yet taken pause reading (:class:`PauseReading`) until it catches up.
+* A request head starts the app. Body chunks become ``http.request`` messages, held
+  back by one so that the last chunk carries ``more_body=False``.
 * The app's ``http.response.start`` is held until the first body message so that
   head and body leave in one write, and a single-message body gets a
-  ``content-length`` instead of chunked framing.
-* When the response ends the stream completes (:class:`RequestCompleted`), the app
-  is told ``http.disconnect`` (exactly once per stream), and the connection either
-  starts the next cycle (keep-alive, pipelined requests are then parsed) or closes.
-* Pipelined requests wait inside the wire buffer; reading pauses meanwhile, so the
-  buffer is bounded by one read.
+  ``content-length`` instead of chunked framing. ``http.response.start`` with a 1xx
+  status sends that interim response at once.
+* When the response ends the stream completes, and the connection either starts the
+  next cycle (keep-alive, pipelined requests are then parsed) or closes. An app that
+  fails mid-body has the connection cut.
+* Pipelined requests wait inside the wire buffer; reading pauses meanwhile (the wire
+  counts as stream 0 in ``_paused_by``), so the buffer is bounded by one read.
 * Peer errors never raise: they become a 4xx answer with ``connection: close``
-  followed by :class:`CloseConnection`. App misuse raises
-  :class:`~hypercorn_protocol.errors.UnexpectedMessageError` into the app.
+  followed by :class:`CloseConnection`.
 
 Timers: one deadline at a time, ``get_timer()``. While no request is in flight the
 keep-alive deadline runs from the moment the connection went idle and is not
@@ -28,8 +28,7 @@ pushed back by partial request heads (slowloris). ``read_timeout``, when set, bo
 every wait for request bytes.
 
 WebSocket: a GET with ``Connection: upgrade`` and ``Upgrade: websocket`` (a valid
-key, version 13) becomes a ``websocket`` stream driven by
-:class:`~hypercorn_protocol._ws.WebSocket`. h11 is left behind at that request
+key, version 13) becomes a ``websocket`` stream. h11 is left behind at that request
 head: reading pauses until the app answers, bytes h11 had already buffered go to
 the WebSocket, and so does everything read after the 101. Refusals (403, a denial
 response, a 500) are written like any response and end the connection. Once
@@ -38,59 +37,39 @@ upgraded, only the WebSocket's timers apply (no keep-alive, no ``read_timeout``)
 
 from __future__ import annotations
 
-import binascii
-from collections import deque
 from collections.abc import Callable
-from enum import Enum
 from http import HTTPStatus
-from typing import Any
 
-from wsproto.utilities import generate_accept_token
-
-from hypercorn_protocol._h11 import (
+from hypercorn_protocol.asgi.scope import split_target
+from hypercorn_protocol.asgi.stream import (
+    ConnectionContext,
+    ResponseState,
+    Stream,
+    StreamConnection,
+)
+from hypercorn_protocol.errors import RemoteProtocolError
+from hypercorn_protocol.events import PauseReading, ResumeReading, StartApp
+from hypercorn_protocol.headers import body_allowed, header_value, tokens
+from hypercorn_protocol.http1.h11_wire import H11Wire
+from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
     NEED_DATA,
     PAUSED,
     PEER_CLOSED,
     Body,
-    H11Wire,
     HTTP1Wire,
     RequestHead,
 )
-from hypercorn_protocol._headers import (
-    DateCache,
-    DefaultHeaders,
-    body_allowed,
-    normalise_app_headers,
-)
-from hypercorn_protocol._scope import Address, host_header, http_scope, split_target
-from hypercorn_protocol._ws import (
-    AbortReply,
-    AcceptReply,
-    HandshakeOffer,
-    Reply,
-    ResponseStart,
-    WebSocket,
-    WebSocketOptions,
-    WebSocketState,
-    websocket_scope,
-)
-from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
-from hypercorn_protocol.events import (
-    AppMessage,
-    CloseConnection,
-    Event,
-    PauseReading,
-    RequestCompleted,
-    ResponseSummary,
-    ResumeReading,
-    StartApp,
-)
-from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
+from hypercorn_protocol.websocket.handshake import (
+    VERSION_HEADERS,
+    accept_token,
+    asks_for_websocket,
+    handshake_problem,
+)
+from hypercorn_protocol.websocket.stream import WebSocket, WebSocketState
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
-_DISCONNECT: Message = {"type": "http.disconnect"}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 # How long a connection accepted just before a graceful shutdown may take to send
 # its first request (see start_shutdown).
@@ -110,110 +89,48 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
+# The wire's entry in _paused_by: pipelined requests wait in its buffer.
+_WIRE = 0
 H2CSwitch = Callable[[Headers, bytes, bytes, bool, float], None]
-_WS_VERSION_HEADERS: Headers = [(b"sec-websocket-version", b"13")]
+_BODY = ResponseState.BODY
+_DONE = ResponseState.DONE
+_STARTED = ResponseState.STARTED
 
 
-class ResponseState(Enum):
-    NONE = "no response yet"
-    STARTED = "response started, head held back"
-    BODY = "sending body"
-    DONE = "response complete"
-
-
-class _Stream:
-    __slots__ = (
-        "app_finished",
-        "body_bytes",
-        "completed",
-        "disconnected",
-        "expects_continue",
-        "headers",
-        "method",
-        "request_complete",
-        "response",
-        "scope",
-        "start",
-        "status",
-        "stream_id",
-        "unconsumed",
-    )
-
-    def __init__(self, stream_id: int, scope: ASGIScope, method: bytes, start: float) -> None:
-        self.stream_id = stream_id
-        self.scope = scope
-        self.method = method
-        self.start = start
-        self.response = ResponseState.NONE
-        self.status = 0
-        self.headers: Headers = []
-        self.body_bytes = 0
-        self.completed = False  # RequestCompleted was emitted
-        self.request_complete = False
-        self.disconnected = False
-        self.app_finished = False
-        self.expects_continue = False
-        self.unconsumed = 0
-
-
-class HTTP11Connection:
+class HTTP11Connection(StreamConnection[Stream]):
     """The HTTP/1.1 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
+
+    interim_by_start = True
 
     def __init__(
         self,
-        settings: ProtocolSettings,
-        *,
-        client: Address,
-        server: Address,
-        scheme: str,
+        context: ConnectionContext,
         now: float,
-        state: dict[str, Any] | None = None,
-        dates: DateCache | None = None,
+        *,
         wire: HTTP1Wire | None = None,
         on_h2c: H2CSwitch | None = None,
     ) -> None:
-        self._settings = settings
-        self._client = client
-        self._server = server
-        self._scheme = scheme
-        self._lifespan_state = state
+        super().__init__(context, "h11")
+        settings = context.settings
+        self._scheme = context.scopes.scheme
         self._wire: HTTP1Wire = wire or H11Wire(settings.h11_max_incomplete_size)
-        self._default_headers = DefaultHeaders(settings, "h11", dates or DateCache())
         self._server_names = {name.encode("latin-1") for name in settings.server_names}
         self._pass_raw_headers = settings.h11_pass_raw_headers
-        self._max_queue = max(settings.max_app_queue_size, 1)
         self._max_requests = settings.keep_alive_max_requests
         self._keep_alive_timeout = settings.keep_alive_timeout
         self._read_timeout = settings.read_timeout
-        self._root_path = settings.root_path
-        self._events: deque[Event] = deque()
-        self._out: list[bytes] = []
-        self._stream: _Stream | None = None
+        self._stream: Stream | None = None  # the one stream in flight
         self._last_stream_id = 0
-        self._requests = 0
         self._idle_since = now
         self._last_read = now
         self._pending_body: bytes | None = None
-        self._reading_paused = False
-        self._wire_paused = False
         self._shutting_down = False
         self._grace_deadline: float | None = None
-        self._closed = False
         self._on_h2c = on_h2c
         self._ws: WebSocket | None = None  # set once a request asked for a WebSocket
         self._ws_key = b""
 
     # ------------------------------------------------------------------ outputs
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> bytes:
-        if not self._out:
-            return b""
-        data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
-        self._out.clear()
-        return data
-
     def get_timer(self) -> float | None:
         if self._closed:
             return None
@@ -228,21 +145,13 @@ class HTTP11Connection:
             deadline = read_deadline if deadline is None else min(deadline, read_deadline)
         return deadline
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def idle(self) -> bool:
-        return self._stream is None
-
     # ------------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
         if self._closed:
             return
         if self._ws is not None:
             self._ws.receive_data(data, now)
-            self._ws_flush()
+            self._ws_flush_current(now)
             return
         if data:
             self._last_read = now
@@ -256,7 +165,7 @@ class HTTP11Connection:
             return
         if self._ws is not None:
             self._ws.handle_timer(now)
-            self._ws_flush()
+            self._ws_flush_current(now)
             return
         if self._stream is None and now >= self._idle_deadline():
             self._close()
@@ -266,14 +175,13 @@ class HTTP11Connection:
             and now >= self._last_read + self._read_timeout
         ):
             self._abandon(now)
-            self._disconnect_stream()
             self._close()
 
     def start_shutdown(self, now: float) -> None:
         self._shutting_down = True
         if self._ws is not None:
             self._ws.start_shutdown(now)
-            self._ws_flush()
+            self._ws_flush_current(now)
             return
         if self._stream is None and not self._closed:
             if self._requests == 0 and self._wire_has_nothing_yet():
@@ -297,24 +205,10 @@ class HTTP11Connection:
     def connection_lost(self, now: float) -> None:
         """The transport is gone (reset, write failure): tell the app, stop everything."""
         self._abandon(now)
-        self._disconnect_stream()
         self._closed = True
         if self._ws is not None:
             self._ws.connection_lost()
-            self._ws_flush()
-
-    def app_consumed(self, stream_id: int) -> None:
-        stream = self._stream
-        if stream is None or stream.stream_id != stream_id:
-            return
-        if self._ws is not None:
-            self._ws.app_consumed()
-            self._ws_flush()
-            return
-        stream.unconsumed -= 1
-        if self._reading_paused and stream.unconsumed < self._max_queue and not self._wire_paused:
-            self._reading_paused = False
-            self._events.append(ResumeReading())
+            self._ws_flush_current(now)
 
     def app_receive_waiting(self, stream_id: int, now: float) -> None:
         """The app awaits a body it has not got: time to answer ``Expect: 100-continue``."""
@@ -323,62 +217,6 @@ class HTTP11Connection:
             stream.expects_continue = False
             if stream.response is ResponseState.NONE and not self._closed:
                 self._out.append(self._wire.informational(100, self._default_headers.get(now)))
-
-    def app_send(self, stream_id: int, message: Message, now: float) -> None:
-        stream = self._stream
-        if self._ws is not None and stream is not None and stream.stream_id == stream_id:
-            self._ws_replies(stream, self._ws.app_send(message, now), now)
-            return
-        if stream is None or stream.stream_id != stream_id or self._closed:
-            return  # the stream is over (client gone, or an error answered it)
-        kind = message["type"]
-        if kind == "http.response.body":
-            if stream.response is ResponseState.BODY:
-                self._send_body(stream, message, now)
-                return
-            if stream.response is ResponseState.STARTED:
-                self._send_head(stream, message, now)
-                self._send_body(stream, message, now)
-                return
-        elif kind == "http.response.start" and stream.response is ResponseState.NONE:
-            status = int(message["status"])
-            headers = normalise_app_headers(message.get("headers", ()))
-            if 100 <= status < 200 and status != 101:
-                if not self._closed:
-                    self._out.append(
-                        self._wire.informational(status, headers + self._default_headers.get(now))
-                    )
-                return
-            if not 200 <= status <= 999:
-                raise ValueError(f"Invalid response status {status}")
-            stream.status = status
-            stream.headers = headers
-            stream.response = ResponseState.STARTED
-            stream.expects_continue = False
-            return
-        raise UnexpectedMessageError(stream.response.value, kind)
-
-    def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None:
-        stream = self._stream
-        if stream is None or stream.stream_id != stream_id:
-            return
-        stream.app_finished = True
-        if self._ws is not None:
-            self._ws_replies(stream, self._ws.app_finished(exc, now), now)
-            return
-        if self._closed or stream.response is ResponseState.DONE:
-            return
-        if stream.response is ResponseState.BODY:
-            # Part of the body is out; ending it cleanly would make a truncated
-            # response look complete, so the connection is cut instead.
-            self._complete(stream, now)
-            self._close()
-            return
-        stream.status = 500
-        stream.headers = [(b"content-length", b"0")]
-        stream.response = ResponseState.STARTED
-        self._send_head(stream, {"body": b""}, now)
-        self._send_body(stream, {"body": b""}, now)
 
     # ------------------------------------------------------------ request side
     def _process(self, now: float) -> None:
@@ -389,13 +227,12 @@ class HTTP11Connection:
             except RemoteProtocolError as exc:
                 self._protocol_error(exc, now)
                 return
-            kind = type(event)
-            if kind is Body:
-                self._receive_body(event.data)  # type: ignore[union-attr]
+            if type(event) is Body:
+                self._receive_body(event.data)
             elif event is END_OF_BODY:
                 self._end_of_body(now)
-            elif kind is RequestHead:
-                self._start_request(event, now)  # type: ignore[arg-type]
+            elif type(event) is RequestHead:
+                self._start_request(event, now)
                 if self._ws is not None:
                     return  # h11 is done with: the rest belongs to the WebSocket
             elif event is NEED_DATA:
@@ -403,8 +240,8 @@ class HTTP11Connection:
                 return
             elif event is PAUSED:
                 self._flush_pending_body()
-                if not self._wire_paused:
-                    self._wire_paused = True
+                if _WIRE not in self._paused_by:
+                    self._paused_by.add(_WIRE)
                     if not self._reading_paused:
                         self._reading_paused = True
                         self._events.append(PauseReading())
@@ -426,24 +263,18 @@ class HTTP11Connection:
         self._requests += 1
         self._last_stream_id += 1
         raw_path, query = split_target(head.target)
-        headers = head.raw_headers if self._pass_raw_headers else head.headers
-        scope = http_scope(
-            http_version=head.http_version.decode("ascii"),
-            method=head.method.decode("ascii"),
-            scheme=self._scheme,
-            raw_path=raw_path,
-            query_string=query,
-            root_path=self._root_path,
-            headers=headers,
-            client=self._client,
-            server=self._server,
-            state=self._lifespan_state,
-            extensions={},
+        scope = self._scopes.http(
+            head.http_version.decode("ascii"),
+            head.method.decode("ascii"),
+            raw_path,
+            query,
+            head.raw_headers if self._pass_raw_headers else head.headers,
+            {},
         )
-        stream = _Stream(self._last_stream_id, scope, head.method, now)
+        stream = Stream(self._last_stream_id, scope, head.method, now)
         stream.expects_continue = head.expects_continue
-        self._stream = stream
-        self._events.append(StartApp(stream.stream_id, scope))
+        self._stream = self._streams[stream.stream_id] = stream
+        self._events.append(StartApp(stream.stream_id, scope))  # _open, inline: per request
 
     def _check_head(self, head: RequestHead) -> tuple[int, str] | None:
         """Refuse what h11 lets through but smuggling or routing bugs feed on."""
@@ -463,12 +294,10 @@ class HTTP11Connection:
             return 400, "both Content-Length and Transfer-Encoding"
         if head.method == b"CONNECT":
             return 405, "CONNECT is not supported"
-        if self._server_names:
-            host = host_header(head.headers)
-            if host not in self._server_names:
-                return 404, "host not in server_names"
+        if self._server_names and header_value(head.headers, b"host") not in self._server_names:
+            return 404, "host not in server_names"
         if upgrade:
-            if _asks_for_websocket(head.headers):
+            if asks_for_websocket(head.headers):
                 return _WEBSOCKET
             if (
                 self._on_h2c is not None
@@ -481,7 +310,7 @@ class HTTP11Connection:
 
     def _receive_body(self, data: bytes) -> None:
         stream = self._stream
-        if stream is None or stream.response is ResponseState.DONE or not data:
+        if stream is None or stream.response is _DONE or not data:
             return  # the app already answered: the rest of the body is dropped
         if self._pending_body is not None:
             self._deliver(
@@ -501,17 +330,10 @@ class HTTP11Connection:
             return
         stream.request_complete = True
         body, self._pending_body = self._pending_body or b"", None
-        if stream.response is ResponseState.DONE:
+        if stream.response is _DONE:
             self._next_cycle(now)
         else:
             self._deliver(stream, {"type": "http.request", "body": body, "more_body": False})
-
-    def _deliver(self, stream: _Stream, message: Message) -> None:
-        self._events.append(AppMessage(stream.stream_id, message))
-        stream.unconsumed += 1
-        if stream.unconsumed >= self._max_queue and not self._reading_paused:
-            self._reading_paused = True
-            self._events.append(PauseReading())
 
     def _peer_closed(self, now: float) -> None:
         stream = self._stream
@@ -519,7 +341,6 @@ class HTTP11Connection:
             self._close()
         elif not stream.request_complete:
             self._abandon(now)
-            self._disconnect_stream()
             self._close()
         else:
             self._peer_done_sending()
@@ -530,14 +351,13 @@ class HTTP11Connection:
         (also when pipelined requests kept h11 from reporting the EOF itself)."""
         stream = self._stream
         if stream is not None and stream.request_complete and not self._closed:
-            self._disconnect_stream()
+            self._disconnect(stream)
 
     def _protocol_error(self, exc: RemoteProtocolError, now: float) -> None:
         stream = self._stream
         if stream is not None:
             self._abandon(now)
-            self._disconnect_stream()
-            if stream.response is ResponseState.BODY:
+            if stream.response is _BODY:
                 self._close(exc)
                 return
         self._reject(exc.status_hint, str(exc), now, exc)
@@ -555,14 +375,16 @@ class HTTP11Connection:
         if extra:
             headers += extra
         headers += self._default_headers.get(now)
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
-        head.extend(b"%s: %s\r\n" % pair for pair in headers)
-        head.append(b"\r\n")
-        self._out.append(b"".join(head))
+        self._out.append(
+            _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")), headers)
+        )
         self._close(exc or RemoteProtocolError(reason, status_hint=status))
 
     # ----------------------------------------------------------- response side
-    def _send_head(self, stream: _Stream, message: Message, now: float) -> None:
+    def _send_interim(self, stream: Stream, status: int, headers: Headers, now: float) -> None:
+        self._out.append(self._wire.informational(status, headers + self._default_headers.get(now)))
+
+    def _send_head(self, stream: Stream, message: Message, now: float) -> None:
         headers = stream.headers
         single_message = not message.get("more_body", False)
         if (
@@ -577,70 +399,60 @@ class HTTP11Connection:
         stream.headers = headers
         reason = _REASONS.get(stream.status, b"")
         self._out.append(self._wire.response_head(stream.status, headers, reason))
-        stream.response = ResponseState.BODY
+        stream.response = _BODY
 
-    def _send_body(self, stream: _Stream, message: Message, now: float) -> None:
+    def _send_body(self, stream: Stream, message: Message, now: float) -> bool:
+        if stream.response is _STARTED:
+            self._send_head(stream, message, now)
         body = message.get("body", b"")
         if body and body_allowed(stream.method, stream.status):
             self._out.append(self._wire.body(body))
             stream.body_bytes += len(body)
         if not message.get("more_body", False):
             self._out.append(self._wire.end())
-            stream.response = ResponseState.DONE
+            stream.response = _DONE
             self._complete(stream, now)
+            self._disconnect(stream)
             if stream.request_complete:
                 self._next_cycle(now)
             elif not self._closed:
                 # The app answered before the body finished arriving; rather than
                 # read and discard an unknown amount, this connection ends here.
                 self._close()
+        return True
+
+    def _abort_response(self, stream: Stream, now: float) -> None:
+        self._abandon(now)  # the connection is cut: the client sees the truncation
+        self._close()
 
     def _must_close_after_response(self) -> bool:
         return self._shutting_down or (
             self._max_requests > 0 and self._requests >= self._max_requests
         )
 
-    def _complete(self, stream: _Stream, now: float) -> None:
-        stream.completed = True
-        summary = ResponseSummary(stream.status, stream.headers, stream.body_bytes)
-        self._events.append(
-            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
-        )
-        self._disconnect_stream()
-
     def _abandon(self, now: float) -> None:
-        """The exchange ended without a complete response: still one access-log entry."""
+        """The exchange ended without a complete response: still one access-log entry,
+        and the app hears ``http.disconnect``. (A WebSocket logs only its 101.)"""
         stream = self._stream
-        if stream is None or stream.completed or self._ws is not None:
-            return
-        stream.completed = True
-        summary = None
-        if stream.response is ResponseState.BODY:
-            summary = ResponseSummary(stream.status, stream.headers, stream.body_bytes)
-        self._events.append(
-            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
-        )
-
-    def _disconnect_stream(self) -> None:
-        stream = self._stream
-        if stream is not None and not stream.disconnected:
-            stream.disconnected = True
-            # A WebSocket tells its app itself (with a close code), via _ws_flush.
-            if not stream.app_finished and self._ws is None:
-                self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
+        if stream is not None:
+            if stream.ws is None:
+                self._complete(stream, now)
+            self._disconnect(stream)
 
     def _next_cycle(self, now: float) -> None:
         if self._closed:
             return
-        self._stream = None
+        if self._stream is not None:
+            del self._streams[self._stream.stream_id]
+            self._stream = None
         if not self._wire.can_reuse or self._must_close_after_response():
             self._close()
             return
         self._wire.start_next_cycle()
         self._idle_since = now
         self._pending_body = None
-        if self._wire_paused:
-            self._wire_paused = False
+        if self._paused_by:
+            self._paused_by.clear()
         if self._reading_paused:
             self._reading_paused = False
             self._events.append(ResumeReading())
@@ -649,11 +461,6 @@ class HTTP11Connection:
     def _awaiting_request_bytes(self) -> bool:
         stream = self._stream
         return stream is None or (not stream.request_complete and not self._reading_paused)
-
-    def _close(self, error: Exception | None = None) -> None:
-        if not self._closed:
-            self._closed = True
-            self._events.append(CloseConnection(error))
 
     # ------------------------------------------------------------------- h2c
     def _switch_to_h2c(self, head: RequestHead, now: float) -> None:
@@ -685,35 +492,21 @@ class HTTP11Connection:
 
     # ---------------------------------------------------------------- WebSocket
     def _start_websocket(self, head: RequestHead, now: float) -> None:
-        problem = _handshake_problem(head)
+        problem = handshake_problem(head.method, head.http_version, head.headers)
         if problem is not None:
-            reason, key = problem
-            extra = _WS_VERSION_HEADERS if key == "version" else None
-            self._reject(400, reason, now, extra=extra)
+            reason, part = problem
+            self._reject(400, reason, now, extra=VERSION_HEADERS if part == "version" else None)
             return
-        self._requests += 1
         self._last_stream_id += 1
-        raw_path, query = split_target(head.target)
-        offer = HandshakeOffer.from_headers(head.headers)
-        scope = websocket_scope(
-            http_version="1.1",
-            scheme="wss" if self._scheme == "https" else "ws",
-            raw_path=raw_path,
-            query_string=query,
-            root_path=self._root_path,
-            headers=head.raw_headers if self._pass_raw_headers else head.headers,
-            client=self._client,
-            server=self._server,
-            subprotocols=offer.subprotocols,
-            state=self._lifespan_state,
+        headers = head.raw_headers if self._pass_raw_headers else head.headers
+        stream = self._open_websocket(
+            self._last_stream_id, "1.1", head.method, head.target, headers, now
         )
-        stream = _Stream(self._last_stream_id, scope, head.method, now)
-        stream.request_complete = False  # never set: the connection ends with the WebSocket
+        # never request_complete: the connection ends with the WebSocket
         self._stream = stream
-        ws = WebSocket(offer, WebSocketOptions.from_settings(self._settings), now)
-        self._ws = ws
-        self._ws_key = _header(head.headers, b"sec-websocket-key") or b""
-        self._events.append(StartApp(stream.stream_id, scope))
+        ws = self._ws = stream.ws
+        assert ws is not None
+        self._ws_key = header_value(head.headers, b"sec-websocket-key") or b""
         leftover, peer_closed = self._wire.leftover()
         if leftover:
             ws.receive_data(leftover, now)
@@ -723,58 +516,41 @@ class HTTP11Connection:
         if not self._reading_paused:
             self._reading_paused = True
             self._events.append(PauseReading())
-        self._ws_flush()
+        self._ws_flush(stream, now)
 
-    def _ws_replies(self, stream: _Stream, replies: tuple[Reply, ...], now: float) -> None:
-        """Write what the WebSocket asked for (handshake answers), then flush it."""
-        for reply in replies:
-            if self._closed:
-                break
-            kind = type(reply)
-            if kind is AcceptReply:
-                self._ws_accept(stream, reply.headers, now)  # type: ignore[union-attr]
-            elif kind is ResponseStart:
-                stream.status = reply.status  # type: ignore[union-attr]
-                stream.headers = [*reply.headers, (b"connection", b"close")]  # type: ignore[union-attr]
-                stream.response = ResponseState.STARTED
-            elif kind is AbortReply:
-                self._close()  # a refusal cut short: the truncation must show
-            else:
-                message = {"body": reply.body, "more_body": reply.more_body}  # type: ignore[union-attr]
-                if stream.response is ResponseState.STARTED:
-                    self._send_head(stream, message, now)
-                self._send_body(stream, message, now)
-        self._ws_flush()
+    def _new_stream(self, stream_id: int, scope: ASGIScope, method: bytes, now: float) -> Stream:
+        return Stream(stream_id, scope, method, now)
 
-    def _ws_accept(self, stream: _Stream, extra: Headers, now: float) -> None:
-        headers: Headers = [
+    def _ws_flush_current(self, now: float) -> None:
+        if self._stream is not None:
+            self._ws_flush(self._stream, now)
+
+    def _ws_accept(self, stream: Stream, headers: Headers, now: float) -> None:
+        headers = [
             (b"upgrade", b"websocket"),
             (b"connection", b"Upgrade"),
-            (b"sec-websocket-accept", generate_accept_token(self._ws_key)),
-            *extra,
+            (b"sec-websocket-accept", accept_token(self._ws_key)),
+            *headers,
             *self._default_headers.get(now),
         ]
-        lines = [b"HTTP/1.1 101 Switching Protocols\r\n"]
-        lines.extend(b"%s: %s\r\n" % pair for pair in headers)
-        lines.append(b"\r\n")
-        self._out.append(b"".join(lines))
+        self._out.append(_head(b"HTTP/1.1 101 Switching Protocols\r\n", headers))
         stream.status = 101
         stream.headers = headers
-        stream.response = ResponseState.DONE
-        summary = ResponseSummary(101, headers, 0)
-        self._events.append(
-            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
-        )
+        stream.response = _DONE
+        self._complete(stream, now)
 
-    def _ws_flush(self) -> None:
-        """Forward the WebSocket's messages and frames; follow its reading and ending."""
-        ws = self._ws
-        stream = self._stream
-        if ws is None or stream is None:
-            return
-        while (message := ws.next_message()) is not None:
-            self._events.append(AppMessage(stream.stream_id, message))
-        data = ws.bytes_to_send()
+    def _ws_response_headers(self, headers: Headers) -> Headers:
+        return [*headers, (b"connection", b"close")]
+
+    def _ws_consumed(self, stream: Stream, ws: WebSocket) -> None:
+        self._ws_forward(stream, ws)
+        self._ws_follow(ws, ws.bytes_to_send())
+
+    def _ws_output(self, stream: Stream, ws: WebSocket, data: bytes, now: float) -> None:
+        self._ws_follow(ws, data)
+
+    def _ws_follow(self, ws: WebSocket, data: bytes) -> None:
+        """Write the WebSocket's frames; read while it wants data; close when it ends."""
         if self._closed:
             return
         if data:
@@ -791,26 +567,11 @@ class HTTP11Connection:
                 self._events.append(PauseReading())
 
 
-def _tokens(value: bytes) -> list[bytes]:
-    return [token.strip() for token in value.lower().split(b",")]
-
-
-def _header(headers: Headers, name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
-
-
-def _asks_for_websocket(headers: Headers) -> bool:
-    """``Connection: upgrade`` together with ``Upgrade: websocket`` (RFC 6455 4.1)."""
-    connection = websocket = False
-    for name, value in headers:
-        if name == b"connection":
-            connection = connection or b"upgrade" in _tokens(value)
-        elif name == b"upgrade":
-            websocket = websocket or b"websocket" in _tokens(value)
-    return connection and websocket
+def _head(status_line: bytes, headers: Headers) -> bytes:
+    lines = [status_line]
+    lines.extend(b"%s: %s\r\n" % pair for pair in headers)
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 def _asks_for_h2c(headers: Headers) -> bool:
@@ -820,36 +581,9 @@ def _asks_for_h2c(headers: Headers) -> bool:
     settings = 0
     for name, value in headers:
         if name == b"connection":
-            connection.update(_tokens(value))
+            connection.update(tokens(value))
         elif name == b"upgrade":
-            h2c = h2c or b"h2c" in _tokens(value)
+            h2c = h2c or b"h2c" in tokens(value)
         elif name == b"http2-settings":
             settings += 1
     return h2c and settings == 1 and {b"upgrade", b"http2-settings"} <= connection
-
-
-def _handshake_problem(head: RequestHead) -> tuple[str, str] | None:
-    """Why this upgrade request is not a valid opening handshake, or None if it is."""
-    if head.method != b"GET":
-        return "WebSocket handshake with a method other than GET", "method"
-    if head.http_version != b"1.1":
-        return "WebSocket handshake needs HTTP/1.1", "http_version"
-    keys = [value for name, value in head.headers if name == b"sec-websocket-key"]
-    if len(keys) != 1 or not _valid_key(keys[0]):
-        return "missing or invalid Sec-WebSocket-Key", "key"
-    if _header(head.headers, b"sec-websocket-version") != b"13":
-        return "unsupported Sec-WebSocket-Version", "version"
-    for name, value in head.headers:
-        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
-            return "WebSocket handshake with a body", "body"
-    return None
-
-
-def _valid_key(key: bytes) -> bool:
-    # RFC 6455 4.1: a base64-encoded 16-byte nonce is exactly 24 characters.
-    if len(key) != 24 or not key.endswith(b"=="):
-        return False
-    try:
-        return len(binascii.a2b_base64(key)) == 16
-    except binascii.Error:
-        return False

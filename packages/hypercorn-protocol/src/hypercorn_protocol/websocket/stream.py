@@ -39,7 +39,6 @@ the owner stops reading. Time comes in as ``now``; :meth:`get_timer` says when
 
 from __future__ import annotations
 
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,101 +55,43 @@ from wsproto.events import (
     TextMessage,
 )
 from wsproto.extensions import Extension
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
-from hypercorn_protocol._headers import normalise_app_headers
-from hypercorn_protocol._scope import Address, decode_path
-from hypercorn_protocol.errors import UnexpectedMessageError, WebSocketClosedError
-from hypercorn_protocol.typing import ASGIScope, Headers, Message
+from hypercorn_protocol.errors import (
+    InvalidMessageError,
+    UnexpectedMessageError,
+    WebSocketClosedError,
+)
+from hypercorn_protocol.headers import normalise_app_headers
+from hypercorn_protocol.settings import WebSocketSettings
+from hypercorn_protocol.typing import Headers, Message
+from hypercorn_protocol.websocket.deflate import BoundedDeflate
+from hypercorn_protocol.websocket.handshake import HandshakeOffer
 
-WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.4"}
 ABNORMAL_CLOSURE = 1006
 #: How long the server waits for the peer's close frame after sending its own.
 CLOSE_TIMEOUT = 5.0
 
 
-# ---------------------------------------------------------------------- handshake
-@dataclass(frozen=True, slots=True)
-class HandshakeOffer:
-    """What the client asked for in its opening request."""
-
-    subprotocols: list[str]
-    extensions: list[str]  # one entry per offered extension, parameters included
-
-    @classmethod
-    def from_headers(cls, headers: Headers) -> HandshakeOffer:
-        subprotocols: list[str] = []
-        extensions: list[str] = []
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"sec-websocket-protocol":
-                subprotocols.extend(_split_comma(value))
-            elif lower == b"sec-websocket-extensions":
-                extensions.extend(_split_comma(value))
-        return cls(subprotocols, extensions)
-
-
-def _split_comma(value: bytes) -> list[str]:
-    return [item for part in value.decode("latin-1").split(",") if (item := part.strip())]
-
-
-def websocket_scope(
-    *,
-    http_version: str,
-    scheme: str,
-    raw_path: bytes,
-    query_string: bytes,
-    root_path: str,
-    headers: Headers,
-    client: Address,
-    server: Address,
-    subprotocols: list[str],
-    state: dict[str, Any] | None,
-) -> ASGIScope:
-    """The ASGI ``websocket`` scope; ``scheme`` is ``ws`` or ``wss``."""
-    scope: ASGIScope = {
-        "type": "websocket",
-        "asgi": dict(WEBSOCKET_ASGI),
-        "http_version": http_version,
-        "scheme": scheme,
-        "path": decode_path(raw_path),
-        "raw_path": raw_path,
-        "query_string": query_string,
-        "root_path": root_path,
-        "headers": headers,
-        "client": client,
-        "server": server,
-        "subprotocols": subprotocols,
-        "extensions": {"websocket.http.response": {}},
-    }
-    if state is not None:
-        scope["state"] = dict(state)
-    return scope
-
-
 @dataclass(frozen=True, slots=True)
 class WebSocketOptions:
-    """The settings one WebSocket runs with."""
+    """The settings one WebSocket runs with (see :meth:`from_settings`)."""
 
-    max_message_size: int = 16 * 1024 * 1024
-    ping_interval: float | None = None
-    pong_timeout: float | None = 20.0
-    compression: bool = True
-    max_queue: int = 10
+    max_message_size: int
+    ping_interval: float | None
+    pong_timeout: float | None
+    compression: bool
+    max_queue: int
     close_timeout: float = CLOSE_TIMEOUT
 
     @classmethod
-    def from_settings(cls, settings: object) -> WebSocketOptions:
-        """Read the ``websocket_*`` options; a settings object without them gets defaults."""
-        default = cls()
+    def from_settings(cls, settings: WebSocketSettings) -> WebSocketOptions:
+        """Read the ``websocket_*`` settings (and ``max_app_queue_size``)."""
         return cls(
-            max_message_size=getattr(
-                settings, "websocket_max_message_size", default.max_message_size
-            ),
-            ping_interval=getattr(settings, "websocket_ping_interval", default.ping_interval),
-            pong_timeout=getattr(settings, "websocket_pong_timeout", default.pong_timeout),
-            compression=getattr(settings, "websocket_compression", default.compression),
-            max_queue=max(getattr(settings, "max_app_queue_size", default.max_queue), 1),
+            max_message_size=settings.websocket_max_message_size,
+            ping_interval=settings.websocket_ping_interval,
+            pong_timeout=settings.websocket_pong_timeout,
+            compression=settings.websocket_compression,
+            max_queue=max(settings.max_app_queue_size, 1),
         )
 
 
@@ -187,196 +128,6 @@ Reply = AcceptReply | ResponseStart | ResponseBody | AbortReply
 _NO_REPLY: tuple[Reply, ...] = ()
 _FORBIDDEN = (ResponseStart(403, [(b"content-length", b"0")]), ResponseBody(b"", False))
 _SERVER_ERROR = (ResponseStart(500, [(b"content-length", b"0")]), ResponseBody(b"", False))
-
-
-# ------------------------------------------------------------- permessage-deflate
-_DEFLATE_PARAMS = frozenset(
-    {
-        "server_no_context_takeover",
-        "client_no_context_takeover",
-        "server_max_window_bits",
-        "client_max_window_bits",
-    }
-)
-
-
-_SERVER_WINDOW_BITS = 12
-
-
-class BoundedDeflate(Extension):
-    """permessage-deflate (RFC 7692), server side, that never inflates past a limit.
-
-    wsproto's own extension inflates each chunk whole, so a small compressed frame
-    can allocate gigabytes before any size check runs. Here every ``decompress``
-    gets ``max_length`` = what is left of the message's allowance plus one byte; on
-    overflow :attr:`overflowed` is set and the rest of the message is skipped
-    unread. (Skipped, not failed: the frame parser must stay usable so that the
-    peer's reply to our 1009 close can still be read.)
-    """
-
-    name = "permessage-deflate"
-
-    def __init__(self, max_message_size: int) -> None:
-        self._limit = max_message_size
-        self._enabled = False
-        self.server_no_context_takeover = False
-        self.client_no_context_takeover = False
-        self.server_max_window_bits = 15
-        self._inflater: Any = None  # zlib._Decompress, private in typeshed
-        self._deflater: Any = None
-        self._message_compressed = False
-        self._frame_compressed = False
-        self._text = False
-        self._inflated = 0
-        self._tail = b""  # last bytes handed on, to repair a text message cut short
-        self.overflowed = False
-
-    def enabled(self) -> bool:
-        return self._enabled
-
-    def offer(self) -> bool:
-        return False  # a server never offers
-
-    def negotiate(self, offer: str) -> str | None:
-        """The ``sec-websocket-extensions`` response value for ``offer``, or None to decline."""
-        name, *params = (part.strip() for part in offer.split(";"))
-        if name.lower() != self.name:
-            return None
-        seen: set[str] = set()
-        response = [self.name]
-        for param in params:
-            key, _, value = param.partition("=")
-            key = key.strip().lower()
-            value = value.strip().strip('"')
-            if key not in _DEFLATE_PARAMS or key in seen:
-                return None  # RFC 7692 section 5: decline offers we do not understand
-            seen.add(key)
-            if key.endswith("no_context_takeover"):
-                if value:
-                    return None
-                setattr(self, key, True)
-                response.append(key)
-            elif key == "server_max_window_bits":
-                # zlib cannot deflate with an 8-bit window: decline such offers.
-                if not value.isdigit() or not 9 <= int(value) <= 15:
-                    return None
-                self.server_max_window_bits = int(value)
-                response.append(f"{key}={value}")
-            elif value and (not value.isdigit() or not 8 <= int(value) <= 15):
-                return None  # client_max_window_bits: inflating with 15 bits reads any window
-        self._enabled = True
-        return "; ".join(response)
-
-    # inbound
-    def frame_inbound_header(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        payload_length: int,
-    ) -> CloseReason | RsvBits:
-        if rsv.rsv1 and (opcode.iscontrol() or opcode is Opcode.CONTINUATION):
-            return CloseReason.PROTOCOL_ERROR
-        self._frame_compressed = False
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            self._message_compressed = rsv.rsv1
-            self._text = opcode is Opcode.TEXT
-            self._inflated = 0
-            self._tail = b""
-        if not opcode.iscontrol():
-            self._frame_compressed = self._message_compressed
-        return RsvBits(True, False, False)
-
-    def frame_inbound_payload_data(
-        self, proto: FrameDecoder | FrameProtocol, data: bytes
-    ) -> bytes | CloseReason:
-        if not self._frame_compressed:
-            return data
-        if self.overflowed:
-            return b""
-        return self._inflate(data)
-
-    def frame_inbound_complete(
-        self, proto: FrameDecoder | FrameProtocol, fin: bool
-    ) -> bytes | CloseReason | None:
-        if not fin or not self._frame_compressed:
-            return None
-        self._message_compressed = False
-        if self.overflowed:
-            return _complete_utf8(self._tail) if self._text else None
-        result = self._inflate(b"\x00\x00\xff\xff")
-        if self.client_no_context_takeover:
-            self._inflater = None
-        return result
-
-    def _inflate(self, data: bytes) -> bytes | CloseReason:
-        if self._inflater is None:
-            self._inflater = zlib.decompressobj(-15)
-        room = self._limit - self._inflated
-        try:
-            out: bytes = self._inflater.decompress(data, room + 1)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        self._inflated += len(out)
-        if self._text:
-            self._tail = out[-3:] if len(out) >= 3 else (self._tail + out)[-3:]
-        if len(out) > room:
-            # Over the limit (or more output pending): stop inflating for good.
-            self.overflowed = True
-            self._inflater = None
-            if self._text:
-                out += _complete_utf8(self._tail)
-                self._tail = b""
-        return out
-
-    # outbound
-    def frame_outbound(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        data: bytes,
-        fin: bool,
-    ) -> tuple[RsvBits, bytes]:
-        if opcode.iscontrol():
-            return rsv, data
-        if opcode is not Opcode.CONTINUATION:
-            rsv = RsvBits(True, rsv.rsv2, rsv.rsv3)
-        if self._deflater is None:
-            # A 4 KiB window and memLevel 5 keep the compressor near 32 KiB per
-            # connection instead of about 260 KiB. Any inflater reads a smaller window
-            # than it allows, so this needs no negotiation.
-            bits = min(self.server_max_window_bits, _SERVER_WINDOW_BITS)
-            self._deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits, 5)
-        data = self._deflater.compress(data)
-        if fin:
-            data += self._deflater.flush(zlib.Z_SYNC_FLUSH)
-            data = data[:-4]  # RFC 7692 7.2.1: drop the 00 00 ff ff tail
-            if self.server_no_context_takeover:
-                self._deflater = None
-        return rsv, data
-
-
-def _complete_utf8(tail: bytes) -> bytes:
-    """Bytes that finish a UTF-8 sequence left open at the end of ``tail``.
-
-    A text message cut at the size limit may stop inside a character; wsproto's
-    UTF-8 check would then fail the whole connection (and lose the peer's close
-    reply), so the cut is patched into a valid character. Its content is never
-    delivered: the message is refused with 1009.
-    """
-    for index in range(len(tail) - 1, -1, -1):
-        lead = tail[index]
-        if lead & 0xC0 == 0x80:
-            continue  # a continuation byte: keep looking for the lead byte
-        need = 2 if 0xC0 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if lead >= 0xF0 else 1
-        have = len(tail) - index
-        if have >= need:
-            return b""
-        # E0 and F0 restrict the first continuation byte (no overlong forms).
-        first = {0xE0: 0xA0, 0xF0: 0x90}.get(lead, 0x80) if have == 1 else 0x80
-        return bytes([first]) + b"\x80" * (need - have - 1)
-    return b""
 
 
 # ---------------------------------------------------------------------- the stream
@@ -510,8 +261,8 @@ class WebSocket:
         Raises:
             UnexpectedMessageError: the message is not valid in the current state.
             WebSocketClosedError: data or an accept sent after the WebSocket closed.
-            ValueError: a subprotocol the client did not offer, a forbidden or
-                malformed header, an invalid status or close code.
+            InvalidMessageError: (a ValueError) a subprotocol the client did not
+                offer, a forbidden or malformed header, an invalid status or close code.
         """
         self._now = now
         kind = message["type"]
@@ -524,7 +275,7 @@ class WebSocket:
                 code = message.get("code")
                 code = 1000 if code is None else int(code)
                 if not 1000 <= code <= 4999:
-                    raise ValueError(f"Invalid WebSocket close code {code}")
+                    raise InvalidMessageError(f"Invalid WebSocket close code {code}")
                 self._start_close(code, message.get("reason") or "")
                 return _NO_REPLY
         elif state is WebSocketState.HANDSHAKE:
@@ -537,7 +288,7 @@ class WebSocket:
             if kind == "websocket.http.response.start":
                 status = int(message["status"])
                 if not 200 <= status <= 999:
-                    raise ValueError(f"Invalid response status {status}")
+                    raise InvalidMessageError(f"Invalid response status {status}")
                 headers = normalise_app_headers(message.get("headers", ()))
                 self.state = WebSocketState.RESPONDING
                 return (ResponseStart(status, headers),)
@@ -616,11 +367,11 @@ class WebSocket:
     def _accept(self, message: Message) -> tuple[Reply, ...]:
         subprotocol = message.get("subprotocol")
         if subprotocol is not None and subprotocol not in self.offer.subprotocols:
-            raise ValueError(f"Subprotocol {subprotocol!r} was not offered by the client")
+            raise InvalidMessageError(f"Subprotocol {subprotocol!r} was not offered by the client")
         app_headers = normalise_app_headers(message.get("headers") or ())
         for name, _ in app_headers:
             if name.lower().startswith(b"sec-websocket-"):
-                raise ValueError(f"The {name!r} header is set by the server")
+                raise InvalidMessageError(f"The {name!r} header is set by the server")
         headers: Headers = []
         if subprotocol is not None:
             headers.append((b"sec-websocket-protocol", subprotocol.encode("ascii")))
@@ -656,7 +407,7 @@ class WebSocket:
             return
         text = message.get("text")
         if text is None:
-            raise ValueError("websocket.send needs 'bytes' or 'text'")
+            raise InvalidMessageError("websocket.send needs 'bytes' or 'text'")
         self._out.append(conn.send(TextMessage(data=str(text))))
 
     def _process(self) -> None:
@@ -675,16 +426,15 @@ class WebSocket:
             if event is None:
                 self._frames = None
                 return
-            kind = type(event)
-            if kind is TextMessage or kind is BytesMessage:
-                self._data(event)  # type: ignore[arg-type]
-            elif kind is Ping:
+            if type(event) is TextMessage or type(event) is BytesMessage:
+                self._data(event)
+            elif type(event) is Ping:
                 if conn.state is ConnectionState.OPEN:
-                    self._out.append(conn.send(event.response()))  # type: ignore[attr-defined]
-            elif kind is Pong:
+                    self._out.append(conn.send(event.response()))
+            elif type(event) is Pong:
                 self._pong_deadline = None
-            elif kind is CloseConnection:
-                self._peer_close(event)  # type: ignore[arg-type]
+            elif type(event) is CloseConnection:
+                self._peer_close(event)
 
     def _data(self, event: TextMessage | BytesMessage) -> None:
         if self.state is not WebSocketState.OPEN:
@@ -772,14 +522,10 @@ class WebSocket:
 __all__ = [
     "AbortReply",
     "AcceptReply",
-    "BoundedDeflate",
-    "HandshakeOffer",
     "Reply",
     "ResponseBody",
     "ResponseStart",
     "WebSocket",
-    "WebSocketClosedError",
     "WebSocketOptions",
     "WebSocketState",
-    "websocket_scope",
 ]

@@ -1,28 +1,21 @@
-"""Header helpers shared by the HTTP versions: Date caching, Server/Alt-Svc, validation."""
+"""Header helpers shared by the HTTP versions: lookup, Date caching, Server/Alt-Svc,
+validation of what an app sends."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from time import gmtime
-from typing import Protocol
+from typing import Any
 
+from hypercorn_protocol.errors import InvalidMessageError
+from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import Headers
 
 # RFC 9110 token and field-value rules: anything else would let an app inject
 # extra headers or split the response.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*|")
-
-
-class HeaderSettings(Protocol):
-    """The Config attributes the default response headers depend on."""
-
-    @property
-    def include_date_header(self) -> bool: ...
-    @property
-    def include_server_header(self) -> bool: ...
-    @property
-    def alt_svc_headers(self) -> list[str]: ...
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -68,7 +61,7 @@ class DefaultHeaders:
 
     __slots__ = ("_dates", "_static", "include_date")
 
-    def __init__(self, settings: HeaderSettings, protocol: str, dates: DateCache) -> None:
+    def __init__(self, settings: ProtocolSettings, protocol: str, dates: DateCache) -> None:
         static: Headers = []
         if settings.include_server_header:
             static.append((b"server", b"hypercorn-" + protocol.encode("ascii")))
@@ -84,27 +77,37 @@ class DefaultHeaders:
         return list(self._static)
 
 
-def normalise_app_headers(raw: object) -> Headers:
+def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The value of the first ``name`` field (give ``name`` as the headers spell it), or None."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def tokens(value: bytes) -> list[bytes]:
+    """The comma-separated tokens of a field value, lower-cased (``Connection``, ``Upgrade``)."""
+    return [token.strip() for token in value.lower().split(b",")]
+
+
+def normalise_app_headers(raw: Iterable[Any]) -> Headers:
     """Validate the headers an app sent; names keep the app's casing, values are stripped.
 
     Raises:
-        TypeError / ValueError: the app sent something that is not a valid header.
+        TypeError: a header that is not a pair of bytes-like objects.
+        InvalidMessageError: (a ValueError) a name or value the RFC 9110 grammar refuses.
     """
     headers: Headers = []
-    for item in raw:  # type: ignore[attr-defined]
+    for item in raw:
         name, value = item
         name = bytes(name)
         value = bytes(value).strip()
         if _TOKEN.fullmatch(name) is None:
-            raise ValueError(f"Invalid header name {name!r}")
+            raise InvalidMessageError(f"Invalid header name {name!r}")
         if _FIELD_VALUE.fullmatch(value) is None:
-            raise ValueError(f"Invalid header value {value!r} for {name!r}")
+            raise InvalidMessageError(f"Invalid header value {value!r} for {name!r}")
         headers.append((name, value))
     return headers
-
-
-def is_valid_token(value: bytes) -> bool:
-    return _TOKEN.fullmatch(value) is not None
 
 
 def body_allowed(method: bytes, status: int) -> bool:

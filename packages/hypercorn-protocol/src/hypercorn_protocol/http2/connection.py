@@ -3,20 +3,22 @@
 Theory of operation
 -------------------
 h2 parses frames and keeps the RFC 9113 state machines; this module maps its events
-to ASGI streams and schedules what goes out.
+onto the shared stream model (:class:`~hypercorn_protocol.asgi.stream.StreamConnection`,
+which knows the ASGI rules) and schedules what goes out.
 
-* Inbound: ``RequestReceived`` starts an app (:class:`StartApp`); ``DataReceived``
-  becomes ``http.request`` messages. Flow-control window is given back only when
-  the app *takes* a message (``app_consumed``), so a slow app throttles its own
-  stream, not the others and not the connection.
+* Inbound: ``RequestReceived`` opens a stream; ``DataReceived`` becomes
+  ``http.request`` messages. Flow-control window is given back only when the app
+  *takes* a message (``_release_window``), so a slow app throttles its own stream,
+  not the others and not the connection.
 * Outbound: each stream has a byte buffer. ``_flush`` walks the streams that have
-  data round-robin, one frame each per turn, as far as the connection and stream
-  windows allow. An app whose buffer is above ``_HIGH_WATER`` is told to wait
-  (``app_send`` returns False) until :class:`StreamWritable`.
+  data round-robin (or by priority, :mod:`~hypercorn_protocol.http2.scheduling`),
+  one frame each per turn, as far as the connection and stream windows allow. An
+  app whose buffer is above ``_HIGH_WATER`` is told to wait (``app_send`` returns
+  False) until :class:`StreamWritable`.
 * A stream ends when its response is fully flushed (END_STREAM) or when either side
-  resets it; the app then gets ``http.disconnect`` exactly once. Every lookup is by
-  ``dict.get``: frames for streams already gone are h2's business (it answers with
-  RST_STREAM), never a crash of the connection.
+  resets it (``_finish_stream``). Every lookup is by ``dict.get``: frames for streams
+  already gone are h2's business (it answers with RST_STREAM), never a crash of the
+  connection. An app that fails mid-body has its stream reset (INTERNAL_ERROR).
 * Protocol errors close the connection with GOAWAY carrying h2's error code.
   ``keep_alive_max_requests`` bounds the streams one connection may open (HTTP/2
   rapid reset, CVE-2023-44487), and so does a reset-rate budget.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import h2.config
@@ -39,8 +42,18 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from hypercorn_protocol import _hpack as hpack
-from hypercorn_protocol._h2_fields import (
+from hypercorn_protocol.asgi.scope import split_target
+from hypercorn_protocol.asgi.stream import (
+    ConnectionContext,
+    ResponseState,
+    Stream,
+    StreamConnection,
+)
+from hypercorn_protocol.errors import InvalidMessageError, RemoteProtocolError
+from hypercorn_protocol.events import Event, StartApp, StreamWritable
+from hypercorn_protocol.headers import header_value, normalise_app_headers
+from hypercorn_protocol.http2 import hpack
+from hypercorn_protocol.http2.fields import (
     CONNECTION_SPECIFIC,
     FieldCache,
     MalformedRequest,
@@ -48,97 +61,58 @@ from hypercorn_protocol._h2_fields import (
     has_pseudo_field,
     request_head,
 )
-from hypercorn_protocol._headers import DateCache, DefaultHeaders, normalise_app_headers
-from hypercorn_protocol._scope import Address, http_scope, split_target
-from hypercorn_protocol._ws import (
-    AbortReply,
-    AcceptReply,
-    HandshakeOffer,
-    Reply,
-    ResponseStart,
-    WebSocket,
-    WebSocketOptions,
-    websocket_scope,
+from hypercorn_protocol.http2.scheduling import (
+    DEFAULT_URGENCY,
+    PRIORITY_UPDATE,
+    apply_priority,
+    priority_order,
+    priority_update,
 )
-from hypercorn_protocol.errors import RemoteProtocolError, UnexpectedMessageError
-from hypercorn_protocol.events import (
-    AppMessage,
-    CloseConnection,
-    Event,
-    PauseReading,
-    RequestCompleted,
-    ResponseSummary,
-    ResumeReading,
-    StartApp,
-    StreamWritable,
-)
-from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
+from hypercorn_protocol.websocket.stream import Reply, WebSocket
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HIGH_WATER = 64 * 1024
-_DISCONNECT: Message = {"type": "http.disconnect"}
 _PUSH_PATH = re.compile(rb"/[\x21-\x7e]*")
 # A client that resets more streams than this within _RESET_WINDOW seconds is
 # flooding (rapid reset); it is sent GOAWAY ENHANCE_YOUR_CALM.
 _RESET_BUDGET = 200
 _RESET_WINDOW = 10.0
 _FIELD_CACHE_LIMIT = 512
-_UNSEEN = object()
+_UNSEEN: tuple[bytes, bytes] = (b"\x00unseen", b"")  # a marker, compared by identity
+_NONE = ResponseState.NONE
+_STARTED = ResponseState.STARTED
+_BODY = ResponseState.BODY
+_DONE = ResponseState.DONE
+_OPEN_HEAD: Message = {"body": b"", "more_body": True}
+_CLOSED = (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError)
 
 
-class _H2Stream:
+class H2Stream(Stream):
+    """A stream of the shared model, plus its HTTP/2 send buffer and flow accounting."""
+
     __slots__ = (
-        "app_finished",
-        "body_bytes",
-        "closed",
-        "disconnected",
         "end_pending",
-        "headers",
         "incremental",
-        "method",
         "outbound",
         "pending_acks",
-        "request_complete",
-        "response",
-        "scope",
         "stalled_since",
-        "start",
-        "status",
-        "stream_id",
-        "trailers",
-        "trailers_allowed",
         "trailers_ready",
         "urgency",
         "waiting",
-        "ws",
         "ws_held",
     )
 
-    def __init__(self, stream_id: int, scope: ASGIScope, method: str, start: float) -> None:
-        self.stream_id = stream_id
-        self.scope = scope
-        self.method = method
-        self.start = start
-        self.status = 0
-        self.headers: Headers = []
-        self.response = "none"  # none -> started -> body -> done
+    def __init__(self, stream_id: int, scope: ASGIScope, method: bytes, start: float) -> None:
+        super().__init__(stream_id, scope, method, start)
         self.outbound = bytearray()
         self.end_pending = False
-        self.trailers: Headers | None = None
-        self.trailers_allowed = False
         self.trailers_ready = False
-        self.pending_acks: deque[int] = deque()
-        self.body_bytes = 0
-        self.request_complete = False
-        self.disconnected = False
-        self.app_finished = False
-        self.closed = False
+        self.pending_acks: deque[int] = deque()  # the flow size of each queued message
         self.waiting = False
         self.stalled_since: float | None = None  # waiting on a zero window since then
-        self.urgency = 3  # RFC 9218 defaults
+        self.urgency = DEFAULT_URGENCY  # RFC 9218 defaults
         self.incremental = False
-        self.ws: WebSocket | None = None  # RFC 8441 WebSocket carried by this stream
         self.ws_held = 0  # DATA bytes whose window is held back while the app is behind
 
 
@@ -177,45 +151,35 @@ class _H2(h2.connection.H2Connection):
             self._counted = False
 
 
-class HTTP2Connection:
+class HTTP2Connection(StreamConnection[H2Stream]):
     """The HTTP/2 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
+
+    extensions = frozenset(
+        {"http.response.early_hint", "http.response.push", "http.response.trailers"}
+    )
+    flow_controlled = True
 
     def __init__(
         self,
-        settings: ProtocolSettings,
-        *,
-        client: Address,
-        server: Address,
-        scheme: str,
+        context: ConnectionContext,
         now: float,
-        state: dict[str, Any] | None = None,
-        dates: DateCache | None = None,
+        *,
         upgrade: tuple[Headers, bytes] | None = None,
         output_prefix: bytes = b"",
         pending_events: list[Event] | None = None,
     ) -> None:
-        self._settings = settings
-        self._client = client
-        self._server = server
-        self._scheme = scheme
-        self._lifespan_state = state
-        self._default_headers = DefaultHeaders(settings, "h2", dates or DateCache())
+        events = deque(pending_events or ())
+        super().__init__(context, "h2", events, [output_prefix] if output_prefix else [])
+        settings = context.settings
+        self._scheme = context.scopes.scheme
         self._server_names = {name.encode("latin-1") for name in settings.server_names}
-        self._max_queue = max(settings.max_app_queue_size, 1)
         self._max_requests = settings.keep_alive_max_requests
         self._keep_alive_timeout = settings.keep_alive_timeout
-        self._stall_timeout: float | None = getattr(settings, "h2_stall_timeout", 60.0)
-        self._events: deque[Event] = deque(pending_events or ())
-        self._out: list[bytes] = [output_prefix] if output_prefix else []
-        self._streams: dict[int, _H2Stream] = {}
+        self._stall_timeout = settings.h2_stall_timeout
         self._sending: deque[int] = deque()  # streams with buffered output, round-robin
-        self._requests = 0
         self._resets: deque[float] = deque()
         self._idle_since = now
-        self._closed = False
         self._shutting_down = False
-        self._reading_paused = False
-        self._paused_by: set[int] = set()
         # RFC 9218: once the client sends any priority signal, sending follows
         # urgency; until then streams share the connection round-robin.
         self._prioritized = False
@@ -223,11 +187,11 @@ class HTTP2Connection:
         self._known_fields = FieldCache()  # request fields validated on this connection
         # app response fields -> as sent (None: dropped), so each is checked once
         self._app_fields: dict[tuple[bytes, bytes], tuple[bytes, bytes] | None] = {}
+        self._app_headers = self._response_headers
 
         # Header blocks are validated here, in one pass each way: inbound by
-        # _h2_fields (a malformed request costs its stream, not the connection),
-        # outbound by _response_headers. h2's generator chains cost a fifth of a
-        # request.
+        # http2.fields (a malformed request costs its stream, not the connection),
+        # outbound by _response_headers. h2's generator chains cost a fifth of a request.
         config = h2.config.H2Configuration(
             client_side=False,
             header_encoding=None,
@@ -237,25 +201,26 @@ class HTTP2Connection:
             normalize_outbound_headers=False,
         )
         conn = _H2(config)
-        max_frame = getattr(settings, "h2_max_inbound_frame_size", 16384)
-        max_header_list = getattr(settings, "h2_max_header_list_size", 65536)
+        max_frame = settings.h2_max_inbound_frame_size
+        max_header_list = settings.h2_max_header_list_size
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: getattr(
-                    settings, "h2_max_concurrent_streams", 100
-                ),
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: settings.h2_max_concurrent_streams,
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list,
                 h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
                 h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
-        conn.encoder = hpack.Encoder()  # type: ignore[assignment]  # h2's interface, faster
-        conn.decoder = hpack.Decoder()  # type: ignore[assignment]
+        # h2's interface, faster; h2 types these attributes as its own (hpack's) classes
+        encoder = hpack.Encoder()
+        decoder = hpack.Decoder()
+        conn.encoder = encoder  # type: ignore[assignment]
+        conn.decoder = decoder  # type: ignore[assignment]
         # h2 derives these from its settings only when a change is acknowledged,
         # which initial values never are; set them so the advertised limits hold.
         conn.max_inbound_frame_size = max_frame
-        conn.decoder.max_header_list_size = max_header_list
+        decoder.max_header_list_size = max_header_list
         self._h2 = conn
         if upgrade is None:
             conn.initiate_connection()
@@ -269,9 +234,6 @@ class HTTP2Connection:
             self._start_upgraded_stream(upgrade[0], now)
 
     # ------------------------------------------------------------------ outputs
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
     def data_to_send(self) -> bytes:
         # Frames h2 queued since the last _flush go after the ones already collected.
         pending = self._h2.data_to_send()
@@ -289,9 +251,8 @@ class HTTP2Connection:
         if not self._streams:
             return self._idle_since + self._keep_alive_timeout
         deadline: float | None = None
-        for stream in self._ws_streams():
-            assert stream.ws is not None
-            timer = stream.ws.get_timer()
+        for ws in self._websockets():
+            timer = ws.get_timer()
             if timer is not None and (deadline is None or timer < deadline):
                 deadline = timer
         if self._stall_timeout is not None:
@@ -303,16 +264,8 @@ class HTTP2Connection:
                         deadline = timer
         return deadline
 
-    def _ws_streams(self) -> list[_H2Stream]:
-        return [stream for stream in self._streams.values() if stream.ws is not None]
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def idle(self) -> bool:
-        return not self._streams
+    def _websockets(self) -> list[WebSocket]:
+        return [stream.ws for stream in self._streams.values() if stream.ws is not None]
 
     # ------------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
@@ -339,12 +292,13 @@ class HTTP2Connection:
                 self._goaway(h2.errors.ErrorCodes.NO_ERROR)
                 self._close()
             return
-        for stream in self._ws_streams():
-            assert stream.ws is not None
-            timer = stream.ws.get_timer()
-            if timer is not None and now >= timer:
-                stream.ws.handle_timer(now)
-                self._ws_flush(stream, now)
+        for stream in list(self._streams.values()):
+            ws = stream.ws
+            if ws is not None:
+                timer = ws.get_timer()
+                if timer is not None and now >= timer:
+                    ws.handle_timer(now)
+                    self._ws_flush(stream, now)
         if self._stall_timeout is not None:
             for stream_id in list(self._sending):
                 sending = self._streams.get(stream_id)
@@ -365,10 +319,10 @@ class HTTP2Connection:
             self._goaway(h2.errors.ErrorCodes.NO_ERROR)
             self._close()
             return
-        for stream in self._ws_streams():
-            assert stream.ws is not None
-            stream.ws.start_shutdown(now)
-            self._ws_flush(stream, now)
+        for stream in list(self._streams.values()):
+            if stream.ws is not None:
+                stream.ws.start_shutdown(now)
+                self._ws_flush(stream, now)
         # No GOAWAY yet: h2 and httpcore clients stop reading at the first one, so the
         # open streams would lose their responses. New streams are refused meanwhile
         # (REFUSED_STREAM: safe to retry), and the one GOAWAY goes out as the last
@@ -379,143 +333,29 @@ class HTTP2Connection:
         self._connection_gone()
         self._closed = True
 
-    def app_consumed(self, stream_id: int) -> None:
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return
-        if stream.ws is not None:
-            stream.ws.app_consumed()
-            self._ws_release_window(stream)
-            return
-        if stream.pending_acks:
-            size = stream.pending_acks.popleft()
-            if size and not stream.closed and not self._closed:
-                try:
-                    self._h2.acknowledge_received_data(size, stream_id)
-                except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-                    pass
-                self._out.append(self._h2.data_to_send())
-        if stream_id in self._paused_by and len(stream.pending_acks) < self._max_queue:
-            self._paused_by.discard(stream_id)
-            self._maybe_resume()
-
-    def app_receive_waiting(self, stream_id: int, now: float) -> None:
-        return None
-
-    def app_send(self, stream_id: int, message: Message, now: float) -> bool:
-        stream = self._streams.get(stream_id)
-        if stream is None or stream.closed or self._closed:
-            return True
-        if stream.ws is not None:
-            self._ws_replies(stream, stream.ws.app_send(message, now), now)
-            return True
-        kind = message["type"]
-        if kind == "http.response.body":
-            if stream.response == "started":
-                self._send_head(stream, message, now)
-            elif stream.response != "body":
-                raise UnexpectedMessageError(stream.response, kind)
-            body = message.get("body", b"")
-            if body and stream.method != "HEAD" and stream.status not in (204, 304):
-                stream.outbound += body
-                stream.body_bytes += len(body)
-            if not message.get("more_body", False):
-                stream.response = "done"
-                stream.end_pending = True
-            self._schedule(stream)
-            self._flush(now)
-            if stream_id not in self._streams:  # fully sent, or reset meanwhile
-                return True
-            stream.waiting = len(stream.outbound) > _HIGH_WATER
-            return not stream.waiting
-        if kind == "http.response.start" and stream.response == "none":
-            status = int(message["status"])
-            if not 200 <= status <= 999:
-                raise ValueError(f"Invalid response status {status}")
-            stream.status = status
-            stream.headers = self._response_headers(message.get("headers", ()))
-            stream.response = "started"
-            if message.get("trailers", False) and stream.trailers_allowed:
-                stream.trailers = []
-            return True
-        if kind == "http.response.trailers":
-            if stream.response not in ("body", "done"):
-                raise UnexpectedMessageError(stream.response, kind)
-            if not stream.trailers_allowed:
-                # no te: trailers in the request: dropped; the body ended without them
-                return True
-            trailers = self._response_headers(message.get("headers", ()))
-            stream.trailers = (stream.trailers or []) + trailers
-            if not message.get("more_trailers", False):
-                stream.trailers_ready = True
-                self._schedule(stream)
-                self._flush(now)
-            return True
-        if kind == "http.response.early_hint" and stream.response == "none":
-            links = message.get("links", [])
-            headers = [
-                (b":status", b"103"),
-                *normalise_app_headers((b"link", bytes(link)) for link in links),
-            ]
-            try:
-                self._h2.send_headers(stream_id, headers)
-            except h2.exceptions.ProtocolError:
-                return True
-            self._out.append(self._h2.data_to_send())
-            return True
-        if kind == "http.response.push":
-            self._push(stream, message, now)
-            return True
-        raise UnexpectedMessageError(stream.response, kind)
-
-    def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None:
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return
-        stream.app_finished = True
-        if stream.ws is not None:
-            if not stream.closed and not self._closed:
-                self._ws_replies(stream, stream.ws.app_finished(exc, now), now)
-            return
-        if stream.closed or self._closed or stream.response == "done":
-            return
-        if stream.response in ("none", "started"):
-            stream.status = 500
-            stream.headers = [(b"content-length", b"0")]
-            stream.response = "started"
-            self._send_head(stream, {"body": b""}, now)
-            stream.response = "done"
-            stream.end_pending = True
-            self._schedule(stream)
-            self._flush(now)
-            return
-        # Part of the body is out: reset rather than end, so the truncation shows.
-        self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)
-
     def writable(self, stream_id: int) -> bool:
         stream = self._streams.get(stream_id)
         return stream is None or not stream.waiting
 
     # -------------------------------------------------------------- h2 events
     def _handle(self, event: h2.events.Event, now: float) -> None:
-        kind = type(event)
-        if kind is h2.events.RequestReceived:
-            self._request(event, now)  # type: ignore[arg-type]
-        elif kind is h2.events.DataReceived:
-            self._data(event, now)  # type: ignore[arg-type]
-        elif kind is h2.events.StreamEnded:
-            self._end_of_body(event.stream_id, now)  # type: ignore[attr-defined]
-        elif kind is h2.events.StreamReset:
-            self._remote_reset(event.stream_id, now)  # type: ignore[attr-defined]
-        elif kind is h2.events.ConnectionTerminated:
+        if type(event) is h2.events.RequestReceived:
+            self._request(event, now)
+        elif type(event) is h2.events.DataReceived:
+            self._data(event, now)
+        elif type(event) is h2.events.StreamEnded:
+            self._end_of_body(event.stream_id, now)
+        elif type(event) is h2.events.StreamReset:
+            self._remote_reset(event.stream_id, now)
+        elif type(event) is h2.events.ConnectionTerminated:
             self._connection_gone()
             self._close()
-        elif kind is h2.events.RemoteSettingsChanged:
+        elif type(event) is h2.events.RemoteSettingsChanged:
             self._push_enabled = bool(self._h2.remote_settings.enable_push)
-        elif kind is h2.events.UnknownFrameReceived:
-            self._unknown_frame(event.frame)  # type: ignore[attr-defined]
-        elif kind is h2.events.TrailersReceived:
-            self._trailers(event, now)  # type: ignore[arg-type]
+        elif type(event) is h2.events.UnknownFrameReceived:
+            self._unknown_frame(event.frame)
+        elif type(event) is h2.events.TrailersReceived:
+            self._trailers(event, now)
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id
@@ -552,31 +392,34 @@ class HTTP2Connection:
         if scope is None:
             self._reset_id(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
-        stream = _H2Stream(stream_id, scope, scope["method"], now)
-        stream.trailers_allowed = any(
-            name == b"te" and b"trailers" in value for name, value in scope["headers"]
-        )
-        if self._server_names and _host(scope) not in self._server_names:
+        stream = H2Stream(stream_id, scope, head.method, now)
+        headers = scope["headers"]
+        if self._server_names and header_value(headers, b"host") not in self._server_names:
+            # answered here, the app never runs
             self._streams[stream_id] = stream
             stream.status = 404
             stream.headers = [(b"content-length", b"0")]
-            stream.response = "started"
+            stream.response = _STARTED
             stream.app_finished = True
-            self._send_head(stream, {"body": b""}, now)
-            stream.response = "done"
-            stream.end_pending = True
-            self._schedule(stream)
+            self._send_body(stream, {"body": b""}, now)
             return
-        self._streams[stream_id] = stream
-        priority = self._early_priorities.pop(stream_id, None) or next(
-            (value for name, value in scope["headers"] if name == b"priority"), None
-        )
+        # one pass for both fields (this runs for every request)
+        priority = None
+        for name, value in headers:
+            if name == b"te":
+                stream.trailers_allowed = stream.trailers_allowed or b"trailers" in value
+            elif name == b"priority" and priority is None:
+                priority = value
+        priority = self._early_priorities.pop(stream_id, None) or priority
         if priority is not None:
-            self._apply_priority(stream, priority)
-        self._events.append(StartApp(stream_id, scope))
+            self._prioritized = True
+            apply_priority(stream, priority)
+        self._streams[stream_id] = stream
+        self._events.append(StartApp(stream_id, scope))  # _open, inline: per request
         if event.stream_ended:
             stream.request_complete = True
-            self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+            stream.pending_acks.append(0)
+            self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False})
 
     def _scope(self, head: RequestHead) -> ASGIScope | None:
         headers = head.scope_headers()
@@ -589,18 +432,8 @@ class HTTP2Connection:
         extensions: dict[str, Any] = {"http.response.early_hint": {}, "http.response.trailers": {}}
         if self._push_enabled:
             extensions["http.response.push"] = {}
-        return http_scope(
-            http_version="2",
-            method=head.method.decode("ascii"),
-            scheme=self._scheme,
-            raw_path=raw_path,
-            query_string=query,
-            root_path=self._settings.root_path,
-            headers=headers,
-            client=self._client,
-            server=self._server,
-            state=self._lifespan_state,
-            extensions=extensions,
+        return self._scopes.http(
+            "2", head.method.decode("ascii"), raw_path, query, headers, extensions
         )
 
     def _start_upgraded_stream(self, request: Headers, now: float) -> None:
@@ -620,11 +453,11 @@ class HTTP2Connection:
         if scope is None:
             self._reset_id(1, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
-        stream = _H2Stream(1, scope, scope["method"], now)
+        stream = H2Stream(1, scope, head.method, now)
         stream.request_complete = True
-        self._streams[1] = stream
-        self._events.append(StartApp(1, scope))
-        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+        self._open(stream)
+        stream.pending_acks.append(0)
+        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False})
 
     def _data(self, event: h2.events.DataReceived, now: float) -> None:
         stream = self._streams.get(event.stream_id)
@@ -635,21 +468,20 @@ class HTTP2Connection:
             self._ws_flush(stream, now)
             self._ws_release_window(stream)
             return
-        if stream is None or stream.closed or stream.response == "done":
+        if stream is None or stream.closed or stream.response is _DONE:
             # Nobody will consume it: give the window back at once.
             if size and not self._closed:
                 try:
                     self._h2.acknowledge_received_data(size, event.stream_id)
-                except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                except _CLOSED:
                     pass
             return
         more = not event.stream_ended
         if not more:
             stream.request_complete = True
+        stream.pending_acks.append(size)
         self._deliver(
-            stream,
-            {"type": "http.request", "body": bytes(event.data or b""), "more_body": more},
-            size,
+            stream, {"type": "http.request", "body": bytes(event.data or b""), "more_body": more}
         )
 
     def _end_of_body(self, stream_id: int, now: float) -> None:
@@ -661,7 +493,8 @@ class HTTP2Connection:
         if stream is None or stream.request_complete:
             return
         stream.request_complete = True
-        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False}, 0)
+        stream.pending_acks.append(0)
+        self._deliver(stream, {"type": "http.request", "body": b"", "more_body": False})
 
     def _trailers(self, event: h2.events.TrailersReceived, now: float) -> None:
         # ASGI has no request trailers: they are checked, then only end the body.
@@ -675,21 +508,15 @@ class HTTP2Connection:
         if event.stream_ended:
             self._end_of_body(event.stream_id, now)
 
-    def _deliver(self, stream: _H2Stream, message: Message, flow_size: int) -> None:
-        self._events.append(AppMessage(stream.stream_id, message))
-        stream.pending_acks.append(flow_size)
-        if len(stream.pending_acks) >= self._max_queue and stream.stream_id not in self._paused_by:
-            # Only this stream's window stays shut; reading pauses just to bound
-            # the frames h2 would otherwise keep decoding for it.
-            self._paused_by.add(stream.stream_id)
-            if not self._reading_paused:
-                self._reading_paused = True
-                self._events.append(PauseReading())
-
-    def _maybe_resume(self) -> None:
-        if self._reading_paused and not self._paused_by:
-            self._reading_paused = False
-            self._events.append(ResumeReading())
+    def _release_window(self, stream: H2Stream) -> None:
+        if stream.pending_acks:
+            size = stream.pending_acks.popleft()
+            if size and not stream.closed and not self._closed:
+                try:
+                    self._h2.acknowledge_received_data(size, stream.stream_id)
+                except _CLOSED:
+                    pass
+                self._out.append(self._h2.data_to_send())
 
     def _remote_reset(self, stream_id: int, now: float) -> None:
         stream = self._streams.get(stream_id)
@@ -700,7 +527,7 @@ class HTTP2Connection:
                 stream.ws.connection_lost()
                 self._ws_flush(stream, now)
             stream.closed = True
-            self._finish_stream(stream, now, complete=False)
+            self._finish_stream(stream, now)
 
     def _reset_budget_spent(self, now: float) -> bool:
         """Count one cheap stream the client made us drop; past the budget, GOAWAY."""
@@ -714,286 +541,22 @@ class HTTP2Connection:
         self._close(RemoteProtocolError("too many stream resets"))
         return True
 
-    # -------------------------------------------------------------- responses
-    def _send_head(self, stream: _H2Stream, message: Message, now: float) -> None:
-        headers = [(b":status", b"%d" % stream.status)]
-        headers.extend(stream.headers)  # lower-cased by _response_headers
-        headers.extend(self._default_headers.get(now))
-        stream.headers = headers[1:]
-        body = message.get("body", b"")
-        end = not message.get("more_body", False) and not body and stream.trailers is None
-        try:
-            self._h2.send_headers(stream.stream_id, headers, end_stream=end)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            stream.closed = True
-            self._finish_stream(stream, now, complete=False)
-            return
-        stream.response = "done" if end else "body"
-        if end:
-            self._finish_stream(stream, now, complete=True)
-
-    def _schedule(self, stream: _H2Stream) -> None:
-        if stream.stream_id not in self._sending:
-            self._sending.append(stream.stream_id)
-
-    def _flush(self, now: float) -> None:
-        """Send buffered bodies round-robin, one frame per stream per turn."""
-        conn = self._h2
-        progress = True
-        while self._sending and progress and not self._closed:
-            progress = False
-            if self._prioritized:
-                self._sending = deque(sorted(self._sending, key=self._priority_key))
-            for _ in range(len(self._sending)):
-                if progress and self._prioritized:
-                    break  # one frame, then choose again: the most urgent stream goes next
-                stream_id = self._sending.popleft()
-                stream = self._streams.get(stream_id)
-                if stream is None or stream.closed:
-                    continue
-                if stream.outbound:
-                    try:
-                        window = min(
-                            conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
-                        )
-                    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-                        stream.closed = True
-                        self._finish_stream(stream, now, complete=False)
-                        continue
-                    if window <= 0:
-                        if stream.stalled_since is None:
-                            stream.stalled_since = now
-                        self._sending.append(stream_id)
-                        continue
-                    stream.stalled_since = None
-                    chunk = bytes(stream.outbound[:window])
-                    del stream.outbound[:window]
-                    end = not stream.outbound and stream.end_pending and stream.trailers is None
-                    conn.send_data(stream_id, chunk, end_stream=end)
-                    progress = True
-                    if end:
-                        self._finish_stream(stream, now, complete=True)
-                        continue
-                    if stream.waiting and len(stream.outbound) <= _HIGH_WATER // 2:
-                        stream.waiting = False
-                        self._events.append(StreamWritable(stream_id))
-                if not stream.outbound and stream.end_pending:
-                    if stream.trailers is not None:
-                        if not stream.trailers_ready:
-                            continue  # rescheduled when the app sends them
-                        conn.send_headers(stream_id, stream.trailers, end_stream=True)
-                    else:
-                        conn.end_stream(stream_id)
-                    progress = True
-                    self._finish_stream(stream, now, complete=True)
-                    continue
-                if stream.outbound:
-                    self._sending.append(stream_id)
-                elif stream.waiting:
-                    stream.waiting = False
-                    self._events.append(StreamWritable(stream_id))
-        data = conn.data_to_send()
-        if data:
-            self._out.append(data)
-
-    def _priority_key(self, stream_id: int) -> tuple[int, int, int]:
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return (8, 0, 0)
-        # non-incremental responses go whole, in stream order; incremental ones
-        # of the same urgency keep their round-robin (deque) order: sorted() is stable
-        if stream.incremental:
-            return (stream.urgency, 1, 0)
-        return (stream.urgency, 0, stream_id)
-
-    def _apply_priority(self, stream: _H2Stream, value: bytes) -> None:
-        self._prioritized = True
-        for item in value.split(b","):
-            key, _, raw = item.split(b";", 1)[0].strip().partition(b"=")
-            if key == b"u" and raw.isdigit() and int(raw) <= 7:
-                stream.urgency = int(raw)
-            elif key == b"i":
-                stream.incremental = raw in (b"", b"?1")
-
     def _unknown_frame(self, frame: Any) -> None:
-        if getattr(frame, "type", None) != 0x10:  # PRIORITY_UPDATE (RFC 9218 section 7.1)
+        if getattr(frame, "type", None) != PRIORITY_UPDATE:
             return
-        body = bytes(getattr(frame, "body", b""))
-        if len(body) < 4:
+        update = priority_update(bytes(getattr(frame, "body", b"")))
+        if update is None:
             return
-        stream_id = int.from_bytes(body[:4], "big") & 0x7FFFFFFF
+        stream_id, value = update
         stream = self._streams.get(stream_id)
         if stream is not None:
-            self._apply_priority(stream, body[4:])
+            self._prioritized = True
+            apply_priority(stream, value)
         elif stream_id > self._h2.highest_inbound_stream_id and len(self._early_priorities) < 100:
-            self._early_priorities[stream_id] = body[4:]  # for a stream yet to open
+            self._early_priorities[stream_id] = value  # for a stream yet to open
 
-    def _finish_stream(self, stream: _H2Stream, now: float, *, complete: bool) -> None:
-        if self._streams.pop(stream.stream_id, None) is None:
-            return
-        stream.closed = True
-        # Body bytes the app never took still hold the connection's window: hand them
-        # back (h2 credits only the connection for a closed stream), or a few streams
-        # that ignore their bodies would stall every later upload on the connection.
-        unread = sum(stream.pending_acks)
-        stream.pending_acks.clear()
-        if unread and not self._closed:
-            self._h2.acknowledge_received_data(unread, stream.stream_id)
-            self._out.append(self._h2.data_to_send())
-        summary = (
-            ResponseSummary(stream.status, stream.headers, stream.body_bytes)
-            if stream.status
-            else None
-        )
-        self._events.append(
-            RequestCompleted(stream.stream_id, stream.scope, summary, stream.start, now)
-        )
-        if stream.ws is None and not stream.disconnected and not stream.app_finished:
-            stream.disconnected = True
-            self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
-        if stream.waiting:
-            stream.waiting = False
-            self._events.append(StreamWritable(stream.stream_id))
-        if stream.stream_id in self._paused_by:
-            self._paused_by.discard(stream.stream_id)
-            self._maybe_resume()
-        if not self._streams:
-            self._idle_since = now
-            if self._shutting_down or (
-                self._max_requests > 0 and self._requests >= self._max_requests
-            ):
-                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
-                self._close()
-
-    def _push(self, stream: _H2Stream, message: Message, now: float) -> None:
-        if not self._push_enabled or stream.response == "done":
-            return
-        raw_path = message["path"]
-        path = raw_path.encode("ascii") if isinstance(raw_path, str) else bytes(raw_path)
-        if not _PUSH_PATH.fullmatch(path):
-            raise ValueError(f"Invalid push path {path!r}")
-        authority = next((v for n, v in stream.scope["headers"] if n == b"host"), b"")
-        headers = self._response_headers(message.get("headers", []))
-        request_headers = [
-            (b":method", b"GET"),
-            (b":path", path),
-            (b":scheme", self._scheme.encode("ascii")),
-            (b":authority", authority),
-            *headers,
-        ]
-        try:
-            promised = self._h2.get_next_available_stream_id()
-            self._h2.push_stream(stream.stream_id, promised, request_headers)
-        except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
-            return
-        self._out.append(self._h2.data_to_send())
-        host = next((value for name, value in headers if name == b"host"), None)
-        scope = self._scope(RequestHead(b"GET", path, authority, None, headers, host))
-        if scope is None:
-            return
-        pushed = _H2Stream(promised, scope, "GET", now)
-        pushed.request_complete = True
-        self._streams[promised] = pushed
-        self._requests += 1
-        self._events.append(StartApp(promised, scope))
-        self._deliver(pushed, {"type": "http.request", "body": b"", "more_body": False}, 0)
-
-    # ------------------------------------------------------------- WebSocket
-    def _start_websocket(self, stream_id: int, head: RequestHead, now: float) -> None:
-        """RFC 8441: ``CONNECT`` with ``:protocol websocket`` opens a WebSocket on a stream."""
-        headers = head.scope_headers()
-        assert head.protocol is not None and head.path is not None  # checked by request_head
-        if head.protocol.lower() != b"websocket":
-            self._reject_stream(stream_id, 501, [], now)
-            return
-        version = next((v for n, v in headers if n == b"sec-websocket-version"), None)
-        if version != b"13":
-            self._reject_stream(stream_id, 400, [(b"sec-websocket-version", b"13")], now)
-            return
-        self._requests += 1
-        raw_path, query = split_target(head.path)
-        offer = HandshakeOffer.from_headers(headers)
-        scope = websocket_scope(
-            http_version="2",
-            scheme="wss" if self._scheme == "https" else "ws",
-            raw_path=raw_path,
-            query_string=query,
-            root_path=self._settings.root_path,
-            headers=headers,
-            client=self._client,
-            server=self._server,
-            subprotocols=offer.subprotocols,
-            state=self._lifespan_state,
-        )
-        stream = _H2Stream(stream_id, scope, "CONNECT", now)
-        stream.ws = WebSocket(offer, WebSocketOptions.from_settings(self._settings), now)
-        self._streams[stream_id] = stream
-        self._events.append(StartApp(stream_id, scope))
-        self._ws_flush(stream, now)
-
-    def _reject_stream(self, stream_id: int, status: int, headers: Headers, now: float) -> None:
-        response = [(b":status", b"%d" % status), *headers, *self._default_headers.get(now)]
-        try:
-            self._h2.send_headers(stream_id, response, end_stream=True)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            return
-        self._out.append(self._h2.data_to_send())
-
-    def _ws_replies(self, stream: _H2Stream, replies: tuple[Reply, ...], now: float) -> None:
-        for reply in replies:
-            kind = type(reply)
-            if kind is AcceptReply:
-                stream.status = 200
-                stream.headers = [(k.lower(), v) for k, v in reply.headers]  # type: ignore[union-attr]
-                stream.response = "started"
-                self._send_head(stream, {"body": b"", "more_body": True}, now)
-            elif kind is ResponseStart:
-                stream.status = reply.status  # type: ignore[union-attr]
-                stream.headers = [(k.lower(), v) for k, v in reply.headers]  # type: ignore[union-attr]
-                stream.response = "started"
-            elif kind is AbortReply:
-                self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)
-                return
-            else:  # ResponseBody: a denial response, written like any HTTP response
-                message = {"body": reply.body, "more_body": reply.more_body}  # type: ignore[union-attr]
-                if stream.response == "started":
-                    self._send_head(stream, message, now)
-                if reply.body and stream.response == "body":  # type: ignore[union-attr]
-                    stream.outbound += reply.body  # type: ignore[union-attr]
-                if not reply.more_body:  # type: ignore[union-attr]
-                    stream.end_pending = True
-                self._schedule(stream)
-        self._ws_flush(stream, now)
-        self._flush(now)
-
-    def _ws_flush(self, stream: _H2Stream, now: float) -> None:
-        ws = stream.ws
-        assert ws is not None
-        while (message := ws.next_message()) is not None:
-            self._events.append(AppMessage(stream.stream_id, message))
-        data = ws.bytes_to_send()
-        if data and stream.response == "body" and not stream.closed:
-            stream.outbound += data
-            self._schedule(stream)
-        if ws.finished and not stream.closed and stream.response in ("body", "done"):
-            stream.end_pending = True
-            self._schedule(stream)
-        elif ws.finished and stream.response == "none" and stream.stream_id in self._streams:
-            self._finish_stream(stream, now, complete=False)  # refused before any answer
-
-    def _ws_release_window(self, stream: _H2Stream) -> None:
-        # The peer may send more only while the app keeps up: per-stream backpressure.
-        ws = stream.ws
-        if ws is None or not stream.ws_held or not ws.wants_data or stream.closed or self._closed:
-            return
-        held, stream.ws_held = stream.ws_held, 0
-        try:
-            self._h2.acknowledge_received_data(held, stream.stream_id)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            return
-        self._out.append(self._h2.data_to_send())
-
-    def _response_headers(self, raw: Any) -> Headers:
+    # -------------------------------------------------------------- responses
+    def _response_headers(self, raw: Iterable[Any]) -> Headers:
         """The app's response fields, validated (each distinct one once) and lower-cased."""
         seen = self._app_fields
         headers: Headers = []
@@ -1009,8 +572,246 @@ class HTTP2Connection:
                 if hashable and len(seen) < _FIELD_CACHE_LIMIT:
                     seen[item] = field
             if field is not None:
-                headers.append(field)  # type: ignore[arg-type]
+                headers.append(field)
         return headers
+
+    def _send_head(self, stream: H2Stream, message: Message, now: float) -> None:
+        headers = [(b":status", b"%d" % stream.status)]
+        headers.extend(stream.headers)  # lower-cased by _response_headers
+        headers.extend(self._default_headers.get(now))
+        stream.headers = headers[1:]
+        body = message.get("body", b"")
+        end = not message.get("more_body", False) and not body and stream.trailers is None
+        try:
+            self._h2.send_headers(stream.stream_id, headers, end_stream=end)
+        except _CLOSED:
+            stream.closed = True
+            self._finish_stream(stream, now)
+            return
+        stream.response = _DONE if end else _BODY
+        if end:
+            self._finish_stream(stream, now)
+
+    def _send_body(self, stream: H2Stream, message: Message, now: float) -> bool:
+        if stream.response is _STARTED:
+            self._send_head(stream, message, now)
+        body = message.get("body", b"")
+        # body_allowed(), inline on the hot path (status is 200 or above here)
+        if body and stream.status != 204 and stream.status != 304 and stream.method != b"HEAD":
+            stream.outbound += body
+            stream.body_bytes += len(body)
+        if not message.get("more_body", False):
+            stream.response = _DONE
+            stream.end_pending = True
+        self._schedule(stream)
+        self._flush(now)
+        if stream.stream_id not in self._streams:  # fully sent, or reset meanwhile
+            return True
+        stream.waiting = len(stream.outbound) > _HIGH_WATER
+        return not stream.waiting
+
+    def _send_interim(self, stream: H2Stream, status: int, headers: Headers, now: float) -> None:
+        try:
+            self._h2.send_headers(stream.stream_id, [(b":status", b"%d" % status), *headers])
+        except h2.exceptions.ProtocolError:
+            return
+        self._out.append(self._h2.data_to_send())
+
+    def _send_trailers(self, stream: H2Stream, now: float) -> None:
+        stream.trailers_ready = True
+        self._schedule(stream)
+        self._flush(now)
+
+    def _abort_response(self, stream: H2Stream, now: float) -> None:
+        self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)
+
+    def _schedule(self, stream: H2Stream) -> None:
+        if stream.stream_id not in self._sending:
+            self._sending.append(stream.stream_id)
+
+    def _flush(self, now: float) -> None:
+        """Send buffered bodies round-robin, one frame per stream per turn."""
+        conn = self._h2
+        progress = True
+        while self._sending and progress and not self._closed:
+            progress = False
+            if self._prioritized:
+                self._sending = priority_order(self._sending, self._streams)
+            for _ in range(len(self._sending)):
+                if progress and self._prioritized:
+                    break  # one frame, then choose again: the most urgent stream goes next
+                stream_id = self._sending.popleft()
+                stream = self._streams.get(stream_id)
+                if stream is None or stream.closed:
+                    continue
+                if stream.outbound:
+                    try:
+                        window = min(
+                            conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
+                        )
+                    except _CLOSED:
+                        stream.closed = True
+                        self._finish_stream(stream, now)
+                        continue
+                    if window <= 0:
+                        if stream.stalled_since is None:
+                            stream.stalled_since = now
+                        self._sending.append(stream_id)
+                        continue
+                    stream.stalled_since = None
+                    chunk = bytes(stream.outbound[:window])
+                    del stream.outbound[:window]
+                    end = not stream.outbound and stream.end_pending and stream.trailers is None
+                    conn.send_data(stream_id, chunk, end_stream=end)
+                    progress = True
+                    if end:
+                        self._finish_stream(stream, now)
+                        continue
+                    if stream.waiting and len(stream.outbound) <= _HIGH_WATER // 2:
+                        stream.waiting = False
+                        self._events.append(StreamWritable(stream_id))
+                if not stream.outbound and stream.end_pending:
+                    if stream.trailers is not None:
+                        if not stream.trailers_ready:
+                            continue  # rescheduled when the app sends them
+                        conn.send_headers(stream_id, stream.trailers, end_stream=True)
+                    else:
+                        conn.end_stream(stream_id)
+                    progress = True
+                    self._finish_stream(stream, now)
+                    continue
+                if stream.outbound:
+                    self._sending.append(stream_id)
+                elif stream.waiting:
+                    stream.waiting = False
+                    self._events.append(StreamWritable(stream_id))
+        data = conn.data_to_send()
+        if data:
+            self._out.append(data)
+
+    def _finish_stream(self, stream: H2Stream, now: float) -> None:
+        if self._streams.pop(stream.stream_id, None) is None:
+            return
+        stream.closed = True
+        # Body bytes the app never took still hold the connection's window: hand them
+        # back (h2 credits only the connection for a closed stream), or a few streams
+        # that ignore their bodies would stall every later upload on the connection.
+        unread = sum(stream.pending_acks)
+        stream.pending_acks.clear()
+        if unread and not self._closed:
+            self._h2.acknowledge_received_data(unread, stream.stream_id)
+            self._out.append(self._h2.data_to_send())
+        self._complete(stream, now)
+        self._disconnect(stream)
+        if stream.waiting:
+            stream.waiting = False
+            self._events.append(StreamWritable(stream.stream_id))
+        if stream.stream_id in self._paused_by:
+            self._paused_by.discard(stream.stream_id)
+            self._maybe_resume()
+        if not self._streams:
+            self._idle_since = now
+            if self._shutting_down or (
+                self._max_requests > 0 and self._requests >= self._max_requests
+            ):
+                self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+                self._close()
+
+    def _push(self, stream: H2Stream, message: Message, now: float) -> None:
+        if not self._push_enabled or stream.response is _DONE:
+            return
+        raw_path = message["path"]
+        path = raw_path.encode("ascii") if isinstance(raw_path, str) else bytes(raw_path)
+        if not _PUSH_PATH.fullmatch(path):
+            raise InvalidMessageError(f"Invalid push path {path!r}")
+        authority = header_value(stream.scope["headers"], b"host") or b""
+        headers = self._app_headers(message.get("headers", []))
+        request_headers = [
+            (b":method", b"GET"),
+            (b":path", path),
+            (b":scheme", self._scheme.encode("ascii")),
+            (b":authority", authority),
+            *headers,
+        ]
+        try:
+            promised = self._h2.get_next_available_stream_id()
+            self._h2.push_stream(stream.stream_id, promised, request_headers)
+        except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+            return
+        self._out.append(self._h2.data_to_send())
+        host = header_value(headers, b"host")
+        scope = self._scope(RequestHead(b"GET", path, authority, None, headers, host))
+        if scope is None:
+            return
+        pushed = H2Stream(promised, scope, b"GET", now)
+        pushed.request_complete = True
+        self._requests += 1
+        self._open(pushed)
+        pushed.pending_acks.append(0)
+        self._deliver(pushed, {"type": "http.request", "body": b"", "more_body": False})
+
+    # ------------------------------------------------------------- WebSocket
+    def _start_websocket(self, stream_id: int, head: RequestHead, now: float) -> None:
+        """RFC 8441: ``CONNECT`` with ``:protocol websocket`` opens a WebSocket on a stream."""
+        headers = head.scope_headers()
+        assert head.protocol is not None and head.path is not None  # checked by request_head
+        if head.protocol.lower() != b"websocket":
+            self._reject_stream(stream_id, 501, [], now)
+            return
+        if header_value(headers, b"sec-websocket-version") != b"13":
+            self._reject_stream(stream_id, 400, [(b"sec-websocket-version", b"13")], now)
+            return
+        stream = self._open_websocket(stream_id, "2", b"CONNECT", head.path, headers, now)
+        self._ws_flush(stream, now)
+
+    def _new_stream(self, stream_id: int, scope: ASGIScope, method: bytes, now: float) -> H2Stream:
+        return H2Stream(stream_id, scope, method, now)
+
+    def _reject_stream(self, stream_id: int, status: int, headers: Headers, now: float) -> None:
+        response = [(b":status", b"%d" % status), *headers, *self._default_headers.get(now)]
+        try:
+            self._h2.send_headers(stream_id, response, end_stream=True)
+        except _CLOSED:
+            return
+        self._out.append(self._h2.data_to_send())
+
+    def _ws_replies(self, stream: H2Stream, replies: tuple[Reply, ...], now: float) -> None:
+        super()._ws_replies(stream, replies, now)
+        self._flush(now)
+
+    def _ws_accept(self, stream: H2Stream, headers: Headers, now: float) -> None:
+        stream.status = 200
+        stream.headers = self._ws_response_headers(headers)
+        stream.response = _STARTED
+        self._send_head(stream, _OPEN_HEAD, now)
+
+    def _ws_response_headers(self, headers: Headers) -> Headers:
+        return [(name.lower(), value) for name, value in headers]
+
+    def _ws_output(self, stream: H2Stream, ws: WebSocket, data: bytes, now: float) -> None:
+        if data and stream.response is _BODY and not stream.closed:
+            stream.outbound += data
+            self._schedule(stream)
+        if ws.finished and not stream.closed and stream.response in (_BODY, _DONE):
+            stream.end_pending = True
+            self._schedule(stream)
+        elif ws.finished and stream.response is _NONE and stream.stream_id in self._streams:
+            self._finish_stream(stream, now)  # refused before any answer
+
+    def _ws_consumed(self, stream: H2Stream, ws: WebSocket) -> None:
+        self._ws_release_window(stream)
+
+    def _ws_release_window(self, stream: H2Stream) -> None:
+        # The peer may send more only while the app keeps up: per-stream backpressure.
+        ws = stream.ws
+        if ws is None or not stream.ws_held or not ws.wants_data or stream.closed or self._closed:
+            return
+        held, stream.ws_held = stream.ws_held, 0
+        try:
+            self._h2.acknowledge_received_data(held, stream.stream_id)
+        except _CLOSED:
+            return
+        self._out.append(self._h2.data_to_send())
 
     # ------------------------------------------------------------------ errors
     def _refuse(self, stream_id: int) -> None:
@@ -1019,13 +820,13 @@ class HTTP2Connection:
     def _reset_id(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
         try:
             self._h2.reset_stream(stream_id, error_code=code)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        except _CLOSED:
             return
         self._out.append(self._h2.data_to_send())
 
-    def _reset(self, stream: _H2Stream, code: h2.errors.ErrorCodes, now: float) -> None:
+    def _reset(self, stream: H2Stream, code: h2.errors.ErrorCodes, now: float) -> None:
         self._reset_id(stream.stream_id, code)
-        self._finish_stream(stream, now, complete=False)
+        self._finish_stream(stream, now)
 
     def _goaway(self, code: h2.errors.ErrorCodes) -> None:
         try:
@@ -1044,23 +845,15 @@ class HTTP2Connection:
 
     def _connection_gone(self) -> None:
         for stream in list(self._streams.values()):
-            if stream.ws is not None:
-                stream.ws.connection_lost()
-                while (message := stream.ws.next_message()) is not None:
-                    self._events.append(AppMessage(stream.stream_id, message))
-                stream.disconnected = True
-            if not stream.disconnected and not stream.app_finished:
-                stream.disconnected = True
-                self._events.append(AppMessage(stream.stream_id, _DISCONNECT))
+            ws = stream.ws
+            if ws is not None:
+                ws.connection_lost()
+                self._ws_forward(stream, ws)
+            self._disconnect(stream)
             if stream.waiting:
                 stream.waiting = False
                 self._events.append(StreamWritable(stream.stream_id))
             stream.closed = True
-
-    def _close(self, error: Exception | None = None) -> None:
-        if not self._closed:
-            self._closed = True
-            self._events.append(CloseConnection(error))
 
 
 def _response_field(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
@@ -1068,14 +861,3 @@ def _response_field(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
     ((name, value),) = normalise_app_headers(((name, value),))
     name = name.lower()
     return None if name in CONNECTION_SPECIFIC else (name, value)
-
-
-def _host(scope: ASGIScope) -> bytes | None:
-    for name, value in scope["headers"]:
-        if name == b"host":
-            return bytes(value)
-    return None
-
-
-def h2c_upgrade_headers() -> Headers:
-    return [(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]

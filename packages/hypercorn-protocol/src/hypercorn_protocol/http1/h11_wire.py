@@ -1,8 +1,7 @@
-"""The HTTP/1.1 wire seam: h11 parses requests, this module frames responses.
+"""The HTTP/1.1 wire on h11: h11 parses requests, this module frames responses.
 
-:class:`~hypercorn_protocol._http11.HTTP11Connection` speaks to the wire only through
-the small :class:`HTTP1Wire` protocol below, so another parser can replace h11
-without touching the connection logic (and must pass the same tests).
+The implementation of :class:`~hypercorn_protocol.http1.wire.HTTP1Wire` the connection
+uses unless it is given another.
 
 Requests are parsed by h11 (strict RFC 9112, bounded heads). Responses are written
 here: h11's serializer validates and re-walks every header and state on each
@@ -16,69 +15,19 @@ keep-alive cycle gets a fresh h11 connection seeded with the bytes left over.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import h11
 
 from hypercorn_protocol.errors import LocalProtocolError, RemoteProtocolError
+from hypercorn_protocol.http1.wire import (
+    END_OF_BODY,
+    NEED_DATA,
+    PAUSED,
+    PEER_CLOSED,
+    Body,
+    RequestHead,
+    WireEvent,
+)
 from hypercorn_protocol.typing import Headers
-
-
-@dataclass(slots=True)
-class RequestHead:
-    method: bytes
-    target: bytes
-    http_version: bytes
-    headers: Headers  # lower-cased names, as ASGI wants
-    raw_headers: Headers  # names as the client spelled them
-    expects_continue: bool
-
-
-@dataclass(slots=True)
-class Body:
-    data: bytes
-
-
-class EndOfBody:
-    __slots__ = ()
-
-
-class PeerClosed:
-    __slots__ = ()
-
-
-class NeedData:
-    __slots__ = ()
-
-
-class Paused:
-    __slots__ = ()
-
-
-END_OF_BODY = EndOfBody()
-PEER_CLOSED = PeerClosed()
-NEED_DATA = NeedData()
-PAUSED = Paused()
-
-WireEvent = RequestHead | Body | EndOfBody | PeerClosed | NeedData | Paused
-
-
-class HTTP1Wire(Protocol):
-    """What the connection needs from an HTTP/1.1 parser and serializer."""
-
-    def receive(self, data: bytes) -> None: ...
-    def next_event(self) -> WireEvent: ...
-    def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes: ...
-    def informational(self, status: int, headers: Headers) -> bytes: ...
-    def body(self, data: bytes) -> bytes: ...
-    def end(self) -> bytes: ...
-    @property
-    def request_complete(self) -> bool: ...
-    @property
-    def can_reuse(self) -> bool: ...
-    def start_next_cycle(self) -> None: ...
-    def leftover(self) -> tuple[bytes, bool]: ...
 
 
 class _Framing:
@@ -126,11 +75,10 @@ class H11Wire:
             event = conn.next_event()
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolError(str(exc), status_hint=exc.error_status_hint) from exc
-        kind = type(event)
-        if kind is h11.Data:
-            return Body(bytes(event.data))  # type: ignore[union-attr]
-        if kind is h11.Request:
-            request: h11.Request = event  # type: ignore[assignment]
+        if type(event) is h11.Data:
+            return Body(bytes(event.data))
+        if type(event) is h11.Request:
+            request = event
             if head is not None:
                 self._check_head(head)
             headers = list(request.headers)
@@ -147,7 +95,7 @@ class H11Wire:
                 raw_headers=request.headers.raw_items(),
                 expects_continue=conn.they_are_waiting_for_100_continue,
             )
-        if kind is h11.EndOfMessage:
+        if type(event) is h11.EndOfMessage:
             return END_OF_BODY
         if event is h11.NEED_DATA:
             return NEED_DATA

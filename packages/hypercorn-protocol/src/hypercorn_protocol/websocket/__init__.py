@@ -1,0 +1,1 @@
+"""WebSocket over any HTTP version: the stream, the opening handshake, bounded deflate."""
