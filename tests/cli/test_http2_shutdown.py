@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.cli._support import StartServer, console_script, free_port
+from tests.helpers.backends import BACKENDS
 
 pytestmark = [
     pytest.mark.slow,
@@ -82,7 +83,7 @@ def _read_all(sock: socket.socket, conn: h2.connection.H2Connection) -> list[h2.
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
-@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
+@pytest.mark.parametrize("worker_class", BACKENDS)
 def test_sigterm_lets_in_flight_http2_streams_finish(
     start_server: StartServer, app_dir: Path, worker_class: str, workers: str
 ) -> None:

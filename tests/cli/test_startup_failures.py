@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from tests.cli._support import StartServer, free_port, run_command
+from tests.helpers.backends import BACKENDS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -248,7 +249,7 @@ def test_insecure_bind_without_tls_is_one_log_line_not_a_python_warning(
     assert not [line for line in server.lines if "ConfigWarning" in line or ".py:" in line]
 
 
-@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
+@pytest.mark.parametrize("worker_class", BACKENDS)
 def test_sigterm_while_the_in_process_server_starts_drains_it(
     start_server: StartServer, failing_apps: Path, worker_class: str
 ) -> None:

@@ -15,16 +15,8 @@ import httpx
 import pytest
 
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server, sleep
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+from tests.helpers.logging import ListHandler
+from tests.helpers.server import make_config, run_server, sleep
 
 
 @pytest.fixture

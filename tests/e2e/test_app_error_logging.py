@@ -14,7 +14,7 @@ import httpx
 
 from hypercorn_protocol.server.logging import Logger
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server
+from tests.helpers.server import make_config, run_server
 
 
 class RecordingLogger(Logger):

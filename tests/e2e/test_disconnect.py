@@ -28,7 +28,7 @@ from starlette.routing import Route
 from websockets.sync.client import connect as ws_connect
 
 from hypercorn_protocol.typing import ASGIScope, Message
-from tests.e2e.conftest import make_config, run_server
+from tests.helpers.server import make_config, run_server
 
 
 async def wait_for_disconnect_then_answer(scope: ASGIScope, receive: Any, send: Any) -> None:

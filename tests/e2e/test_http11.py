@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from hypercorn_protocol.typing import ASGIScope, Message
-from tests.e2e.conftest import make_config, run_server, sleep
+from tests.helpers.server import make_config, run_server, sleep
 
 Receive = Any
 Send = Any

@@ -19,7 +19,7 @@ import pytest
 import trustme
 
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server, sleep
+from tests.helpers.server import make_config, run_server, sleep
 
 
 async def app(scope: ASGIScope, receive: Any, send: Any) -> None:

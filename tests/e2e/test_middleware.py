@@ -13,7 +13,7 @@ import pytest
 from hypercorn_protocol.errors import LifespanFailureError
 from hypercorn_protocol.middleware import DispatcherMiddleware, ProxyFixMiddleware
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server, sleep
+from tests.helpers.server import make_config, run_server, sleep
 
 
 def mounted(name: str) -> Any:

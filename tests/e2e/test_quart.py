@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.cli._support import Server, console_script, free_port
-from tests.e2e.conftest import LOOPS
+from tests.helpers.backends import BACKENDS
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,7 +71,7 @@ APP_CLASSES = {
 }
 
 
-@pytest.fixture(params=LOOPS)
+@pytest.fixture(params=BACKENDS)
 def quart_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, int]]:
     loop_name = str(request.param)
     import_line, app_class = APP_CLASSES[loop_name]

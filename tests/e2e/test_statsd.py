@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hypercorn_protocol.typing import ASGIScope
-from tests.e2e.conftest import make_config, run_server
+from tests.helpers.server import make_config, run_server
 
 
 async def app(scope: ASGIScope, receive: Any, send: Any) -> None:

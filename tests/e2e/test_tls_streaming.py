@@ -20,7 +20,7 @@ import trustme
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from tests.e2e.conftest import make_config, run_server
+from tests.helpers.server import make_config, run_server
 
 CHUNK = b"x" * 8192
 CHUNKS = 24

@@ -27,6 +27,7 @@ from hypercorn_protocol.config import (
     http_date,
 )
 from hypercorn_protocol.server.logging import Logger
+from tests.helpers.backends import BACKENDS
 
 DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -296,7 +297,7 @@ def test_ssl_enabled_needs_certfile_and_keyfile() -> None:
     assert not enabled(config)
 
 
-@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
+@pytest.mark.parametrize("worker_class", BACKENDS)
 def test_worker_class_accepts_known_values(worker_class: str) -> None:
     config = Config()
     config.worker_class = worker_class

@@ -14,7 +14,7 @@ import time
 
 import trio
 from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
-from tests.e2e.conftest import make_config, run_server
+from tests.helpers.server import make_config, run_server
 
 CHUNK = bytes(range(256)) * (64 * 1024)  # 16 MiB: more than the socket buffers hold
 TAIL = b"the end"

@@ -7,17 +7,8 @@ import pytest
 
 from hypercorn_protocol import events as ev
 from hypercorn_protocol.errors import UnexpectedMessageError
+from tests.helpers.events import app_messages, starts
 from tests.helpers.protocol import Harness, Settings, get
-
-
-def starts(events: list[ev.Event]) -> list[ev.StartApp]:
-    return [e for e in events if isinstance(e, ev.StartApp)]
-
-
-def messages(events: list[ev.Event], stream_id: int) -> list[dict[str, object]]:
-    return [
-        dict(e.message) for e in events if isinstance(e, ev.AppMessage) and e.stream_id == stream_id
-    ]
 
 
 def closes(events: list[ev.Event]) -> list[ev.CloseConnection]:
@@ -41,7 +32,7 @@ def test_get_scope_is_exact_asgi() -> None:
     assert scope["client"] == ("127.0.0.1", 5000)
     assert scope["server"] == ("127.0.0.1", 8000)
     assert scope["state"] == {"shared": 1}
-    assert messages(h.events, 1) == [{"type": "http.request", "body": b"", "more_body": False}]
+    assert app_messages(h.events, 1) == [{"type": "http.request", "body": b"", "more_body": False}]
 
 
 def test_state_is_a_shallow_copy_per_request() -> None:
@@ -119,7 +110,7 @@ def test_streamed_response_is_chunked_and_request_body_streams_in() -> None:
     )
     h.send_request(h11.Data(data=b"ab"))
     h.send_request(h11.Data(data=b"cd"), h11.EndOfMessage())
-    assert messages(h.events, 1) == [
+    assert app_messages(h.events, 1) == [
         {"type": "http.request", "body": b"ab", "more_body": True},
         {"type": "http.request", "body": b"cd", "more_body": False},
     ]
@@ -175,7 +166,11 @@ def test_expect_100_continue_sent_when_app_waits_for_body() -> None:
     assert isinstance(informational, h11.InformationalResponse)
     assert informational.status_code == 100
     h.send_request(h11.Data(data=b"abc"), h11.EndOfMessage())
-    assert messages(h.events, 1)[-1] == {"type": "http.request", "body": b"abc", "more_body": False}
+    assert app_messages(h.events, 1)[-1] == {
+        "type": "http.request",
+        "body": b"abc",
+        "more_body": False,
+    }
 
 
 def test_no_100_continue_once_the_app_has_answered() -> None:
@@ -260,7 +255,7 @@ def test_bad_chunk_framing_mid_body_answers_400_and_disconnects_app() -> None:
     h = Harness()
     h.feed(b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n")
     got = h.feed(b"zz\r\n")
-    assert {"type": "http.disconnect"} in messages(got, 1)
+    assert {"type": "http.disconnect"} in app_messages(got, 1)
     assert h.wire.startswith(b"HTTP/1.1 400 ")
     assert closes(got)
 
@@ -294,7 +289,7 @@ def test_read_timeout_bounds_a_stalled_body() -> None:
     assert h.conn.get_timer() == h.now + 2
     h.conn.handle_timer(h.now + 2)
     got = h.drain()
-    assert {"type": "http.disconnect"} in messages(got, 1)
+    assert {"type": "http.disconnect"} in app_messages(got, 1)
     assert closes(got)
 
 
@@ -326,14 +321,14 @@ def test_disconnect_delivered_exactly_once_after_response() -> None:
     h.respond(1)
     h.conn.connection_lost(h.now)
     h.drain()
-    assert messages(h.events, 1).count({"type": "http.disconnect"}) == 1
+    assert app_messages(h.events, 1).count({"type": "http.disconnect"}) == 1
 
 
 def test_client_eof_mid_body_disconnects_the_app() -> None:
     h = Harness()
     h.feed(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\nabc")
     got = h.feed(b"")
-    assert {"type": "http.disconnect"} in messages(got, 1)
+    assert {"type": "http.disconnect"} in app_messages(got, 1)
     assert closes(got)
 
 
@@ -343,23 +338,23 @@ def test_half_close_after_full_request_still_gets_response() -> None:
     got = h.feed(b"")
     assert not closes(got)
     # The app waiting in receive() (long polling, SSE) learns the client is gone ...
-    assert messages(got, 1) == [{"type": "http.disconnect"}]
+    assert app_messages(got, 1) == [{"type": "http.disconnect"}]
     h.respond(1, body=b"late")
     # ... and what it still sends is written: a half-closed client can read it.
     assert b"late" in h.wire
     assert closes(h.events)
-    assert messages(h.events, 1).count({"type": "http.disconnect"}) == 1
+    assert app_messages(h.events, 1).count({"type": "http.disconnect"}) == 1
 
 
 def test_half_close_behind_pipelined_requests_disconnects_the_current_app() -> None:
     h = Harness()
     h.feed(b"GET /one HTTP/1.1\r\nhost: a\r\n\r\nGET /two HTTP/1.1\r\nhost: a\r\n\r\n")
     got = h.feed(b"")
-    assert messages(got, 1) == [{"type": "http.disconnect"}]
+    assert app_messages(got, 1) == [{"type": "http.disconnect"}]
     assert not closes(got)
     h.respond(1, body=b"one")
     assert [s.scope["path"] for s in starts(h.events)] == ["/one", "/two"]
-    assert messages(h.events, 2) == [
+    assert app_messages(h.events, 2) == [
         {"type": "http.request", "body": b"", "more_body": False},
         {"type": "http.disconnect"},
     ]

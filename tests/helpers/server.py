@@ -1,4 +1,4 @@
-"""Run a real server in a background thread for e2e tests, on every backend.
+"""Run a real server in a background thread, on every backend.
 
 ``loop_name`` is ``"asyncio"``, ``"uvloop"`` (both ``hypercorn_asyncio.serve``) or
 ``"trio"`` (``hypercorn_trio.serve`` started with ``nursery.start``).
@@ -14,11 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
-
 from hypercorn_protocol.config import Config
-
-LOOPS = ["asyncio", "uvloop", "trio"]
 
 
 class RunningServer:
@@ -195,8 +191,3 @@ async def sleep(seconds: float) -> None:
             await trio.sleep(seconds)
             return
     await asyncio.sleep(seconds)
-
-
-@pytest.fixture(params=LOOPS)
-def loop_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)

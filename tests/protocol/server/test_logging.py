@@ -16,6 +16,7 @@ import pytest
 from hypercorn_protocol.config import Config, ConfigError
 from hypercorn_protocol.server.logging import AccessLogAtoms, Logger
 from hypercorn_protocol.typing import ASGIScope
+from tests.helpers.logging import ListHandler
 
 LOGGER_NAMES = ("hypercorn.access", "hypercorn.error")
 
@@ -37,15 +38,6 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
     """Drive a Logger coroutine to completion; it never awaits, so no event loop is needed."""
     with pytest.raises(StopIteration):
         coroutine.send(None)
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def capturing_logger(name: str) -> tuple[logging.Logger, list[logging.LogRecord]]:

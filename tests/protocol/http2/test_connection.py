@@ -13,20 +13,13 @@ import pytest
 
 from hypercorn_protocol import ServerConnection, events as ev
 from hypercorn_protocol.http2.connection import PREFACE
+from tests.helpers.events import app_messages, starts
 from tests.helpers.h2client import H2Harness
 from tests.helpers.protocol import Settings
 
 
-def starts(events: list[ev.Event]) -> list[ev.StartApp]:
-    return [e for e in events if isinstance(e, ev.StartApp)]
-
-
 def messages(h: H2Harness, stream_id: int) -> list[dict[str, object]]:
-    return [
-        dict(e.message)
-        for e in h.events
-        if isinstance(e, ev.AppMessage) and e.stream_id == stream_id
-    ]
+    return app_messages(h.events, stream_id)
 
 
 def assert_still_serving(h: H2Harness) -> None:

@@ -17,6 +17,7 @@ from hypercorn_protocol.server.statsd import (
     split_statsd_address as split_address,
 )
 from hypercorn_protocol.typing import ASGIScope
+from tests.helpers.logging import ListHandler
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -32,15 +33,6 @@ def _quiet_hypercorn_error() -> Iterator[None]:
     yield
     logger.handlers[:] = handlers
     logger.setLevel(level)
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def make_logger(**values: Any) -> StatsdLogger:
