@@ -1,4 +1,4 @@
-"""Flask served by the real ``hypercorn`` command (``wsgi:`` prefix)."""
+"""Flask and Django's WSGI handler served by the real ``hypercorn`` command (``wsgi:`` prefix)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ import pytest
 from tests.frameworks import _support as check
 from tests.frameworks._support import Certs, Served
 
-APP = "wsgi:tests.frameworks.apps.flask_app:app"
-FRAMEWORK = "flask"
+APPS = {
+    "flask": "wsgi:tests.frameworks.apps.flask_app:app",
+    "django-wsgi": "wsgi:tests.frameworks.apps.django_app:wsgi_application",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(APPS))
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def served(backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
-    with check.serving(APP, backend, certs, state_dir / backend) as running:
+def served(framework: str, backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
+    with check.serving(APPS[framework], backend, certs, state_dir / framework / backend) as running:
         yield running
 
 
@@ -29,8 +36,8 @@ def client(served: Served, proto: str) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.all_backends
-def test_json(client: httpx.Client, proto: str) -> None:
-    check.check_json(client, proto, FRAMEWORK)
+def test_json(client: httpx.Client, proto: str, framework: str) -> None:
+    check.check_json(client, proto, framework)
 
 
 def test_form(client: httpx.Client) -> None:

@@ -1,4 +1,4 @@
-"""Starlette served by the real ``hypercorn`` command."""
+"""FastAPI and Starlette apps served by the real ``hypercorn`` command."""
 
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ import pytest
 from tests.frameworks import _support as check
 from tests.frameworks._support import Certs, Served
 
-APP = "tests.frameworks.apps.starlette_app:app"
-FRAMEWORK = "starlette"
+APPS = {
+    "fastapi": "tests.frameworks.apps.fastapi_app:app",
+    "starlette": "tests.frameworks.apps.starlette_app:app",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(APPS))
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def served(backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
-    with check.serving(APP, backend, certs, state_dir / backend) as running:
+def served(framework: str, backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
+    with check.serving(APPS[framework], backend, certs, state_dir / framework / backend) as running:
         yield running
 
 
@@ -29,8 +36,8 @@ def client(served: Served, proto: str) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.all_backends
-def test_json(client: httpx.Client, proto: str) -> None:
-    check.check_json(client, proto, FRAMEWORK)
+def test_json(client: httpx.Client, proto: str, framework: str) -> None:
+    check.check_json(client, proto, framework)
 
 
 def test_form(client: httpx.Client) -> None:
@@ -60,8 +67,8 @@ def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None
 
 
 @pytest.mark.all_backends
-def test_lifespan_startup_state(client: httpx.Client) -> None:
-    check.check_lifespan_state(client, FRAMEWORK)
+def test_lifespan_startup_state(client: httpx.Client, framework: str) -> None:
+    check.check_lifespan_state(client, framework)
 
 
 @pytest.mark.all_backends
@@ -74,9 +81,11 @@ def test_websocket_chat_tls(served: Served) -> None:
 
 
 @pytest.mark.all_backends
-def test_lifespan_shutdown_on_sigterm(backend: str, certs: Certs, tmp_path: Path) -> None:
+def test_lifespan_shutdown_on_sigterm(
+    backend: str, certs: Certs, tmp_path: Path, framework: str
+) -> None:
     # its own server: the test stops it
-    with check.serving(APP, backend, certs, tmp_path) as running:
+    with check.serving(APPS[framework], backend, certs, tmp_path) as running:
         with running.client("h1") as client:
-            pid = check.check_lifespan_state(client, FRAMEWORK)
-        check.check_shutdown_file(running, pid, FRAMEWORK)
+            pid = check.check_lifespan_state(client, framework)
+        check.check_shutdown_file(running, pid, framework)
