@@ -56,6 +56,10 @@ Usage (from the repository root; any Python >= 3.10 runs this file)::
 Environment:
   PROJECT_PYTHON  a python whose environment has this project installed; default: the
                   hatch default env of this repository (``hatch env find`` + ``/bin/python``).
+  BASELINE_PYTHON a python whose environment has an earlier build of this project (for
+                  example a ``git worktree`` of the commit before a change, with its own
+                  hatch env): adds ``baseline-asyncio``, ``baseline-uvloop`` and
+                  ``baseline-trio``, to show in one run that a change is no slower.
   PEERS_VENV      the peers' virtualenv (default ``benchmarks/.peers-venv``); its python also
                   runs the WebSocket client, so that client is independent of our server.
 """
@@ -236,8 +240,10 @@ def gunicorn_argv(launcher: Sequence[str]) -> Callable[[str, int, bool], list[st
     return argv
 
 
-def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
-    """All known servers, ours first, then the peers."""
+def build_servers(
+    project_python: str, peers_venv: str, baseline_python: str = ""
+) -> dict[str, Server]:
+    """All known servers, ours first (and an earlier build of ours), then the peers."""
     ours = [project_python, "-m", "hypercorn"]
     hyper = [os.path.join(peers_venv, "bin", "hypercorn")]
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
@@ -245,10 +251,18 @@ def build_servers(project_python: str, peers_venv: str) -> dict[str, Server]:
     gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
     every = ("h1", "close", "h2c", "post", "ws", "wsgi")
     no_h2 = ("h1", "close", "post", "ws")
-    servers = [
+    servers: list[Server] = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
         Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
         Server("project-trio", hypercorn_argv(ours, "trio"), every, project=True),
+    ]
+    if baseline_python:  # an earlier build of this project, to show a change is no slower
+        before = [baseline_python, "-m", "hypercorn"]
+        servers += [
+            Server(f"baseline-{worker}", hypercorn_argv(before, worker), every)
+            for worker in ("asyncio", "uvloop", "trio")
+        ]
+    servers += [
         Server("hypercorn-asyncio", hypercorn_argv(hyper, "asyncio"), every),
         Server("hypercorn-uvloop", hypercorn_argv(hyper, "uvloop"), every),
         Server("hypercorn-trio", hypercorn_argv(hyper, "trio"), every),
@@ -1095,7 +1109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.setup:
         return setup(peers_venv)
     project_python = default_project_python()
-    servers = build_servers(project_python or "<PROJECT_PYTHON>", peers_venv)
+    baseline_python = os.environ.get("BASELINE_PYTHON", "")
+    servers = build_servers(project_python or "<PROJECT_PYTHON>", peers_venv, baseline_python)
     tests = [t for t in args.tests.split(",") if t]
     if unknown := [t for t in tests if t not in TESTS]:
         sys.exit(f"unknown test(s) {unknown}; known: {list(TESTS)}")
