@@ -69,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "max_requests": None,
     "max_requests_jitter": 0,
     "pid_path": None,
+    "proxy_allow_ips": ["127.0.0.1", "::1"],
+    "proxy_protocol": False,
     "quic_bind": [],
     "read_timeout": None,
     "reuse_port": False,
@@ -134,6 +136,8 @@ GOOD_VALUES: dict[str, Any] = {
     "max_requests": 100,
     "max_requests_jitter": 10,
     "pid_path": "/tmp/pid",
+    "proxy_allow_ips": ["10.0.0.0/8"],
+    "proxy_protocol": True,
     "quic_bind": ["127.0.0.1:4433"],
     "read_timeout": 30,
     "reuse_port": True,
@@ -237,7 +241,15 @@ def test_class_monkeypatch_of_logger_class(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["alpn_protocols", "alt_svc_headers", "server_names", "bind", "insecure_bind"]
+    "name",
+    [
+        "alpn_protocols",
+        "alt_svc_headers",
+        "proxy_allow_ips",
+        "server_names",
+        "bind",
+        "insecure_bind",
+    ],
 )
 def test_list_defaults_are_per_instance(name: str) -> None:
     first, second = Config(), Config()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from hypercorn_cli.__about__ import __version__
+from hypercorn_protocol.proxy import TrustedProxies
 
 WORKER_CLASSES = ("asyncio", "uvloop", "trio")
 #: The usage line (the full list of flags is for ``--help``).
@@ -85,6 +86,16 @@ def _cert_reqs(value: str) -> ssl.VerifyMode:
         return ssl.VerifyMode(_whole_number(value))
     except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"not a certificate requirement: {value!r}") from None
+
+
+def _proxy_allow_ips(value: str) -> list[str]:
+    # Comma-separated as well as repeatable (``--proxy-allow-ips 10.0.0.1,10.0.0.2``).
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    try:
+        TrustedProxies(entries)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return entries
 
 
 FLAGS: tuple[Flag, ...] = (
@@ -200,6 +211,20 @@ FLAGS: tuple[Flag, ...] = (
         "quic_bind",
         "UDP address for HTTP/3 when TLS is on (repeatable)",
         action="append",
+    ),
+    Flag(
+        ("--proxy-protocol",),
+        "proxy_protocol",
+        "Require a PROXY protocol header (v1 or v2) from peers in --proxy-allow-ips",
+        action="store_true",
+    ),
+    Flag(
+        ("--proxy-allow-ips",),
+        "proxy_allow_ips",
+        "IPs or CIDR networks (or *) allowed to send PROXY headers; comma-separated, "
+        "repeatable (default: 127.0.0.1,::1)",
+        _proxy_allow_ips,
+        action="extend",
     ),
     Flag(("--reload",), "use_reloader", "Restart workers when code changes", action="store_true"),
     Flag(

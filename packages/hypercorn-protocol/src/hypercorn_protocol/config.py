@@ -97,6 +97,8 @@ _OPTION_KINDS: dict[str, str] = {
     "max_requests": "int?",
     "max_requests_jitter": "int",
     "pid_path": "str?",
+    "proxy_allow_ips": "list[str]",
+    "proxy_protocol": "bool",
     "quic_bind": "binds",
     "read_timeout": "float?",
     "reuse_port": "bool",
@@ -128,7 +130,7 @@ OPTIONS: frozenset[str] = frozenset(_OPTION_KINDS)
 _READ_ONLY = frozenset({"log", "ssl_enabled", "BYTES", "OCTETS", "SECONDS"})
 
 # Options whose class default is a list and must be copied per instance.
-_LIST_DEFAULTS = ("alpn_protocols", "alt_svc_headers", "server_names")
+_LIST_DEFAULTS = ("alpn_protocols", "alt_svc_headers", "proxy_allow_ips", "server_names")
 _BIND_DEFAULTS = ("_bind", "_insecure_bind", "_quic_bind")
 
 _LAZY_BINDING_NAMES = ("BindError", "Sockets", "SocketTypeError")
@@ -219,6 +221,9 @@ class Config:
     max_requests: int | None = None
     max_requests_jitter: int = 0
     pid_path: str | None = None
+    # Not in Hypercorn 0.18: expect a PROXY protocol header (v1 or v2) from these peers.
+    proxy_allow_ips: list[str] = ["127.0.0.1", "::1"]  # noqa: RUF012
+    proxy_protocol: bool = False
     read_timeout: float | None = None
     # Not in Hypercorn 0.18: one SO_REUSEPORT socket per worker (the kernel spreads
     # connections evenly, but also to a worker that is blocked); off = one shared socket.
