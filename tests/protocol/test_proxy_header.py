@@ -13,7 +13,7 @@ import struct
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -27,6 +27,7 @@ from hypercorn_protocol.proxy import (
     TrustedProxies,
     is_trusted_proxy,
 )
+from tests.fuzz._settings import fuzz_settings
 
 Outcome = ProxyHeader | ProxyHeaderError | None
 
@@ -603,7 +604,7 @@ def test_bad_allow_list_entry_is_named(entry: str, detail: str) -> None:
 # -- properties ----------------------------------------------------------------------------
 
 chunk_cuts = st.lists(st.integers(min_value=1, max_value=400), max_size=12)
-SHORT = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SHORT = fuzz_settings(max_examples=500)  # 20,000 under --hypothesis-profile=long
 
 
 def check_declared(outcome: Outcome, fed: int, *, eof: bool, max_v2_length: int) -> None:
