@@ -293,6 +293,11 @@ def stream_of(action: tuple[Any, ...]) -> int:
     return 0
 
 
+def is_goaway(action: tuple[Any, ...]) -> bool:
+    """The client says GOAWAY (also as a raw frame of type 0x7)."""
+    return bool(action[0] == "goaway" or (action[0] == "raw" and action[1] == 0x7))
+
+
 def check_output(driver: FuzzDriver, view: ServerView, *, client_goaway: bool = False) -> None:
     view.update(bytes(driver.output))
     problems = driver.common_violations()
@@ -330,7 +335,7 @@ def test_random_frame_sequences(
             stream = b""
             driver.run_apps()
             continue
-        client_goaway = client_goaway or action[0] == "goaway"
+        client_goaway = client_goaway or is_goaway(action)
         highest = max(highest, stream_of(action))
         stream += encode(action, encoder)
     for part in split(stream, cuts):
@@ -451,7 +456,7 @@ def test_valid_client_conversations_with_one_fault(
         if lazy and data.draw(st.booleans()):
             driver.run_apps()
     driver.run_apps()
-    client_goaway = fault is not None and fault[0] == "goaway"
+    client_goaway = fault is not None and is_goaway(fault)
     check_output(driver, view, client_goaway=client_goaway)
     if fault is None:
         # Undamaged: nothing is a connection error, and every request is answered.
