@@ -246,7 +246,14 @@ def test_class_monkeypatch_of_logger_class(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["alpn_protocols", "alt_svc_headers", "server_names", "bind", "insecure_bind"]
+    "name",
+    [
+        "alpn_protocols",
+        "alt_svc_headers",
+        "server_names",
+        "bind",
+        "insecure_bind",
+    ],
 )
 def test_list_defaults_are_per_instance(name: str) -> None:
     first, second = Config(), Config()

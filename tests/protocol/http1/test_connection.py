@@ -189,6 +189,16 @@ def test_no_100_continue_once_the_app_has_answered() -> None:
     assert h.wire.startswith(b"HTTP/1.1 417 ")
 
 
+def test_the_other_request_target_forms_are_served() -> None:
+    h = Harness()
+    h.feed(b"OPTIONS * HTTP/1.1\r\nhost: a\r\n\r\n")
+    h.respond(1, body=b"")
+    h.feed(b"GET http://a/x?q=1 HTTP/1.1\r\nhost: a\r\n\r\n")
+    first, second = starts(h.events)
+    assert first.scope["method"] == "OPTIONS"
+    assert second.scope["query_string"] == b"q=1"
+
+
 def test_http10_response_closes_connection() -> None:
     h = Harness()
     h.feed(b"GET / HTTP/1.0\r\n\r\n")
@@ -239,6 +249,10 @@ def test_oversized_head_gets_431_and_close() -> None:
         ),
         (b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n", 405),
         (b"GET / HTTP/1.1\r\nhost: a\r\nbad header\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nhost: a\r\n\r\n", 505),  # h11 takes any HTTP/d.d
+        (b"GET / HTTP/1.2\r\nhost: a\r\n\r\n", 505),
+        (b"GET ! HTTP/1.1\r\nhost: a\r\n\r\n", 400),  # not a request-target form
+        (b"GET * HTTP/1.1\r\nhost: a\r\n\r\n", 400),  # asterisk-form is OPTIONS only
     ],
 )
 def test_malformed_requests_are_refused_and_closed(wire: bytes, status: int) -> None:

@@ -75,6 +75,7 @@ _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 # its first request (see start_shutdown).
 _FIRST_REQUEST_GRACE = 1.0
 # _check_head's answers for upgrade requests (not errors).
+_HTTP1_VERSIONS = (b"1.0", b"1.1")
 _WEBSOCKET = (101, "websocket")
 _H2C = (101, "h2c")
 # Dropped from an h2c request replayed as HTTP/2 stream 1 (RFC 9113 section 8.2.2).
@@ -288,6 +289,18 @@ class HTTP11Connection(StreamConnection[Stream]):
                 transfer_encoding = True
             elif name == b"upgrade":
                 upgrade = True
+        if head.http_version not in _HTTP1_VERSIONS:
+            # h11 takes any "HTTP/d.d"; RFC 9110 section 15.6.6 answers 505 for another
+            # major version (and ASGI has no "2.0" over HTTP/1.1 framing).
+            return 505, "HTTP version not supported"
+        target = head.target
+        if not (
+            target[:1] == b"/"
+            or (target == b"*" and head.method == b"OPTIONS")
+            or b"://" in target  # absolute-form (RFC 9112 section 3.2.2)
+            or head.method == b"CONNECT"  # authority-form; answered 405 below
+        ):
+            return 400, "invalid request target"
         if content_lengths > 1:
             return 400, "duplicate Content-Length"
         if content_lengths and transfer_encoding:
