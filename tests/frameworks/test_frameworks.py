@@ -1,4 +1,6 @@
-"""FastAPI and Starlette apps served by the real ``hypercorn`` command."""
+"""FastAPI, Starlette, Flask and Django's WSGI handler served by the real ``hypercorn``
+command (the WSGI apps through the ``wsgi:`` prefix). Tests that need ASGI (background
+tasks, server-sent events, lifespan, WebSocket) run on the ASGI frameworks only."""
 
 from __future__ import annotations
 
@@ -12,10 +14,17 @@ import pytest
 from tests.frameworks import _support as check
 from tests.frameworks._support import Certs, Served
 
-APPS = {
+ASGI_APPS = {
     "fastapi": "tests.frameworks.apps.fastapi_app:app",
     "starlette": "tests.frameworks.apps.starlette_app:app",
 }
+APPS = {
+    **ASGI_APPS,
+    "flask": "wsgi:tests.frameworks.apps.flask_app:app",
+    "django-wsgi": "wsgi:tests.frameworks.apps.django_app:wsgi_application",
+}
+#: Narrows a test to the ASGI frameworks (WSGI has no lifespan, WebSocket or SSE end).
+asgi_only = pytest.mark.parametrize("framework", sorted(ASGI_APPS), indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module", params=sorted(APPS))
@@ -58,28 +67,34 @@ def test_file_response(client: httpx.Client, served: Served) -> None:
     check.check_file(client, served)
 
 
+@asgi_only
 def test_background_task(client: httpx.Client) -> None:
     check.check_background(client, uuid.uuid4().hex)
 
 
+@asgi_only
 def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None:
     check.check_sse_disconnect(client, served, uuid.uuid4().hex)
 
 
+@asgi_only
 @pytest.mark.all_backends
 def test_lifespan_startup_state(client: httpx.Client, framework: str) -> None:
     check.check_lifespan_state(client, framework)
 
 
+@asgi_only
 @pytest.mark.all_backends
 def test_websocket_chat(served: Served) -> None:
     check.check_chat(served, uuid.uuid4().hex)
 
 
+@asgi_only
 def test_websocket_chat_tls(served: Served) -> None:
     check.check_chat_tls(served, uuid.uuid4().hex)
 
 
+@asgi_only
 @pytest.mark.all_backends
 def test_lifespan_shutdown_on_sigterm(
     backend: str, certs: Certs, tmp_path: Path, framework: str
