@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hypercorn_protocol.headers import http_date as format_http_date
 from hypercorn_protocol.server.config_files import (
     ConfigError,
     ConfigWarning,
@@ -135,8 +136,6 @@ _BIND_DEFAULTS = ("_bind", "_insecure_bind", "_quic_bind")
 
 _LAZY_BINDING_NAMES = ("BindError", "Sockets", "SocketTypeError")
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # (whole second, formatted value): the date only changes once a second.
 _date_cache: tuple[int, bytes] = (-1, b"")
 
@@ -157,11 +156,7 @@ def http_date(now: float) -> bytes:
     cached_second, cached_value = _date_cache
     if cached_second == second:
         return cached_value
-    tm = time.gmtime(second)
-    value = (
-        f"{_WEEKDAYS[tm.tm_wday]}, {tm.tm_mday:02d} {_MONTHS[tm.tm_mon - 1]} {tm.tm_year:04d} "
-        f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} GMT"
-    ).encode("ascii")
+    value = format_http_date(second)
     _date_cache = (second, value)
     return value
 
