@@ -82,28 +82,16 @@ def run_server(
             ready.set()
             new_loop.close()
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    ready.wait(10)
-
-    def stop() -> None:
+    def request_stop() -> None:
         loop_ = holder.get("loop")
         if loop_ is not None and not loop_.is_closed():
             try:
                 loop_.call_soon_threadsafe(holder["stop"].set)
             except RuntimeError:
                 pass
-        thread.join(30)
 
-    server = RunningServer(bound, stop, thread)
-    if "error" in holder:
-        server.error = holder["error"]
-        raise holder["error"]
-    try:
+    with _in_thread(target, request_stop, bound, ready, holder) as server:
         yield server
-    finally:
-        stop()
-        server.error = holder.get("error")
 
 
 @contextmanager
@@ -146,17 +134,37 @@ def _run_trio_server(app: Any, config: Config, *, mode: str | None) -> Iterator[
         finally:
             ready.set()
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    ready.wait(10)
-
-    def stop() -> None:
+    def request_stop() -> None:
         token = holder.get("token")
         if token is not None:
             try:
                 trio.from_thread.run_sync(holder["stop"].set, trio_token=token)
             except trio.RunFinishedError:
                 pass
+
+    with _in_thread(target, request_stop, bound, ready, holder) as server:
+        yield server
+
+
+@contextmanager
+def _in_thread(
+    target: Callable[[], None],
+    request_stop: Callable[[], None],
+    bound: list[str],
+    ready: threading.Event,
+    holder: dict[str, Any],
+) -> Iterator[RunningServer]:
+    """Run ``target`` (a server's event loop) in a thread until the ``with`` ends.
+
+    ``target`` sets ``ready`` once bound (or failed, leaving the error in ``holder``);
+    ``request_stop`` asks its loop, from this thread, to shut the server down.
+    """
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    ready.wait(10)
+
+    def stop() -> None:
+        request_stop()
         thread.join(30)
 
     server = RunningServer(bound, stop, thread)
