@@ -229,6 +229,54 @@ def test_close_is_called_when_iteration_fails(backend: Backend) -> None:
     assert recorder.sent == [start(200, []), body(b"a", True)]
 
 
+def test_a_failing_close_after_the_last_chunk_still_delivers_the_response(
+    backend: Backend,
+) -> None:
+    class FailingClose(ClosingBody):
+        def close(self) -> None:
+            super().close()
+            raise RuntimeError("boom in close")
+
+    response = FailingClose([b"whole"])
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "5")])
+        return response
+
+    recorder = Recorder()
+    asgi_app = backend.app(WSGIWrapper(app, 100))
+    with pytest.raises(RuntimeError, match="boom in close"):
+        backend.run(asgi_app(http_scope(), recorder.receive, recorder.send))
+    # The response had ended in the thread; the error is the app's, reported after it.
+    assert recorder.sent == [start(200, [(b"content-length", b"5")]), body(b"whole", False)]
+
+
+def test_the_last_chunk_is_sent_after_the_thread_returns(backend: Backend) -> None:
+    # No round trip from the worker thread for the last chunk: by the time it is sent,
+    # the app has returned and its iterable is closed.
+    response = ClosingBody([b"one", b"two"])
+    closed_when_sent: list[bool] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return response
+
+    recorder = Recorder()
+
+    async def send(message: Message) -> None:
+        closed_when_sent.append(response.closed)
+        await recorder.send(message)
+
+    backend.run(backend.app(WSGIWrapper(app, 100))(http_scope(), recorder.receive, send))
+    assert recorder.sent == [
+        start(200, []),
+        body(b"one", True),
+        body(b"two", True),
+        body(b"", False),
+    ]
+    assert closed_when_sent == [False, False, False, True]
+
+
 def test_close_is_called_when_start_response_was_missing(backend: Backend) -> None:
     response = ClosingBody([b"data"])
 

@@ -7,9 +7,10 @@ Theory of operation. A driver turns a :class:`WSGIWrapper` into an ASGI app:
    capped at ``max_body_size``; over the cap the driver answers
    :func:`empty_response` ``(413)`` and never calls the app).
 3. :func:`build_environ` makes the environ; the driver calls :func:`run_wsgi` in a
-   worker thread, passing two *blocking* callables that hop to the event loop, send an
-   ASGI message and wait for it to be sent. Waiting is the backpressure: a WSGI thread
-   cannot produce faster than the client reads.
+   worker thread through a :class:`MessageRelay`: every chunk but the last hops to the
+   event loop, is sent, and the thread waits for that (the backpressure: a WSGI thread
+   cannot produce faster than the client reads); the last chunk, with the held-back
+   start when the body is one chunk, is sent by the loop once the thread returns.
 
 :class:`ThreadedWSGIApp` does all three; a driver only says how to cross threads.
 
@@ -445,29 +446,40 @@ def _send_sequence(response: _Response, chunks: Sequence[object]) -> None:
             response.send(data[index], final=index == last)
 
 
-def message_senders(send_messages: Callable[[list[Message]], None]) -> tuple[SendStart, SendBody]:
-    """Adapt one blocking "send these ASGI messages" callable for :func:`run_wsgi`.
+class MessageRelay:
+    """Carries :func:`run_wsgi`'s output to the ASGI ``send`` in as few thread hops as possible.
 
-    The start message is held back and sent together with the first body message, so
-    each chunk costs one hop to the event loop.
+    The start message is held back and sent together with the first body message, and the
+    last body message is not sent from the worker thread at all: it is kept in
+    :attr:`final` for the event loop to send once the thread returns. A response that fits
+    in one chunk (the usual case) therefore costs no hop beyond the thread call itself;
+    each earlier chunk costs one blocking hop, so a slow client still slows the app down
+    instead of filling memory.
 
     Args:
         send_messages: Blocking; sends the messages in order through the ASGI ``send``.
-
-    Returns:
-        ``(send_start, send_body)``.
     """
-    pending: list[Message] = []
 
-    def send_start(status: int, headers: Headers) -> None:
-        pending.append({"type": "http.response.start", "status": status, "headers": headers})
+    __slots__ = ("_pending", "_send_messages", "final")
 
-    def send_body(data: bytes, more_body: bool) -> None:
-        messages = [*pending, {"type": "http.response.body", "body": data, "more_body": more_body}]
-        pending.clear()
-        send_messages(messages)
+    def __init__(self, send_messages: Callable[[list[Message]], None]) -> None:
+        self._send_messages = send_messages
+        self._pending: list[Message] = []
+        self.final: list[Message] = []
 
-    return send_start, send_body
+    def send_start(self, status: int, headers: Headers) -> None:
+        """Hold ``http.response.start`` until the first body message."""
+        self._pending.append({"type": "http.response.start", "status": status, "headers": headers})
+
+    def send_body(self, data: bytes, more_body: bool) -> None:
+        """Send a body chunk now, or keep the last one for the loop."""
+        messages = self._pending
+        self._pending = []
+        messages.append({"type": "http.response.body", "body": data, "more_body": more_body})
+        if more_body:
+            self._send_messages(messages)
+        else:
+            self.final = messages
 
 
 # --------------------------------------------------------------------------- bridge
@@ -522,9 +534,18 @@ class ThreadedWSGIApp:
             for message in messages:
                 await send(message)
 
-        send_start, send_body = message_senders(self.blocking_sender(send_all))
+        relay = MessageRelay(self.blocking_sender(send_all))
         environ = build_environ(scope, reader.body)
-        await self.run_in_thread(run_wsgi, self.wrapper, environ, send_start, send_body)
+        try:
+            await self.run_in_thread(
+                run_wsgi, self.wrapper, environ, relay.send_start, relay.send_body
+            )
+        except Exception:
+            # A response that ended before the app's close() raised still goes out whole.
+            await send_all(relay.final)
+            raise
+        # The last message is sent from here, saving the thread a round trip.
+        await send_all(relay.final)
 
     def blocking_sender(
         self, send_all: Callable[[list[Message]], Coroutine[Any, Any, None]]
@@ -540,6 +561,7 @@ class ThreadedWSGIApp:
 __all__ = [
     "MAX_BODY_SIZE",
     "ExcInfo",
+    "MessageRelay",
     "RequestBodyReader",
     "SendBody",
     "SendStart",
@@ -548,6 +570,5 @@ __all__ = [
     "WSGIWrapper",
     "build_environ",
     "empty_response",
-    "message_senders",
     "run_wsgi",
 ]
