@@ -28,12 +28,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10: only typing_extensions' TypedDict knows NotRequired
     from typing_extensions import NotRequired, TypedDict
 
-import h2.events
-import h11
-
 if TYPE_CHECKING:
     # The core is sans-IO: multiprocessing (threads) and the config stay type-only.
     from multiprocessing.synchronize import Event as EventType
+
+    # h11 and h2 stay type-only too: a process that only reads the config (the
+    # supervisor) must not load the protocol libraries for these annotations.
+    import h2.events
+    import h11
 
     from hypercorn_protocol.config import Config, Sockets
 
@@ -53,7 +55,22 @@ WSGIEnviron: TypeAlias = dict[str, Any]
 
 # --------------------------------------------------------------- Hypercorn 0.18's names
 
-H11SendableEvent: TypeAlias = h11.Data | h11.EndOfMessage | h11.InformationalResponse | h11.Response
+if TYPE_CHECKING:
+    H11SendableEvent: TypeAlias = (
+        h11.Data | h11.EndOfMessage | h11.InformationalResponse | h11.Response
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # H11SendableEvent is a runtime union of h11 classes: built on first use (PEP 562).
+    if name == "H11SendableEvent":
+        import h11
+
+        alias = h11.Data | h11.EndOfMessage | h11.InformationalResponse | h11.Response
+        globals()[name] = alias
+        return alias
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 WorkerFunc: TypeAlias = "Callable[[Config, Sockets | None, EventType | None], None]"
 
@@ -280,7 +297,7 @@ class H2SyncStream(Protocol):
 
     async def handle_request(
         self,
-        event: h2.events.RequestReceived,
+        event: "h2.events.RequestReceived",
         scheme: str,
         client: tuple[str, int],
         server: tuple[str, int],
@@ -300,7 +317,7 @@ class H2AsyncStream(Protocol):
 
     async def handle_request(
         self,
-        event: h2.events.RequestReceived,
+        event: "h2.events.RequestReceived",
         scheme: str,
         client: tuple[str, int],
         server: tuple[str, int],
