@@ -26,6 +26,7 @@ pytestmark = [
 
 #: ``/slow...`` answers after half a second, on whichever loop serves it.
 SLOW_APP = """
+import pathlib
 import sys
 
 async def pause(seconds):
@@ -51,6 +52,8 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     if scope["path"].startswith("/slow"):
+        # Tell the test this request is in the app (a loaded machine may be slow to get here).
+        pathlib.Path(__file__).with_name("arrived" + scope["path"].replace("/", "-")).touch()
         await pause(0.5)
     await send({"type": "http.response.start", "status": 200})
     await send({"type": "http.response.body", "body": scope["path"].encode()})
@@ -115,7 +118,11 @@ def test_sigterm_lets_in_flight_http2_streams_finish(
     with sock:
         slow = threading.Thread(target=get)
         slow.start()
-        time.sleep(0.2)  # both requests are in the app's sleep now
+        deadline = time.monotonic() + 10
+        while not all((app_dir / f"arrived-slow-{who}").exists() for who in ("raw", "httpx")):
+            assert time.monotonic() < deadline, "the requests never reached the app"
+            time.sleep(0.02)
+        # both requests are in the app's sleep now
         server.process.send_signal(signal.SIGTERM)
         seen = _read_all(sock, conn)
     slow.join(10)
