@@ -7,6 +7,7 @@ most once per worker. And the exit code reports workers that failed to shut down
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -60,11 +61,12 @@ async def app(scope, receive, send):
 
 #: Imports in the supervisor but not in a spawned worker (a worker-only dependency).
 WORKER_ONLY_BROKEN_APP = """
-import multiprocessing
+import os
 
 with open("startups.txt", "a") as log:
     log.write("import\\n")
-if multiprocessing.parent_process() is not None:
+# The supervisor is the test's child; a worker is the supervisor's child.
+if os.getppid() != RUNNER_PID:
     import a_dependency_only_workers_need
 
 async def app(scope, receive, send):
@@ -98,7 +100,8 @@ def failing_apps(app_dir: Path) -> Path:
     """``app_dir`` with the apps above, and a valid certificate with a broken key."""
     (app_dir / "failstart.py").write_text(COUNTING_FAILING_STARTUP_APP)
     (app_dir / "plain.py").write_text(PLAIN_APP)
-    (app_dir / "workerbroken.py").write_text(WORKER_ONLY_BROKEN_APP)
+    worker_only_broken = f"RUNNER_PID = {os.getpid()}\n{WORKER_ONLY_BROKEN_APP}"
+    (app_dir / "workerbroken.py").write_text(worker_only_broken)
     (app_dir / "raising.py").write_text(RAISING_APP)
     (app_dir / "failshutdown.py").write_text(FAILING_SHUTDOWN_APP)
     (app_dir / "slowstart.py").write_text(SLOW_STARTUP_APP)

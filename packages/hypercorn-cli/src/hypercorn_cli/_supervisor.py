@@ -36,21 +36,19 @@ loop in the main thread that wakes at least every ``TICK``:
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import SpawnProcess
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hypercorn_cli._errors import one_line
 from hypercorn_cli._reuseport import slot_sockets
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
-from hypercorn_cli._worker_process import DRAINING, FAILED, READY, worker_process_main
+from hypercorn_cli._spawn import WorkerProcess
+from hypercorn_cli._worker_process import DRAINING, FAILED, READY
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
 from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
@@ -111,8 +109,7 @@ def worker_count(config: Config) -> int:
 @dataclass(eq=False)
 class _Worker:
     slot: _Slot
-    process: SpawnProcess
-    stop_event: Event
+    process: WorkerProcess
     channel: Connection | None
     ready_at: float | None = None
     stopping: bool = False  # told to drain, or draining on its own
@@ -124,7 +121,7 @@ class _Worker:
 
     def drain(self) -> None:
         self.stopping = True
-        self.stop_event.set()
+        self.process.stop()
 
 
 @dataclass(eq=False)
@@ -158,7 +155,7 @@ def error_logger(config: Config) -> logging.Logger:
     return logging.getLogger("hypercorn.error")
 
 
-def _describe_exit(process: SpawnProcess) -> str:
+def _describe_exit(process: WorkerProcess) -> str:
     code = process.exitcode
     if code is not None and code < 0:
         try:
@@ -170,7 +167,7 @@ def _describe_exit(process: SpawnProcess) -> str:
     return f"exit code {code}"
 
 
-def _shell_code(process: SpawnProcess) -> int:
+def _shell_code(process: WorkerProcess) -> int:
     code = process.exitcode or 0
     # Killed by signal N: report it the way shells do (128 + N).
     return 128 - code if code < 0 else code
@@ -199,7 +196,6 @@ class Supervisor:
         self.sockets = sockets
         self.config_loader = config_loader
         self.reloader = reloader
-        self.context = multiprocessing.get_context("spawn")
         self.signals = SignalCounts()
         self.handled_reloads = 0
         self.handled_restarts = 0
@@ -272,22 +268,9 @@ class Supervisor:
 
     # ------------------------------------------------------------------ workers
     def _spawn(self, slot: _Slot) -> _Worker:
-        stop_event = self.context.Event()
-        receiver, sender = self.context.Pipe(duplex=False)
-        process = self.context.Process(
-            target=worker_process_main,
-            kwargs={
-                "config": self.config,
-                "sockets": slot.sockets,
-                "shutdown_event": stop_event,
-                "channel": sender,
-            },
-            daemon=self.config.daemon,
-        )
         with sigint_ignored():
-            process.start()
-        sender.close()  # the worker holds the only sending end: EOF when it exits
-        worker = _Worker(slot, process, stop_event, receiver)
+            process = WorkerProcess(self.config, slot.sockets)
+        worker = _Worker(slot, process, process.channel)
         self.workers.append(worker)
         return worker
 

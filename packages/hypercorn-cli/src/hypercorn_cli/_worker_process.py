@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
-from multiprocessing import parent_process
-from multiprocessing.connection import Connection, wait
-from multiprocessing.synchronize import Event
-from types import FrameType
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from hypercorn_cli._errors import (
     EXIT_RUNTIME,
@@ -32,41 +29,12 @@ from hypercorn_cli._workers import resolve_worker
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
 
+if TYPE_CHECKING:
+    from hypercorn_cli._spawn import StopPipe
+
 READY = "ready"
 DRAINING = "draining"
 FAILED = "failed"
-
-
-class _StopFlag:
-    """Set by the supervisor's event, by SIGTERM, or when the supervisor dies.
-
-    The SIGTERM handler only flips a Python attribute: taking the event's lock in a
-    signal handler could deadlock against the main thread.
-    """
-
-    def __init__(self, event: Event) -> None:
-        self.event = event
-        self.flagged = False
-
-    def is_set(self) -> bool:
-        return self.flagged or self.event.is_set()
-
-    def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.flagged = True
-
-
-def _stop_when_orphaned(event: Event) -> None:
-    # If the supervisor dies without telling us (SIGKILL, OOM), drain instead of
-    # serving forever as an orphan.
-    parent = parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        event.set()
-
-    threading.Thread(target=watch, name="hypercorn-parent-watch", daemon=True).start()
 
 
 class _Channel:
@@ -82,13 +50,13 @@ class _Channel:
         try:
             self.channel.send(message)
         except OSError:
-            pass  # the supervisor is gone; the orphan watch stops us
+            pass  # the supervisor is gone; so is its end of the stop pipe, which stops us
 
 
 def worker_process_main(
-    config: Config, sockets: Sockets, shutdown_event: Event, channel: Connection
+    config: Config, sockets: Sockets, stop: StopPipe, channel: Connection
 ) -> None:
-    """Serve ``sockets`` in this spawned process until ``shutdown_event`` is set.
+    """Serve ``sockets`` in this spawned process until ``stop`` is set.
 
     Ctrl-C in a terminal reaches the whole process group; only the supervisor acts on
     it, so workers ignore SIGINT. SIGTERM sent to one worker drains that worker, and the
@@ -100,10 +68,8 @@ def worker_process_main(
     stderr (e.g. a failed lifespan shutdown).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop = _StopFlag(shutdown_event)
     if hasattr(signal, "SIGTERM") and sys.platform != "win32":
         signal.signal(signal.SIGTERM, stop.on_signal)
-    _stop_when_orphaned(shutdown_event)
     reports = _Channel(channel)
     try:
         # The server's own modules are imported before privileges are dropped, while
