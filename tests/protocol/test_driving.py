@@ -11,7 +11,7 @@ import pytest
 
 from hypercorn_protocol import DateCache
 from hypercorn_protocol.driving import APP_ERROR, ConnectionDriver, StreamBase
-from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend, Message
 from tests.helpers.protocol import Settings
 
@@ -70,6 +70,7 @@ class _IO:
         self.calls: list[str] = []
         self.written: list[bytes] = []
         self.completed: list[RequestCompleted] = []
+        self.refused: list[RequestRefused] = []
         self.tasks: list[Coroutine[Any, Any, None]] = []
         self.driver: ConnectionDriver[_Stream] = ConnectionDriver(
             self,
@@ -84,8 +85,8 @@ class _IO:
     def write(self, data: bytes) -> None:
         self.written.append(data)
 
-    def close(self) -> None:
-        self.calls.append("close")
+    def close(self, discard: bool = False) -> None:
+        self.calls.append("abort" if discard else "close")
 
     def pause_reading(self) -> None:
         self.calls.append("pause_reading")
@@ -106,6 +107,9 @@ class _IO:
 
     def request_completed(self, event: RequestCompleted) -> None:
         self.completed.append(event)
+
+    def request_refused(self, event: RequestRefused) -> None:
+        self.refused.append(event)
 
     def feed(self, data: bytes) -> None:
         self.driver.conn.receive_data(data, NOW)
