@@ -208,3 +208,32 @@ def test_lost_disconnects_once_and_wakes_writers() -> None:
     assert io.driver.closing and stream.woken == 1
     assert [m["type"] for m in stream.queue] == ["http.request", "http.disconnect"]
     io.tasks[0].close()
+
+
+def test_a_blocked_write_arms_the_timer_then_aborts_and_reports_the_refusal() -> None:
+    io = _IO(hello)
+    io.feed(_request())
+    io.calls.clear()
+    io.driver.write_blocked(NOW)
+    assert io.calls == ["arm_timer"]
+    timeout = io.config.response_write_timeout
+    assert timeout is not None
+    assert io.driver.conn.get_timer() == NOW + timeout
+    io.written.clear()
+    io.driver.timer_fired(NOW + timeout)
+    assert io.calls[-1] == "abort"  # unsent bytes dropped, not flushed
+    assert io.written == []
+    assert [e.reason for e in io.refused] == ["response_write_timeout"]
+    assert io.driver.closing
+    io.tasks[0].close()  # the app never ran
+
+
+def test_a_drained_write_stops_the_write_deadline() -> None:
+    io = _IO(hello)
+    io.feed(_request())
+    io.driver.write_blocked(NOW)
+    io.driver.write_unblocked()
+    assert io.driver.conn.get_timer() is None
+    io.driver.timer_fired(NOW + 1000)  # a late timer finds nothing due
+    assert "abort" not in io.calls
+    io.tasks[0].close()  # the app never ran

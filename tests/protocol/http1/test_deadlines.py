@@ -241,5 +241,7 @@ def test_a_stalled_websocket_reader_is_cut_by_the_write_timeout() -> None:
     got = h.drain()
     (close,) = closes(got)
     assert close.discard
-    assert [m for m in app_messages(got, 1) if m["type"] == "websocket.disconnect"]
+    assert {"type": "websocket.disconnect", "code": 1006} in [
+        {"type": m["type"], "code": m.get("code")} for m in app_messages(got, 1)
+    ]
     assert refusals(got) == [ev.RequestRefused("response_write_timeout", None, 1)]
