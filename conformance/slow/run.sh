@@ -21,10 +21,13 @@ hypercorn --bind "127.0.0.1:$PORT" "$@" "$HERE/app.py:app" >"$OUT/server.log" 2>
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/probe"; do sleep 0.2; done
+START=$(date +%s)
+# "second count" samples; a sample takes a while under load, so each carries its time
 (
   while kill -0 $SERVER 2>/dev/null; do
-    ss -Htn state established "( sport = :$PORT )" | wc -l
-    sleep 1
+    held=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+    echo "$(($(date +%s) - START)) $held"
+    sleep 0.5
   done
 ) >"$OUT/server-side.txt" &
 SAMPLER=$!
@@ -39,7 +42,7 @@ slowhttptest $ATTACK -c 200 -r 200 -l "$LENGTH" -p 3 -u "http://127.0.0.1:$PORT/
 kill $SAMPLER 2>/dev/null || true
 echo "second closed pending connected probe server_side"
 tail -n +2 "$OUT/slow.csv" | tr ',' ' ' | while read -r second closed pending connected available; do
-  held=$(sed -n "$((second + 1))p" "$OUT/server-side.txt")
+  held=$(awk -v s="$second" '$1 == s { h = $2 } END { print h }' "$OUT/server-side.txt")
   if [ "$available" -gt 0 ]; then probe=yes; else probe=no; fi
   echo "$second $closed $pending $connected $probe ${held:-?}"
 done
