@@ -196,9 +196,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             return
         write_deadline = self._write_deadline()
         if write_deadline is not None and now >= write_deadline:
-            if self._ws is not None:
-                self._ws.connection_lost()
-            self._write_timed_out(now)
+            self._write_timed_out(now)  # a WebSocket's app hears 1006
             return
         if self._ws is not None:
             self._ws.handle_timer(now)
