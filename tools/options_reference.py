@@ -119,6 +119,10 @@ DESCRIPTIONS: dict[str, str] = {
     "logger_class": "class that does the logging (`hypercorn.logging.Logger` or a subclass)",
     "loglevel": "level of the error and access loggers",
     "max_app_queue_size": "ASGI messages queued for an app before reading pauses",
+    "max_request_body_size": (
+        "largest request body for any app, in bytes: 413 (a reset once the response "
+        "began); None: no limit"
+    ),
     "max_requests": "requests a worker serves before it is replaced; None: no limit",
     "max_requests_jitter": "random extra requests (0 to this) added to `max_requests`",
     "pid_path": "file the server's pid is written to",
@@ -128,6 +132,18 @@ DESCRIPTIONS: dict[str, str] = {
     "quic_max_saved_sessions": "single-use TLS session tickets kept for 0-RTT; 0: none",
     "quic_retry": "validate client addresses with QUIC Retry before opening a connection",
     "read_timeout": "seconds to wait for request bytes; None: no limit",
+    "request_body_timeout": (
+        "seconds without body progress while the app waits for it: 408, or the connection "
+        "closed once the response began; None: off"
+    ),
+    "request_header_timeout": (
+        "seconds for a whole request head from its first byte: 408 (HTTP/2: no more "
+        "input, GOAWAY); None: off"
+    ),
+    "response_write_timeout": (
+        "seconds a full send buffer may wait for the client to read: the connection is "
+        "aborted (HTTP/2: a shut window resets the stream); None: off"
+    ),
     "reuse_port": "one SO_REUSEPORT socket per worker (Linux): even spread, may queue",
     "root_path": "ASGI `root_path` of every request (the app's mount point)",
     "server_names": "host names served; a request for another host gets 404",
@@ -147,7 +163,10 @@ DESCRIPTIONS: dict[str, str] = {
     "websocket_pong_timeout": "seconds to wait for a pong before closing; None: forever",
     "worker_class": "`asyncio`, `uvloop` or `trio`",
     "workers": "worker processes; 0 serves in the supervisor's own process",
-    "wsgi_max_body_size": "largest WSGI request body, in bytes (413 beyond)",
+    "wsgi_max_body_size": (
+        "largest WSGI request body, in bytes (413 beyond); max_request_body_size, "
+        "when smaller, wins"
+    ),
 }
 
 

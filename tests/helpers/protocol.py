@@ -31,7 +31,11 @@ class Settings:
     keep_alive_max_requests: int = _CONFIG.keep_alive_max_requests
     keep_alive_timeout: float = _CONFIG.keep_alive_timeout
     max_app_queue_size: int = _CONFIG.max_app_queue_size
+    max_request_body_size: int | None = _CONFIG.max_request_body_size
     read_timeout: float | None = _CONFIG.read_timeout
+    request_body_timeout: float | None = _CONFIG.request_body_timeout
+    request_header_timeout: float | None = _CONFIG.request_header_timeout
+    response_write_timeout: float | None = _CONFIG.response_write_timeout
     root_path: str = _CONFIG.root_path
     server_names: list[str] = field(default_factory=lambda: list(_CONFIG.server_names))
     websocket_compression: bool = _CONFIG.websocket_compression

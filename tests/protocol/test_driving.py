@@ -11,7 +11,7 @@ import pytest
 
 from hypercorn_protocol import DateCache
 from hypercorn_protocol.driving import APP_ERROR, ConnectionDriver, StreamBase
-from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.typing import ASGIApp, ASGIReceive, ASGIScope, ASGISend, Message
 from tests.helpers.protocol import Settings
 
@@ -70,6 +70,7 @@ class _IO:
         self.calls: list[str] = []
         self.written: list[bytes] = []
         self.completed: list[RequestCompleted] = []
+        self.refused: list[RequestRefused] = []
         self.tasks: list[Coroutine[Any, Any, None]] = []
         self.driver: ConnectionDriver[_Stream] = ConnectionDriver(
             self,
@@ -84,8 +85,8 @@ class _IO:
     def write(self, data: bytes) -> None:
         self.written.append(data)
 
-    def close(self) -> None:
-        self.calls.append("close")
+    def close(self, discard: bool = False) -> None:
+        self.calls.append("abort" if discard else "close")
 
     def pause_reading(self) -> None:
         self.calls.append("pause_reading")
@@ -106,6 +107,9 @@ class _IO:
 
     def request_completed(self, event: RequestCompleted) -> None:
         self.completed.append(event)
+
+    def request_refused(self, event: RequestRefused) -> None:
+        self.refused.append(event)
 
     def feed(self, data: bytes) -> None:
         self.driver.conn.receive_data(data, NOW)
@@ -204,3 +208,32 @@ def test_lost_disconnects_once_and_wakes_writers() -> None:
     assert io.driver.closing and stream.woken == 1
     assert [m["type"] for m in stream.queue] == ["http.request", "http.disconnect"]
     io.tasks[0].close()
+
+
+def test_a_blocked_write_arms_the_timer_then_aborts_and_reports_the_refusal() -> None:
+    io = _IO(hello)
+    io.feed(_request())
+    io.calls.clear()
+    io.driver.write_blocked(NOW)
+    assert io.calls == ["arm_timer"]
+    timeout = io.config.response_write_timeout
+    assert timeout is not None
+    assert io.driver.conn.get_timer() == NOW + timeout
+    io.written.clear()
+    io.driver.timer_fired(NOW + timeout)
+    assert io.calls[-1] == "abort"  # unsent bytes dropped, not flushed
+    assert io.written == []
+    assert [e.reason for e in io.refused] == ["response_write_timeout"]
+    assert io.driver.closing
+    io.tasks[0].close()  # the app never ran
+
+
+def test_a_drained_write_stops_the_write_deadline() -> None:
+    io = _IO(hello)
+    io.feed(_request())
+    io.driver.write_blocked(NOW)
+    io.driver.write_unblocked()
+    assert io.driver.conn.get_timer() is None
+    io.driver.timer_fired(NOW + 1000)  # a late timer finds nothing due
+    assert "abort" not in io.calls
+    io.tasks[0].close()  # the app never ran

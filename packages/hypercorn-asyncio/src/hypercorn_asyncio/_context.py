@@ -10,9 +10,9 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol import DateCache
-from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.typing import ASGIApp
-from hypercorn_protocol.worker import RequestBudget, access_log_arguments
+from hypercorn_protocol.worker import Refusals, RequestBudget, access_log_arguments
 
 if TYPE_CHECKING:
     from hypercorn_asyncio._tcp import HTTPConnection
@@ -39,6 +39,7 @@ class WorkerContext:
         self.all_closed = asyncio.Event()
         self.all_closed.set()
         self._budget = RequestBudget(config)
+        self.refusals = Refusals()  # deadline and limit refusals, for metrics
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
@@ -54,6 +55,10 @@ class WorkerContext:
             self.start_soon(self.config.log.access(*access_log_arguments(event)))
         if self._budget.spend():
             self.terminate.set()
+
+    def request_refused(self, event: RequestRefused) -> None:
+        """Count one request refused by a deadline or a limit."""
+        self.refusals.record(event)
 
     def connection_opened(self, connection: HTTPConnection) -> None:
         self.connections.add(connection)

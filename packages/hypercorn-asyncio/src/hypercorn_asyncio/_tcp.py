@@ -26,8 +26,8 @@ from time import time
 from typing import TYPE_CHECKING, cast
 
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
-from hypercorn_protocol.events import RequestCompleted
-from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.events import RequestCompleted, RequestRefused
+from hypercorn_protocol.server.binding import address_tuple, reset_on_close
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
     """Serves one client connection: asyncio's Protocol callbacks, and the driver's I/O."""
 
     request_completed: Callable[[RequestCompleted], None]
+    request_refused: Callable[[RequestRefused], None]
 
     def __init__(self, context: WorkerContext, *, secure: bool) -> None:
         self.context = context
@@ -129,6 +130,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
         self._buffer = _read_buffer()  # get_buffer / buffer_updated run on this thread
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
+        self.request_refused = context.request_refused
 
     # -------------------------------------------------------- asyncio's callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -181,9 +183,11 @@ class HTTPConnection(asyncio.BufferedProtocol):
         # a stalled client) is not read either, so the write buffer stays bounded.
         if not self.driver.closing:
             self.transport.pause_reading()
+            self.driver.write_blocked(time())  # response_write_timeout runs
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self.driver.write_unblocked()
         if not self.driver.closing and not self.driver.reading_paused:
             self.transport.resume_reading()
         self._release_drain_waiters()
@@ -196,8 +200,12 @@ class HTTPConnection(asyncio.BufferedProtocol):
         if not transport.is_closing():
             transport.write(data)
 
-    def close(self) -> None:
-        self.transport.close()
+    def close(self, discard: bool = False) -> None:
+        if discard:  # the peer stopped reading: the buffers would never drain
+            reset_on_close(self.transport.get_extra_info("socket"))
+            self.transport.abort()
+        else:
+            self.transport.close()
 
     def pause_reading(self) -> None:
         self.transport.pause_reading()

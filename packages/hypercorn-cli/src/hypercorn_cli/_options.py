@@ -63,6 +63,22 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _seconds_or_off(value: str) -> float | None:
+    # "off" turns a deadline off (the option's None); 0 would expire at once.
+    if value.strip().lower() in ("off", "none"):
+        return None
+    number = _seconds(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError("expected more than 0 seconds, or 'off'")
+    return number
+
+
+def _bytes_or_off(value: str) -> int | None:
+    if value.strip().lower() in ("off", "none"):
+        return None
+    return _non_negative_int(value)
+
+
 def _octal(value: str) -> int:
     # A umask is octal by convention (``-m 022``); Hypercorn parsed it as decimal.
     text = value.lower().removeprefix("0o")
@@ -138,6 +154,30 @@ FLAGS: tuple[Flag, ...] = (
         _seconds,
     ),
     Flag(("--read-timeout",), "read_timeout", "Seconds to wait for each socket read", _seconds),
+    Flag(
+        ("--request-header-timeout",),
+        "request_header_timeout",
+        "Seconds for a whole request head from its first byte (408), or 'off'",
+        _seconds_or_off,
+    ),
+    Flag(
+        ("--request-body-timeout",),
+        "request_body_timeout",
+        "Seconds without request body progress while the app waits for it (408), or 'off'",
+        _seconds_or_off,
+    ),
+    Flag(
+        ("--response-write-timeout",),
+        "response_write_timeout",
+        "Seconds a full send buffer may wait for the client to read, or 'off'",
+        _seconds_or_off,
+    ),
+    Flag(
+        ("--max-request-body-size",),
+        "max_request_body_size",
+        "Largest request body in bytes for any app (413), or 'off'",
+        _bytes_or_off,
+    ),
     Flag(
         ("--max-requests",),
         "max_requests",

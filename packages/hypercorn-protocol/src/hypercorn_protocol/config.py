@@ -93,6 +93,7 @@ _OPTION_KINDS: dict[str, str] = {
     "logger_class": "type",
     "loglevel": "str",
     "max_app_queue_size": "int",
+    "max_request_body_size": "int?",
     "max_requests": "int?",
     "max_requests_jitter": "int",
     "pid_path": "str?",
@@ -102,6 +103,9 @@ _OPTION_KINDS: dict[str, str] = {
     "quic_max_saved_sessions": "int",
     "quic_retry": "bool",
     "read_timeout": "float?",
+    "request_body_timeout": "float?",
+    "request_header_timeout": "float?",
+    "response_write_timeout": "float?",
     "reuse_port": "bool",
     "root_path": "str",
     "server_names": "list[str]",
@@ -213,6 +217,9 @@ class Config:
     logger_class: type[Logger] = Logger
     loglevel: str = "INFO"
     max_app_queue_size: int = 10
+    # Not in Hypercorn 0.18: the largest request body any app (ASGI or WSGI) is given;
+    # None = no limit, as 0.18 has for ASGI (a WSGI app also keeps wsgi_max_body_size).
+    max_request_body_size: int | None = None
     max_requests: int | None = None
     max_requests_jitter: int = 0
     pid_path: str | None = None
@@ -225,6 +232,11 @@ class Config:
     quic_max_saved_sessions: int = 0
     quic_retry: bool = False
     read_timeout: float | None = None
+    # Not in Hypercorn 0.18 (see docs/limits.md): the whole request head from its first
+    # byte; body inactivity while the app waits for it; a full send buffer not drained.
+    request_body_timeout: float | None = 60 * SECONDS
+    request_header_timeout: float | None = 10 * SECONDS
+    response_write_timeout: float | None = 60 * SECONDS
     # Not in Hypercorn 0.18: one SO_REUSEPORT socket per worker (the kernel spreads
     # connections evenly, but also to a worker that is blocked); off = one shared socket.
     reuse_port: bool = False

@@ -127,7 +127,7 @@ class ServerConnection:
         return self._protocol.get_timer()
 
     def handle_timer(self, now: float) -> None:
-        """Act on an expired deadline (keep-alive, read timeout)."""
+        """Act on an expired deadline (keep-alive, read timeout, the request deadlines)."""
         self._protocol.handle_timer(now)
 
     def app_send(self, stream_id: int, message: Message, now: float) -> bool:
@@ -159,6 +159,15 @@ class ServerConnection:
     def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None:
         """The app of ``stream_id`` returned (``exc`` None) or raised ``exc``."""
         self._protocol.app_finished(stream_id, exc, now)
+
+    def transport_blocked(self, now: float) -> None:
+        """The driver's send buffer is full (the peer is not reading): from ``now`` on,
+        ``response_write_timeout`` runs (``get_timer``)."""
+        self._protocol.transport_blocked(now)
+
+    def transport_unblocked(self) -> None:
+        """The send buffer drained: the peer is taking bytes again."""
+        self._protocol.transport_unblocked()
 
     def start_shutdown(self, now: float) -> None:
         """Finish in-flight work, accept no more, then close."""

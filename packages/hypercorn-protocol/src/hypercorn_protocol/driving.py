@@ -41,6 +41,7 @@ from hypercorn_protocol.events import (
     CloseConnection,
     PauseReading,
     RequestCompleted,
+    RequestRefused,
     ResumeReading,
     StartApp,
     StreamWritable,
@@ -73,8 +74,12 @@ class ConnectionIO(Protocol[S_co]):
     def write(self, data: bytes) -> None:
         """Send ``data`` after what was written before; never waits and is never cut short."""
 
-    def close(self) -> None:
-        """Close once what was written has gone out (bounded); nothing more is written."""
+    def close(self, discard: bool = False) -> None:
+        """Close once what was written has gone out (bounded); nothing more is written.
+
+        ``discard``: the peer stopped reading (``response_write_timeout``): drop what
+        is unsent and abort the transport at once.
+        """
 
     def pause_reading(self) -> None:
         """Stop reading from the peer until :meth:`resume_reading`."""
@@ -93,6 +98,9 @@ class ConnectionIO(Protocol[S_co]):
 
     def request_completed(self, event: RequestCompleted) -> None:
         """One exchange finished: access log, metrics, ``max_requests``."""
+
+    def request_refused(self, event: RequestRefused) -> None:
+        """A deadline or a limit refused a request (metrics count them)."""
 
 
 class AppErrorLog(Protocol):
@@ -188,6 +196,7 @@ class ConnectionDriver(Generic[S]):
         conn = self.conn
         io = self._io
         close = False
+        discard = False
         while (event := conn.next_event()) is not None:
             if type(event) is AppMessage:
                 stream = self.streams.get(event.stream_id)
@@ -213,14 +222,17 @@ class ConnectionDriver(Generic[S]):
                     io.resume_reading()
             elif type(event) is CloseConnection:
                 close = True
+                discard = event.discard
+            elif type(event) is RequestRefused:
+                io.request_refused(event)
         if self.closing:
             return
         if close:
             data = conn.data_to_send()
-            if data:
+            if data and not discard:
                 io.write(data)
             if not self.closing:  # the write may have found the transport gone
-                self._close()
+                self._close(discard)
             return
         if self.multiplexed:
             if not self._flush_pending:
@@ -229,9 +241,9 @@ class ConnectionDriver(Generic[S]):
             return
         self.flush()
 
-    def _close(self) -> None:
+    def _close(self, discard: bool = False) -> None:
         self.closing = True
-        self._io.close()
+        self._io.close(discard)
         for stream in self.streams.values():
             stream.wake_writer()  # a send waiting for window finds the connection closing
 
@@ -250,7 +262,11 @@ class ConnectionDriver(Generic[S]):
                 self._io.write(data)
         if self.closing:  # closed before, or the write found the transport gone
             return
-        deadline = conn.get_timer()
+        self._arm()
+
+    def _arm(self) -> None:
+        """Arm the timer if the core's deadline moved earlier than the armed one."""
+        deadline = self.conn.get_timer()
         if deadline is not None and (
             self._timer_deadline is None or deadline < self._timer_deadline
         ):
@@ -267,6 +283,16 @@ class ConnectionDriver(Generic[S]):
         self.pump()
 
     # ------------------------------------------------------- connection-wide inputs
+    def write_blocked(self, now: float) -> None:
+        """The driver's send buffer is full: ``response_write_timeout`` starts to run."""
+        if not self.closing:
+            self.conn.transport_blocked(now)
+            self._arm()
+
+    def write_unblocked(self) -> None:
+        """The send buffer drained (a late timer re-checks and finds nothing due)."""
+        self.conn.transport_unblocked()
+
     def start_shutdown(self, now: float) -> None:
         """Finish the current request(s), then close (``connection: close`` / GOAWAY)."""
         self.conn.start_shutdown(now)

@@ -12,6 +12,7 @@ timer, an app message) and acts on each:
   send again (HTTP/2 and HTTP/3);
 * :class:`RequestCompleted` - one request/response exchange finished (access log,
   metrics, ``max_requests``);
+* :class:`RequestRefused` - a deadline or a limit refused a request (metrics);
 * :class:`CloseConnection` - write what ``data_to_send()`` still holds, then close.
 
 Events are small frozen dataclasses; do not subclass them.
@@ -87,11 +88,41 @@ class RequestCompleted(Event):
     end: float
 
 
+#: The ``reason`` of a :class:`RequestRefused`: the option that refused the request.
+REFUSAL_REASONS = (
+    "request_header_timeout",
+    "request_body_timeout",
+    "response_write_timeout",
+    "max_request_body_size",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRefused(Event):
+    """A deadline or a limit ended a request: ``reason`` is the option's name.
+
+    ``status`` is the answer written (408, 413), or None when there was none to give
+    (the response had begun: the stream was reset or the connection closed).
+    ``stream_id`` is 0 when no stream had started (a request head that never
+    completed, a connection that stopped reading). Emitted once per refusal, for
+    metrics; the access log sees the exchange through :class:`RequestCompleted`.
+    """
+
+    reason: str
+    status: int | None
+    stream_id: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class CloseConnection(Event):
-    """Flush ``data_to_send()`` and close. ``error`` says why, when it was the peer."""
+    """Flush ``data_to_send()`` and close. ``error`` says why, when it was the peer.
+
+    ``discard``: the peer stopped taking bytes (``response_write_timeout``), so what
+    is still unsent is dropped and the transport is aborted, not flushed.
+    """
 
     error: Exception | None = None
+    discard: bool = False
 
 
 __all__ = [
@@ -99,7 +130,9 @@ __all__ = [
     "CloseConnection",
     "Event",
     "PauseReading",
+    "REFUSAL_REASONS",
     "RequestCompleted",
+    "RequestRefused",
     "ResponseSummary",
     "ResumeReading",
     "StartApp",

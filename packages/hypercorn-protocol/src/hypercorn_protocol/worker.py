@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.events import REFUSAL_REASONS, RequestCompleted, RequestRefused
 
 if TYPE_CHECKING:
     from hypercorn_protocol.config import Config
@@ -105,6 +105,28 @@ class RequestBudget:
         return self._left <= 0
 
 
+class Refusals:
+    """A worker's count of requests refused by a deadline or a limit, by reason.
+
+    Every driver's ``WorkerContext.request_refused`` records each
+    :class:`~hypercorn_protocol.events.RequestRefused` here: ``counts`` holds one
+    number per reason (:data:`~hypercorn_protocol.events.REFUSAL_REASONS`), and each
+    of ``listeners`` (a metrics exporter, say) is called with the event.
+    """
+
+    __slots__ = ("counts", "listeners")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(REFUSAL_REASONS, 0)
+        self.listeners: list[Callable[[RequestRefused], object]] = []
+
+    def record(self, event: RequestRefused) -> None:
+        """Count ``event`` and pass it to every listener."""
+        self.counts[event.reason] = self.counts.get(event.reason, 0) + 1
+        for listener in self.listeners:
+            listener(event)
+
+
 def access_log_arguments(event: RequestCompleted) -> tuple[Any, dict[str, Any] | None, float]:
     """``(scope, response, request_time)`` as ``Logger.access`` takes them."""
     response = None
@@ -114,6 +136,7 @@ def access_log_arguments(event: RequestCompleted) -> tuple[Any, dict[str, Any] |
 
 
 __all__ = [
+    "Refusals",
     "SHUTDOWN_SIGNALS",
     "STOP_POLL_INTERVAL",
     "WORKER_SHUTDOWN_SIGNALS",

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
-from hypercorn_protocol.events import RequestCompleted
-from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.events import RequestCompleted, RequestRefused
+from hypercorn_protocol.server.binding import address_tuple, reset_on_close
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ class _PlainStream:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._writes = 0
+
+    @property
+    def socket(self) -> socket.socket:
+        return self._sock
 
     async def receive_some(self, max_bytes: int) -> bytes:
         sock = self._sock
@@ -216,6 +220,7 @@ class HTTPConnection:
     """Serves one client connection: trio's tasks for it, and the driver's I/O."""
 
     request_completed: Callable[[RequestCompleted], None]
+    request_refused: Callable[[RequestRefused], None]
 
     def __init__(
         self,
@@ -241,6 +246,7 @@ class HTTPConnection:
         self._drained: trio.Event | None = None
         self._writer_scope = trio.CancelScope()
         self._broken = False
+        self._blocked = False  # more than _HIGH_WATER unsent: the peer is not reading
         self._nursery: trio.Nursery | None = None
         self._read_scope = trio.CancelScope()
         self._timer_scope = trio.CancelScope()
@@ -248,6 +254,7 @@ class HTTPConnection:
         self._closed = trio.Event()
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
+        self.request_refused = context.request_refused
 
     # ------------------------------------------------------------ trio's tasks
     async def run(self) -> None:
@@ -351,6 +358,9 @@ class HTTPConnection:
                         self._writing = False
                     self.unsent -= len(data)
                     if self.unsent <= _HIGH_WATER:
+                        if self._blocked:
+                            self._blocked = False
+                            driver.write_unblocked()
                         self._release_drain_waiters()
         finally:
             self._wake_writer = None
@@ -372,12 +382,26 @@ class HTTPConnection:
             data = data[sent:]
         self._outbox.append(data)
         self.unsent += len(data)
+        if self.unsent > _HIGH_WATER and not self._blocked:
+            self._blocked = True
+            self.driver.write_blocked(time())  # response_write_timeout runs
         if self._wake_writer is not None:
             self._wake_writer.set()
 
-    def close(self) -> None:
-        """Stop reading and timing; the writer sends what is queued (bounded), then ends."""
+    def close(self, discard: bool = False) -> None:
+        """Stop reading and timing; the writer sends what is queued (bounded), then ends.
+
+        ``discard``: the peer stopped reading; the writer drops what is queued at once.
+        """
         self._read_scope.cancel()
+        if discard:  # the peer stopped reading: the buffers would never drain
+            self._outbox.clear()
+            self._writer_scope.cancel()
+            stream = self.stream
+            if isinstance(stream, _PlainStream):
+                reset_on_close(stream.socket)
+            else:
+                reset_on_close(getattr(getattr(stream, "transport_stream", None), "socket", None))
         self._timer_scope.cancel()
         if self._resume is not None:
             self._resume.set()

@@ -33,6 +33,18 @@ that fails in the middle of a body has its response cut (``_abort_response``: th
 connection closed on HTTP/1.1, the stream reset on HTTP/2), so the truncation
 shows instead of looking complete.
 
+Deadlines and limits (written once here; each protocol maps them onto its wire).
+``max_request_body_size``: :meth:`~StreamConnection._count_body` counts each body
+piece before it is delivered, so the app never gets a byte past the limit.
+``request_body_timeout``: while the app waits in ``receive()`` for body that has not
+come (``waiting_since``), :meth:`~StreamConnection._body_deadline` runs from the
+later of that wait and the last body progress. ``response_write_timeout``: the driver
+says when the transport's send buffer is full (:meth:`~StreamConnection.transport_blocked`)
+and when it drained; past the deadline every stream is ended and the connection
+aborted, its unsent bytes dropped (:meth:`~StreamConnection._write_timed_out`).
+``request_header_timeout`` is each protocol's, as only it knows where a head begins.
+Every refusal is one :class:`RequestRefused` event (metrics count them).
+
 WebSocket. A stream may carry a :class:`~hypercorn_protocol.websocket.stream.WebSocket`
 (``stream.ws``): its app's messages go to the WebSocket, whose *replies* (accept,
 a refusal response) come back through ``_ws_replies`` and whose ASGI messages and
@@ -56,6 +68,7 @@ from hypercorn_protocol.events import (
     Event,
     PauseReading,
     RequestCompleted,
+    RequestRefused,
     ResponseSummary,
     ResumeReading,
     StartApp,
@@ -136,11 +149,13 @@ class Stream:
     __slots__ = (
         "app_finished",
         "body_bytes",
+        "body_received",
         "closed",
         "completed",
         "disconnected",
         "expects_continue",
         "headers",
+        "last_body",
         "method",
         "request_complete",
         "response",
@@ -151,6 +166,7 @@ class Stream:
         "trailers",
         "trailers_allowed",
         "unconsumed",
+        "waiting_since",
         "ws",
     )
 
@@ -173,6 +189,9 @@ class Stream:
         self.expects_continue = False
         self.closed = False  # the transport of this stream is gone (reset, closed)
         self.ws: WebSocket | None = None  # a WebSocket carried by this stream
+        self.body_received = 0  # request body bytes counted (max_request_body_size)
+        self.last_body = start  # when body last made progress (request_body_timeout)
+        self.waiting_since: float | None = None  # the app waits in receive() for body
 
 
 S = TypeVar("S", bound=Stream)
@@ -214,6 +233,11 @@ class StreamConnection(Generic[S]):
         self._reading_paused = False
         self._closed = False
         self._requests = 0
+        self._body_limit = settings.max_request_body_size
+        self._body_timeout = settings.request_body_timeout
+        self._header_timeout = settings.request_header_timeout
+        self._write_timeout = settings.response_write_timeout
+        self._write_blocked_since: float | None = None  # the send buffer is full since
         # validates (and, per protocol, rewrites) the header fields of an app's message
         self._app_headers: Callable[[Iterable[Any]], Headers] = normalise_app_headers
 
@@ -245,10 +269,71 @@ class StreamConnection(Generic[S]):
     def idle(self) -> bool:
         return not self._streams
 
-    def _close(self, error: Exception | None = None) -> None:
+    def _close(self, error: Exception | None = None, *, discard: bool = False) -> None:
         if not self._closed:
             self._closed = True
-            self._events.append(CloseConnection(error))
+            self._events.append(CloseConnection(error, discard))
+
+    # ---------------------------------------------------- deadlines and limits
+    def _refused(self, reason: str, status: int | None, stream_id: int = 0) -> None:
+        """One refusal by a deadline or a limit, for metrics (``RequestRefused``)."""
+        self._events.append(RequestRefused(reason, status, stream_id))
+
+    def _count_body(self, stream: S, size: int, now: float) -> bool:
+        """Count ``size`` body bytes arriving; False once they cross the body limit."""
+        stream.last_body = now
+        stream.body_received += size
+        limit = self._body_limit
+        return limit is None or stream.body_received <= limit
+
+    def _over_declared_limit(self, declared: bytes | None) -> bool:
+        """A ``content-length`` over ``max_request_body_size`` (answered before any read)."""
+        limit = self._body_limit
+        return (
+            limit is not None
+            and declared is not None
+            and declared.isdigit()
+            and int(declared) > limit
+        )
+
+    def _body_deadline(self, stream: S) -> float | None:
+        """When the app, waiting for body that does not come, is given up on."""
+        since = stream.waiting_since
+        if since is None or self._body_timeout is None or stream.request_complete:
+            return None
+        last = stream.last_body
+        return (since if since > last else last) + self._body_timeout
+
+    def _write_deadline(self) -> float | None:
+        """When a send buffer that stays full ends the connection."""
+        since = self._write_blocked_since
+        if since is None or self._write_timeout is None:
+            return None
+        return since + self._write_timeout
+
+    def transport_blocked(self, now: float) -> None:
+        """The driver's send buffer is full: the peer is not taking bytes (from ``now``)."""
+        if self._write_blocked_since is None:
+            self._write_blocked_since = now
+
+    def transport_unblocked(self) -> None:
+        """The send buffer drained below its low-water mark."""
+        self._write_blocked_since = None
+
+    def _write_timed_out(self, now: float) -> None:
+        """``response_write_timeout``: end every stream, abort without flushing."""
+        streams = list(self._streams.values())
+        self._refused("response_write_timeout", None, streams[0].stream_id if streams else 0)
+        for stream in streams:
+            ws = stream.ws
+            if ws is not None:
+                ws.connection_lost()
+                self._ws_forward(stream, ws)
+            else:
+                self._complete(stream, now)
+            self._disconnect(stream)
+            stream.closed = True
+        self._close(discard=True)
 
     # ------------------------------------------------------------ request side
     def _open(self, stream: S) -> None:
@@ -283,6 +368,7 @@ class StreamConnection(Generic[S]):
             self._ws_consumed(stream, ws)
             return
         stream.unconsumed -= 1
+        stream.waiting_since = None
         if self.flow_controlled:
             self._release_window(stream)
         if stream.unconsumed < self._max_queue and stream_id in self._paused_by:
@@ -291,6 +377,9 @@ class StreamConnection(Generic[S]):
 
     def app_receive_waiting(self, stream_id: int, now: float) -> None:
         """The app waits in ``receive()`` with nothing queued (HTTP/1.1: 100-continue)."""
+        stream = self._streams.get(stream_id)
+        if stream is not None and stream.ws is None and not stream.request_complete:
+            stream.waiting_since = now  # request_body_timeout runs (get_timer)
 
     # ----------------------------------------------------------- response side
     def app_send(self, stream_id: int, message: Message, now: float) -> bool:

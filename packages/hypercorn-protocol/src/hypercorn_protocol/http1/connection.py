@@ -24,8 +24,16 @@ rules); this module maps the wire (h11 behind
 
 Timers: one deadline at a time, ``get_timer()``. While no request is in flight the
 keep-alive deadline runs from the moment the connection went idle and is not
-pushed back by partial request heads (slowloris). ``read_timeout``, when set, bounds
-every wait for request bytes.
+pushed back by partial request heads (slowloris); from a head's first byte
+``request_header_timeout`` bounds it too, and whichever passes first with part of a
+head read answers 408. While the app waits for body, ``request_body_timeout`` bounds
+the silence (408 before the response began, else the connection is cut), and a full
+send buffer is bounded by ``response_write_timeout`` (the stream model's).
+``read_timeout``, when set, bounds every wait for request bytes.
+
+Limits: a ``content-length`` over ``max_request_body_size`` is answered 413 before
+the app starts; a chunked body crossing it is answered 413 (or cut, once the
+response began) and the connection closes, since the rest of the body is unread.
 
 WebSocket: a GET with ``Connection: upgrade`` and ``Upgrade: websocket`` (a valid
 key, version 13) becomes a ``websocket`` stream. h11 is left behind at that request
@@ -93,6 +101,7 @@ _HOP_BY_HOP = frozenset(
 # The wire's entry in _paused_by: pipelined requests wait in its buffer.
 _WIRE = 0
 H2CSwitch = Callable[[Headers, bytes, bytes, bool, float], None]
+_NONE = ResponseState.NONE
 _BODY = ResponseState.BODY
 _DONE = ResponseState.DONE
 _STARTED = ResponseState.STARTED
@@ -124,6 +133,7 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._last_stream_id = 0
         self._idle_since = now
         self._last_read = now
+        self._head_since: float | None = None  # the first byte of a request head
         self._pending_body: bytes | None = None
         self._shutting_down = False
         self._grace_deadline: float | None = None
@@ -136,11 +146,25 @@ class HTTP11Connection(StreamConnection[Stream]):
         if self._closed:
             return None
         if self._ws is not None:
-            return self._ws.get_timer()
+            ws_deadline = self._ws.get_timer()
+            write_deadline = self._write_deadline()
+            if write_deadline is None or (ws_deadline is not None and ws_deadline < write_deadline):
+                return ws_deadline
+            return write_deadline
         deadline: float | None = None
         stream = self._stream
         if stream is None:
             deadline = self._idle_deadline()
+            if self._head_since is not None and self._header_timeout is not None:
+                head_deadline = self._head_since + self._header_timeout
+                if head_deadline < deadline:
+                    deadline = head_deadline
+        elif stream.waiting_since is not None:
+            deadline = self._body_deadline(stream)
+        if self._write_blocked_since is not None:
+            write_deadline = self._write_deadline()
+            if write_deadline is not None and (deadline is None or write_deadline < deadline):
+                deadline = write_deadline
         if self._read_timeout is not None and self._awaiting_request_bytes():
             read_deadline = self._last_read + self._read_timeout
             deadline = read_deadline if deadline is None else min(deadline, read_deadline)
@@ -156,6 +180,12 @@ class HTTP11Connection(StreamConnection[Stream]):
             return
         if data:
             self._last_read = now
+            stream = self._stream
+            if stream is None:
+                if self._head_since is None:
+                    self._head_since = now
+            else:
+                stream.last_body = now  # progress, even if only chunk framing
         self._wire.receive(data)
         self._process(now)
         if not data:
@@ -164,13 +194,34 @@ class HTTP11Connection(StreamConnection[Stream]):
     def handle_timer(self, now: float) -> None:
         if self._closed:
             return
+        write_deadline = self._write_deadline()
+        if write_deadline is not None and now >= write_deadline:
+            self._write_timed_out(now)  # a WebSocket's app hears 1006
+            return
         if self._ws is not None:
             self._ws.handle_timer(now)
             self._ws_flush_current(now)
             return
-        if self._stream is None and now >= self._idle_deadline():
-            self._close()
-        elif (
+        stream = self._stream
+        if stream is None:
+            head_since = self._head_since
+            if (
+                head_since is not None
+                and self._header_timeout is not None
+                and now >= head_since + self._header_timeout
+            ) or (now >= self._idle_deadline() and self._head_started()):
+                self._refused("request_header_timeout", 408)
+                self._reject(408, "request head not received in time", now)
+                return
+            if now >= self._idle_deadline():
+                self._close()
+                return
+        else:
+            body_deadline = self._body_deadline(stream)
+            if body_deadline is not None and now >= body_deadline:
+                self._refuse_body(stream, "request_body_timeout", 408, now)
+                return
+        if (
             self._read_timeout is not None
             and self._awaiting_request_bytes()
             and now >= self._last_read + self._read_timeout
@@ -193,6 +244,26 @@ class HTTP11Connection(StreamConnection[Stream]):
             else:
                 self._close()
 
+    def _head_started(self) -> bool:
+        """Part of a request head was read (a pipelined one counts from its cycle)."""
+        return self._head_since is not None or bool(self._wire.leftover()[0])
+
+    def _refuse_body(self, stream: Stream, reason: str, status: int, now: float) -> None:
+        """A body too large or too slow: ``status`` unless the response began, then a cut."""
+        self._pending_body = None
+        if stream.response is _NONE or stream.response is _STARTED:
+            self._refused(reason, status, stream.stream_id)
+            headers = [(b"content-length", b"0"), (b"connection", b"close")]
+            headers += self._default_headers.get(now)
+            stream.status = status
+            stream.headers = headers
+            stream.response = _DONE
+            self._out.append(_head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]), headers))
+        else:
+            self._refused(reason, None, stream.stream_id)
+        self._abandon(now)
+        self._close()
+
     def _wire_has_nothing_yet(self) -> bool:
         leftover, peer_closed = self._wire.leftover()
         return not leftover and not peer_closed
@@ -214,7 +285,11 @@ class HTTP11Connection(StreamConnection[Stream]):
     def app_receive_waiting(self, stream_id: int, now: float) -> None:
         """The app awaits a body it has not got: time to answer ``Expect: 100-continue``."""
         stream = self._stream
-        if stream is not None and stream.stream_id == stream_id and stream.expects_continue:
+        if stream is None or stream.stream_id != stream_id:
+            return
+        if stream.ws is None and not stream.request_complete:
+            stream.waiting_since = now  # request_body_timeout runs (get_timer)
+        if stream.expects_continue:
             stream.expects_continue = False
             if stream.response is ResponseState.NONE and not self._closed:
                 self._out.append(self._wire.informational(100, self._default_headers.get(now)))
@@ -229,7 +304,7 @@ class HTTP11Connection(StreamConnection[Stream]):
                 self._protocol_error(exc, now)
                 return
             if type(event) is Body:
-                self._receive_body(event.data)
+                self._receive_body(event.data, now)
             elif event is END_OF_BODY:
                 self._end_of_body(now)
             elif type(event) is RequestHead:
@@ -261,6 +336,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             else:
                 self._reject(error[0], error[1], now)
             return
+        self._head_since = None
         self._requests += 1
         self._last_stream_id += 1
         raw_path, query = split_target(head.target)
@@ -280,11 +356,13 @@ class HTTP11Connection(StreamConnection[Stream]):
     def _check_head(self, head: RequestHead) -> tuple[int, str] | None:
         """Refuse what h11 lets through but smuggling or routing bugs feed on."""
         content_lengths = 0
+        declared: bytes | None = None
         transfer_encoding = False
         upgrade = False
-        for name, _ in head.headers:
+        for name, value in head.headers:
             if name == b"content-length":
                 content_lengths += 1
+                declared = value
             elif name == b"transfer-encoding":
                 transfer_encoding = True
             elif name == b"upgrade":
@@ -307,6 +385,9 @@ class HTTP11Connection(StreamConnection[Stream]):
             return 400, "both Content-Length and Transfer-Encoding"
         if head.method == b"CONNECT":
             return 405, "CONNECT is not supported"
+        if self._body_limit is not None and self._over_declared_limit(declared):
+            self._refused("max_request_body_size", 413)
+            return 413, "content-length over max_request_body_size"
         if self._server_names and header_value(head.headers, b"host") not in self._server_names:
             return 404, "host not in server_names"
         if upgrade:
@@ -321,10 +402,13 @@ class HTTP11Connection(StreamConnection[Stream]):
                 return _H2C
         return None
 
-    def _receive_body(self, data: bytes) -> None:
+    def _receive_body(self, data: bytes, now: float) -> None:
         stream = self._stream
         if stream is None or stream.response is _DONE or not data:
             return  # the app already answered: the rest of the body is dropped
+        if not self._count_body(stream, len(data), now):
+            self._refuse_body(stream, "max_request_body_size", 413, now)
+            return
         if self._pending_body is not None:
             self._deliver(
                 stream, {"type": "http.request", "body": self._pending_body, "more_body": True}
@@ -463,6 +547,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             return
         self._wire.start_next_cycle()
         self._idle_since = now
+        self._head_since = None
         self._pending_body = None
         if self._paused_by:
             self._paused_by.clear()

@@ -22,6 +22,15 @@ which knows the ASGI rules) and schedules what goes out.
 * Protocol errors close the connection with GOAWAY carrying h2's error code.
   ``keep_alive_max_requests`` bounds the streams one connection may open (HTTP/2
   rapid reset, CVE-2023-44487), and so does a reset-rate budget.
+* Deadlines and limits (the stream model's, per stream): a ``content-length`` over
+  ``max_request_body_size`` is answered 413 before the app starts, DATA crossing it
+  413 (or RST_STREAM once the response began), and so does ``request_body_timeout``
+  (408); a response stuck behind a zero window past ``h2_stall_timeout`` or
+  ``response_write_timeout`` is reset; each costs only its stream. A header block
+  (HEADERS and its CONTINUATIONs) still incomplete ``request_header_timeout`` after
+  its first byte blocks every frame behind it (RFC 9113 section 6.10) and cannot be
+  decoded, so the connection takes no more input: GOAWAY (the unfinished stream is
+  not processed, safe to retry) once the open streams have finished.
 * Graceful shutdown refuses new streams (REFUSED_STREAM), lets the open ones finish,
   then sends one GOAWAY (last stream id = highest seen) and closes. An earlier GOAWAY
   would cost the open streams their responses with h2 and httpcore clients, which stop
@@ -86,6 +95,7 @@ _BODY = ResponseState.BODY
 _DONE = ResponseState.DONE
 _OPEN_HEAD: Message = {"body": b"", "more_body": True}
 _CLOSED = (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError)
+_HEAD_FRAMES = (0x1, 0x9)  # HEADERS, CONTINUATION: a request head (or trailers) arriving
 
 
 class H2Stream(Stream):
@@ -175,7 +185,11 @@ class HTTP2Connection(StreamConnection[H2Stream]):
         self._server_names = {name.encode("latin-1") for name in settings.server_names}
         self._max_requests = settings.keep_alive_max_requests
         self._keep_alive_timeout = settings.keep_alive_timeout
-        self._stall_timeout = settings.h2_stall_timeout
+        # a stream behind a shut window: the stricter of the HTTP/2 and the generic deadline
+        stall = [t for t in (settings.h2_stall_timeout, settings.response_write_timeout) if t]
+        self._stall_timeout = min(stall) if stall else None
+        self._head_since: float | None = None  # a header block is incomplete since
+        self._deaf = False  # a head timed out: no more input is read
         self._sending: deque[int] = deque()  # streams with buffered output, round-robin
         self._resets: deque[float] = deque()
         self._idle_since = now
@@ -248,11 +262,17 @@ class HTTP2Connection(StreamConnection[H2Stream]):
     def get_timer(self) -> float | None:
         if self._closed:
             return None
+        deadline = self._write_deadline()
+        if self._head_since is not None and self._header_timeout is not None:
+            head_deadline = self._head_since + self._header_timeout
+            if deadline is None or head_deadline < deadline:
+                deadline = head_deadline
         if not self._streams:
-            return self._idle_since + self._keep_alive_timeout
-        deadline: float | None = None
-        for ws in self._websockets():
-            timer = ws.get_timer()
+            idle = self._idle_since + self._keep_alive_timeout
+            return idle if deadline is None or idle < deadline else deadline
+        for stream in self._streams.values():
+            ws = stream.ws
+            timer = ws.get_timer() if ws is not None else self._body_deadline(stream)
             if timer is not None and (deadline is None or timer < deadline):
                 deadline = timer
         if self._stall_timeout is not None:
@@ -264,9 +284,6 @@ class HTTP2Connection(StreamConnection[H2Stream]):
                         deadline = timer
         return deadline
 
-    def _websockets(self) -> list[WebSocket]:
-        return [stream.ws for stream in self._streams.values() if stream.ws is not None]
-
     # ------------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
         if self._closed:
@@ -275,6 +292,8 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             self._connection_gone()
             self._close()
             return
+        if self._deaf:
+            return
         try:
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -282,10 +301,54 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             return
         for event in events:
             self._handle(event, now)
+        if self._header_timeout is not None:
+            self._track_head(now)
         self._flush(now)
+
+    def _track_head(self, now: float) -> None:
+        """Note when a header block began arriving, and forget it once it is complete."""
+        # h2 keeps the bytes of an unfinished frame and the frames of an unfinished
+        # header block in its frame buffer; it has no public view of either.
+        buffer = self._h2.incoming_buffer
+        pending = buffer._data
+        in_head = bool(buffer._headers_buffer) or (len(pending) >= 4 and pending[3] in _HEAD_FRAMES)
+        if not in_head:
+            self._head_since = None
+        elif self._head_since is None:
+            self._head_since = now
+
+    def _head_timed_out(self, now: float) -> bool:
+        """``request_header_timeout``: read nothing more, finish the open streams, GOAWAY.
+
+        Returns True when that closed the connection (no stream was open)."""
+        buffer = self._h2.incoming_buffer
+        pending = buffer._headers_buffer[0].stream_id if buffer._headers_buffer else 0
+        if not pending and len(buffer._data) >= 9:
+            pending = int.from_bytes(buffer._data[5:9], "big") & 0x7FFFFFFF
+        self._refused("request_header_timeout", None, pending)
+        self._head_since = None
+        self._deaf = True
+        self._shutting_down = True
+        if not self._streams:
+            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+            self._close()
+            return True
+        return False
 
     def handle_timer(self, now: float) -> None:
         if self._closed:
+            return
+        write_deadline = self._write_deadline()
+        if write_deadline is not None and now >= write_deadline:
+            self._write_timed_out(now)
+            return
+        head_since = self._head_since
+        if (
+            head_since is not None
+            and self._header_timeout is not None
+            and now >= head_since + self._header_timeout
+            and self._head_timed_out(now)
+        ):
             return
         if not self._streams:
             if now >= self._idle_since + self._keep_alive_timeout:
@@ -299,6 +362,10 @@ class HTTP2Connection(StreamConnection[H2Stream]):
                 if timer is not None and now >= timer:
                     ws.handle_timer(now)
                     self._ws_flush(stream, now)
+                continue
+            body_deadline = self._body_deadline(stream)
+            if body_deadline is not None and now >= body_deadline:
+                self._refuse_body(stream, "request_body_timeout", 408, now)
         if self._stall_timeout is not None:
             for stream_id in list(self._sending):
                 sending = self._streams.get(stream_id)
@@ -308,6 +375,7 @@ class HTTP2Connection(StreamConnection[H2Stream]):
                     and now >= sending.stalled_since + self._stall_timeout
                 ):
                     # The peer keeps the window shut: free the stream and its app.
+                    self._refused("response_write_timeout", None, stream_id)
                     self._reset(sending, h2.errors.ErrorCodes.CANCEL, now)
         self._flush(now)
 
@@ -403,6 +471,14 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             stream.app_finished = True
             self._send_body(stream, {"body": b""}, now)
             return
+        if self._body_limit is not None and self._over_declared_limit(
+            header_value(headers, b"content-length")
+        ):
+            self._refused("max_request_body_size", 413, stream_id)
+            self._reject_stream(stream_id, 413, [(b"content-length", b"0")], now)
+            if not event.stream_ended:  # RFC 9113 section 8.1: stop sending, no error
+                self._reset_id(stream_id, h2.errors.ErrorCodes.NO_ERROR)
+            return
         # one pass for both fields (this runs for every request)
         priority = None
         for name, value in headers:
@@ -480,6 +556,10 @@ class HTTP2Connection(StreamConnection[H2Stream]):
         if not more:
             stream.request_complete = True
         stream.pending_acks.append(size)
+        if not self._count_body(stream, len(event.data or b""), now):
+            stream.request_complete = True  # nothing more of it is taken
+            self._refuse_body(stream, "max_request_body_size", 413, now)
+            return
         self._deliver(
             stream, {"type": "http.request", "body": bytes(event.data or b""), "more_body": more}
         )
@@ -621,6 +701,22 @@ class HTTP2Connection(StreamConnection[H2Stream]):
         stream.trailers_ready = True
         self._schedule(stream)
         self._flush(now)
+
+    def _refuse_body(self, stream: H2Stream, reason: str, status: int, now: float) -> None:
+        """A body too large or too slow: ``status`` unless the response began, then a reset."""
+        if stream.response is _NONE or stream.response is _STARTED:
+            self._refused(reason, status, stream.stream_id)
+            stream.status = status
+            stream.headers = [(b"content-length", b"0")]
+            stream.response = _STARTED
+            stream.outbound.clear()
+            self._send_head(stream, {"body": b""}, now)  # ends the stream (DONE)
+            if stream.stream_id in self._streams:
+                self._finish_stream(stream, now)
+            self._reset_id(stream.stream_id, h2.errors.ErrorCodes.NO_ERROR)
+        else:
+            self._refused(reason, None, stream.stream_id)
+            self._reset(stream, h2.errors.ErrorCodes.CANCEL, now)
 
     def _abort_response(self, stream: H2Stream, now: float) -> None:
         self._reset(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, now)

@@ -18,6 +18,7 @@ import os
 import socket
 import ssl
 import stat
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -372,6 +373,22 @@ def address_tuple(value: Any) -> tuple[str, int] | None:
     return None
 
 
+def reset_on_close(sock: Any) -> None:
+    """Make closing ``sock`` send a TCP reset, dropping what the kernel still queues.
+
+    For a peer that stopped reading (``response_write_timeout``): a plain close would
+    leave the unsent bytes, and the FIN behind them, queued in the kernel for as long
+    as the peer keeps its window shut, so the peer would never see the close.
+    """
+    if sock is None or getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        # struct linger {l_onoff = 1, l_linger = 0}: close() resets
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass  # already closed
+
+
 # ---------------------------------------------------------------------- TLS
 
 
@@ -442,6 +459,7 @@ def _no_password() -> str:
 
 
 __all__ = [
+    "reset_on_close",
     "DEFAULT_PORT",
     "BindError",
     "FDBind",
