@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from hypercorn_protocol import DateCache
 from hypercorn_protocol.events import RequestCompleted
+from hypercorn_protocol.proxy import ProxyRefused, TrustedProxies
 from hypercorn_protocol.typing import ASGIApp
 from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
@@ -40,6 +41,8 @@ class WorkerContext:
         self.terminate = trio.Event()
         self._all_closed: trio.Event | None = None
         self._budget = RequestBudget(config)
+        # Parsed once, so a bad proxy_allow_ips entry fails startup.
+        self.proxy_trust = TrustedProxies(config.proxy_allow_ips) if config.proxy_protocol else None
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
@@ -54,6 +57,10 @@ class WorkerContext:
             self.start_soon(self.config.log.access, *access_log_arguments(event))
         if self._budget.spend():
             self.terminate.set()
+
+    async def proxy_refused(self, refusal: ProxyRefused) -> None:
+        """A connection closed in its PROXY header phase: the peer's business, so debug."""
+        await self.config.log.debug("%s", refusal.message)
 
     def connection_opened(self, connection: HTTPConnection) -> None:
         self.connections.add(connection)

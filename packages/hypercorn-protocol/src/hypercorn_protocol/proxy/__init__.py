@@ -13,6 +13,7 @@ from hypercorn_protocol.proxy.header import (
     ProxyHeaderError,
     ProxyHeaderParser,
 )
+from hypercorn_protocol.proxy.preamble import ProxyAccepted, ProxyPreamble, ProxyRefused
 from hypercorn_protocol.proxy.trust import (
     DEFAULT_PROXY_ALLOW_IPS,
     TrustedProxies,
@@ -24,9 +25,12 @@ __all__ = [
     "DEFAULT_PROXY_ALLOW_IPS",
     "V1_MAX_LENGTH",
     "V2_SIGNATURE",
+    "ProxyAccepted",
     "ProxyHeader",
     "ProxyHeaderError",
     "ProxyHeaderParser",
+    "ProxyPreamble",
+    "ProxyRefused",
     "TrustedProxies",
     "is_trusted_proxy",
 ]
