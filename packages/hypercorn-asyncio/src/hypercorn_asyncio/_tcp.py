@@ -177,6 +177,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         driver = self.driver
+        driver.bytes_received += nbytes
         driver.conn.receive_data(self._buffer[:nbytes].tobytes(), time())
         driver.pump()
 

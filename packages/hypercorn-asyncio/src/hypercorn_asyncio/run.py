@@ -34,6 +34,7 @@ from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.metrics import worker_metrics
 from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     SHUTDOWN_SIGNALS,
@@ -80,8 +81,15 @@ async def worker_serve(
     loop.set_exception_handler(_exception_handler)
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
-    context = WorkerContext(asgi_app, config, loop)
-    await _serve(app, context, sockets, shutdown_trigger or _signal_trigger, on_bound)
+    metrics, endpoint = worker_metrics(config)
+    context = WorkerContext(asgi_app, config, loop, metrics)
+    try:
+        if endpoint is not None:
+            await config.log.info("Serving metrics on %s", endpoint.url)
+        await _serve(app, context, sockets, shutdown_trigger or _signal_trigger, on_bound)
+    finally:
+        if endpoint is not None:
+            endpoint.close()
 
 
 async def _serve(

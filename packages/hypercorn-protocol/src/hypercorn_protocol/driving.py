@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from hypercorn_protocol.connection import ServerConnection
-from hypercorn_protocol.errors import WebSocketClosedError
+from hypercorn_protocol.errors import RemoteProtocolError, WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
     CloseConnection,
@@ -95,6 +95,29 @@ class ConnectionIO(Protocol[S_co]):
         """One exchange finished: access log, metrics, ``max_requests``."""
 
 
+class ConnectionMetrics(Protocol):
+    """Where a connection's numbers go (``metrics_bind``: Prometheus); None when off.
+
+    ``protocol`` is ``"h1"`` or ``"h2"`` (what the connection speaks now).
+    """
+
+    def connection_opened(self, protocol: str) -> None: ...
+    def connection_closed(self, protocol: str) -> None: ...
+    def websocket_opened(self, protocol: str) -> None: ...
+    def websocket_closed(self, protocol: str) -> None: ...
+    def request_completed(self, event: RequestCompleted) -> None: ...
+    def transferred(self, received: int, sent: int) -> None: ...
+    def refused(self, reason: str) -> None: ...
+
+
+#: Refusals the core answers itself (its ``RemoteProtocolError.status_hint``), by reason.
+REFUSAL_REASONS = {
+    408: "request_timeout",
+    413: "request_body_too_large",
+    431: "request_header_too_large",
+}
+
+
 class AppErrorLog(Protocol):
     """The one logger call the app's side needs (``config.log``)."""
 
@@ -109,7 +132,11 @@ class DriverSettings(ProtocolSettings, Protocol):
 
 
 class Worker(Protocol):
-    """What a connection takes from its worker (the drivers' ``WorkerContext``)."""
+    """What a connection takes from its worker (the drivers' ``WorkerContext``).
+
+    A ``metrics`` attribute (a :class:`ConnectionMetrics`, or None) is optional and
+    read when present.
+    """
 
     @property
     def app(self) -> ASGIApp: ...
@@ -119,7 +146,6 @@ class Worker(Protocol):
     def lifespan_state(self) -> dict[str, Any]: ...
     @property
     def dates(self) -> DateCache: ...
-
 
 class ConnectionDriver(Generic[S]):
     """One connection's event dispatch, flushing, timer and app bookkeeping.
@@ -131,6 +157,7 @@ class ConnectionDriver(Generic[S]):
         closing: True once nothing more is written (closed by the core, or lost).
         reading_paused: True between the core's PauseReading and ResumeReading.
         multiplexed: True once the connection speaks HTTP/2 (writes are coalesced).
+        bytes_received: bytes the driver read (it adds them; reported with ``metrics``).
     """
 
     __slots__ = (
@@ -139,7 +166,12 @@ class ConnectionDriver(Generic[S]):
         "_flush_pending",
         "_io",
         "_lost",
+        "_metrics",
+        "_reported",
         "_timer_deadline",
+        "_websockets",
+        "bytes_received",
+        "bytes_sent",
         "clock",
         "closing",
         "conn",
@@ -181,6 +213,20 @@ class ConnectionDriver(Generic[S]):
         self._flush_pending = False
         self._timer_deadline: float | None = None
         self._lost = False
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self._reported = (0, 0)  # (received, sent) already given to metrics
+        self._websockets: set[int] = set()  # stream ids of open WebSockets
+        # Optional on a Worker (see there): one written before metrics existed has none.
+        metrics: ConnectionMetrics | None = getattr(worker, "metrics", None)
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.connection_opened(self.protocol)
+
+    @property
+    def protocol(self) -> str:
+        """``"h2"`` or ``"h1"``: the metrics' label for this connection."""
+        return "h2" if self.multiplexed else "h1"
 
     # --------------------------------------------------------------- the pump
     def pump(self) -> None:
@@ -194,11 +240,17 @@ class ConnectionDriver(Generic[S]):
                 if stream is not None:
                     stream.push(event.message)
             elif type(event) is StartApp:
-                if not self.multiplexed:  # prior knowledge or h2c: the switch came first
-                    self.multiplexed = conn.http_version == "2"
+                if not self.multiplexed and conn.http_version == "2":
+                    self._switched_to_h2()  # prior knowledge or h2c: the switch came first
+                if self._metrics is not None and event.scope["type"] == "websocket":
+                    self._websockets.add(event.stream_id)
+                    self._metrics.websocket_opened(self.protocol)
                 self.streams[event.stream_id] = io.start_app(event.stream_id, event.scope)
             elif type(event) is RequestCompleted:
                 io.request_completed(event)
+                if self._metrics is not None:
+                    self._metrics.request_completed(event)
+                    self._report_transfer()
             elif type(event) is StreamWritable:
                 stream = self.streams.get(event.stream_id)
                 if stream is not None:
@@ -213,11 +265,16 @@ class ConnectionDriver(Generic[S]):
                     io.resume_reading()
             elif type(event) is CloseConnection:
                 close = True
+                if self._metrics is not None and isinstance(event.error, RemoteProtocolError):
+                    reason = REFUSAL_REASONS.get(event.error.status_hint)
+                    if reason is not None:
+                        self._metrics.refused(reason)
         if self.closing:
             return
         if close:
             data = conn.data_to_send()
             if data:
+                self.bytes_sent += len(data)
                 io.write(data)
             if not self.closing:  # the write may have found the transport gone
                 self._close()
@@ -228,6 +285,20 @@ class ConnectionDriver(Generic[S]):
                 io.schedule_flush()
             return
         self.flush()
+
+    def _switched_to_h2(self) -> None:
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.connection_closed("h1")
+            metrics.connection_opened("h2")
+        self.multiplexed = True
+
+    def _report_transfer(self) -> None:
+        metrics = self._metrics
+        if metrics is not None:
+            received, sent = self._reported
+            metrics.transferred(self.bytes_received - received, self.bytes_sent - sent)
+            self._reported = (self.bytes_received, self.bytes_sent)
 
     def _close(self) -> None:
         self.closing = True
@@ -247,6 +318,7 @@ class ConnectionDriver(Generic[S]):
         if not self.closing:
             data = conn.data_to_send()
             if data:
+                self.bytes_sent += len(data)
                 self._io.write(data)
         if self.closing:  # closed before, or the write found the transport gone
             return
@@ -284,6 +356,9 @@ class ConnectionDriver(Generic[S]):
         self._lost = True
         self.conn.connection_lost(now)
         self.pump()
+        if self._metrics is not None:
+            self._report_transfer()
+            self._metrics.connection_closed(self.protocol)
         for stream in self.streams.values():
             stream.wake_writer()
 
@@ -332,6 +407,10 @@ class ConnectionDriver(Generic[S]):
             raise
         finally:
             del self.streams[stream_id]
+            if stream_id in self._websockets:
+                self._websockets.discard(stream_id)
+                if self._metrics is not None:
+                    self._metrics.websocket_closed(self.protocol)
             if cancelled and not self.closing:
                 self._close()
             self.conn.app_finished(stream_id, exc, self.clock())
@@ -384,8 +463,10 @@ class StreamBase:
 
 __all__ = [
     "APP_ERROR",
+    "REFUSAL_REASONS",
     "AppErrorLog",
     "ConnectionDriver",
+    "ConnectionMetrics",
     "ConnectionIO",
     "DriverSettings",
     "StreamBase",

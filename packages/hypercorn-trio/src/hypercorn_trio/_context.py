@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import DateCache
+from hypercorn_protocol.driving import ConnectionMetrics
 from hypercorn_protocol.events import RequestCompleted
-from hypercorn_protocol.proxy import ProxyRefused, TrustedProxies
+from hypercorn_protocol.proxy import PROXY_REFUSALS, ProxyRefused, TrustedProxies
 from hypercorn_protocol.typing import ASGIApp
 from hypercorn_protocol.worker import RequestBudget, access_log_arguments
 
@@ -29,7 +30,9 @@ class WorkerContext:
         service_nursery: where short side tasks (access-log lines) run.
     """
 
-    def __init__(self, app: ASGIApp, config: Config) -> None:
+    def __init__(
+        self, app: ASGIApp, config: Config, metrics: ConnectionMetrics | None = None
+    ) -> None:
         self.app = app
         self.config = config
         self.dates = DateCache()
@@ -41,6 +44,7 @@ class WorkerContext:
         self.terminate = trio.Event()
         self._all_closed: trio.Event | None = None
         self._budget = RequestBudget(config)
+        self.metrics = metrics  # metrics_bind: Prometheus
         # Parsed once, so a bad proxy_allow_ips entry fails startup.
         self.proxy_trust = TrustedProxies(config.proxy_allow_ips) if config.proxy_protocol else None
         # True for an access log, and for loggers that want every request (StatsD)
@@ -60,6 +64,8 @@ class WorkerContext:
 
     async def proxy_refused(self, refusal: ProxyRefused) -> None:
         """A connection closed in its PROXY header phase: the peer's business, so debug."""
+        if self.metrics is not None:
+            self.metrics.refused(PROXY_REFUSALS.get(refusal.reason, "proxy_header"))
         await self.config.log.debug("%s", refusal.message)
 
     def connection_opened(self, connection: HTTPConnection) -> None:

@@ -304,6 +304,7 @@ class HTTPConnection:
                 return
             if type(data) is not bytes:
                 data = bytes(data)  # TLS hands out bytearrays
+            driver.bytes_received += len(data)
             conn.receive_data(data, time())
             driver.pump()
             if not data:

@@ -36,6 +36,10 @@ from hypercorn_protocol.proxy.trust import TrustedProxies
 
 HostPort = tuple[str, int]
 
+#: The metrics' refusal reason of each ProxyRefused.reason (the header's own kinds:
+#: "proxy_header").
+PROXY_REFUSALS = {"untrusted": "proxy_untrusted", "timeout": "proxy_timeout"}
+
 _V2_FIXED = 16  # signature, version/command, family/transport, length
 
 
@@ -138,4 +142,4 @@ def _peer(client: HostPort | None) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-__all__ = ["ProxyAccepted", "ProxyPreamble", "ProxyRefused"]
+__all__ = ["PROXY_REFUSALS", "ProxyAccepted", "ProxyPreamble", "ProxyRefused"]
