@@ -147,6 +147,7 @@ class Worker(Protocol):
     @property
     def dates(self) -> DateCache: ...
 
+
 class ConnectionDriver(Generic[S]):
     """One connection's event dispatch, flushing, timer and app bookkeeping.
 
