@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets.sync.client
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli._support import StartServer, free_port
 from tests.helpers.backends import BACKENDS
+from tests.helpers.metrics import scrape, total, value
 
 pytestmark = pytest.mark.slow
 
@@ -47,30 +47,6 @@ async def app(scope, receive, send):
                 "headers": [(b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 """
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(port: int) -> Samples:
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sample ``name`` with exactly ``labels`` (0 when absent)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of every sample ``name`` whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from tests.cli._support import free_port
-from tests.cli.test_metrics import scrape, value
 from tests.e2e.test_proxy_protocol import assert_closed_silently, v1, whoami
 from tests.helpers.backends import BACKENDS
+from tests.helpers.metrics import scrape, value
 from tests.helpers.server import make_config, run_server
 
 

@@ -26,7 +26,6 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterable
-from socketserver import ThreadingMixIn
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -232,8 +231,9 @@ class SupervisorMetrics:
         self.directory.close()
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+class _Server(WSGIServer):
+    # One scrape at a time, each bounded by the handler's timeout: a flood of scrapes
+    # or a stalled client costs no more than one thread.
     allow_reuse_address = True
 
 
@@ -242,6 +242,8 @@ class _Server6(_Server):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 5.0  # seconds a scraper may take to send its request or read the answer
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # scrapes are not the access log
 
