@@ -5,9 +5,11 @@ header, a header that never ends)."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import ssl
 import struct
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,3 +366,18 @@ def test_off_by_default_a_header_is_a_bad_request(backend: str) -> None:
     with run_server(whoami, make_config(), backend) as server, connect(server) as sock:
         sock.sendall(v1() + b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
         assert read_all(sock).startswith(b"HTTP/1.1 400")
+
+
+def test_unix_socket_bind_reads_the_header(backend: str) -> None:
+    directory = tempfile.mkdtemp(prefix="hcp-")  # short: sun_path holds 108 bytes
+    path = f"{directory}/s.sock"
+    try:
+        config = make_config(proxy_protocol=True, bind=[f"unix:{path}"])
+        with run_server(whoami, config, backend), socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(path)
+            sock.sendall(v2())
+            seen = http11(sock)
+        assert seen["client"] == list(SOURCE)  # a unix peer is trusted
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
