@@ -22,15 +22,12 @@ import importlib
 import importlib.util
 import os
 import shutil
-import socket
 import tempfile
 import threading
 from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from hypercorn_protocol.server.binding import BindError, TCPBind, parse_bind
 from hypercorn_protocol.server.config_files import ConfigError
 
 if TYPE_CHECKING:
@@ -231,27 +228,30 @@ class SupervisorMetrics:
         self.directory.close()
 
 
-class _Server(WSGIServer):
-    # One scrape at a time, each bounded by the handler's timeout: a flood of scrapes
-    # or a stalled client costs no more than one thread.
-    allow_reuse_address = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    timeout = 5.0  # seconds a scraper may take to send its request or read the answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # scrapes are not the access log
-
-
 class MetricsEndpoint:
     """``GET /metrics`` on ``bind`` (``HOST:PORT``), in a thread; 404 for other paths."""
 
     def __init__(self, bind: str, registry: Any) -> None:
+        # Imported here: they pull in ``socket``, which the rest of the core must not.
+        import socket
+        from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+        from hypercorn_protocol.server.binding import BindError, TCPBind, parse_bind
+
+        class Server(WSGIServer):
+            # One scrape at a time, each bounded by the handler's timeout: a flood of
+            # scrapes or a stalled client costs no more than this one thread.
+            allow_reuse_address = True
+
+        class Server6(Server):
+            address_family = socket.AF_INET6
+
+        class QuietHandler(WSGIRequestHandler):
+            timeout = 5.0  # seconds a scraper may take to send its request or read
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # scrapes are not the access log
+
         client = prometheus_client()
         metrics_app = client.make_wsgi_app(registry)
 
@@ -265,10 +265,10 @@ class MetricsEndpoint:
         address = parse_bind(bind)
         if not isinstance(address, TCPBind):
             raise ConfigError(f"invalid value for metrics_bind: expected HOST:PORT, got {bind!r}")
-        server_class = _Server6 if address.family == socket.AF_INET6 else _Server
+        server_class = Server6 if address.family == socket.AF_INET6 else Server
         try:
             self._server = make_server(
-                address.host, address.port, app, server_class, handler_class=_QuietHandler
+                address.host, address.port, app, server_class, handler_class=QuietHandler
             )
         except OSError as error:
             raise BindError(bind, error.strerror or str(error), error.errno) from None
