@@ -114,6 +114,13 @@ def test_no_flags_keeps_the_defaults(recorder: Recorder) -> None:
         (["--statsd-host", "localhost:8125"], "statsd_host", "localhost:8125"),
         (["--statsd-prefix", "web"], "statsd_prefix", "web"),
         (["--verify-mode", "CERT_REQUIRED"], "verify_mode", ssl.CERT_REQUIRED),
+        (["--proxy-protocol"], "proxy_protocol", True),
+        (
+            ["--proxy-allow-ips", "10.0.0.0/8,fd00::/8", "--proxy-allow-ips", "*"],
+            "proxy_allow_ips",
+            ["10.0.0.0/8", "fd00::/8", "*"],
+        ),
+        (["--metrics-bind", "127.0.0.1:9100"], "metrics_bind", "127.0.0.1:9100"),
     ],
 )
 def test_flag_sets_its_config_attribute(
@@ -211,6 +218,9 @@ def test_unknown_config_key_is_a_one_line_warning(
         ["-k", "gevent", "app:app"],
         ["-m", "9", "app:app"],
         ["--verify-mode", "CERT_SOMETIMES", "app:app"],
+        ["--proxy-allow-ips", "10.0.0.1/8", "app:app"],
+        ["--proxy-allow-ips", "proxy.example", "app:app"],
+        ["--metrics-bind", "9100", "app:app"],
         ["--no-such-flag", "app:app"],
         [],
     ],

@@ -25,6 +25,9 @@ from tests.cli._support import Server, free_port, hypercorn_command
 from tests.frameworks._support import ROOT, Certs, make_certs
 
 FRAGMENT = Path(__file__).with_name("hypercorn.conf")
+STREAM_FRAGMENT = Path(__file__).with_name("stream.conf")
+#: Debian's nginx has the stream module as a separate package (libnginx-mod-stream).
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 APP = "tests.nginx.app:app"
 
 
@@ -179,7 +182,14 @@ def start_upstream() -> Iterator[StartUpstream]:
     servers: list[Server] = []
     directories: list[str] = []
 
-    def start(backend: str = "asyncio", *, unix: bool = False, workers: int = 1) -> Upstream:
+    def start(
+        backend: str = "asyncio",
+        *,
+        unix: bool = False,
+        workers: int = 1,
+        args: tuple[str, ...] = (),
+        scheme: str = "http",
+    ) -> Upstream:
         if unix:
             # a short path: sun_path holds 108 bytes, and tmp_path can be longer
             directory = tempfile.mkdtemp(prefix="hcn-")
@@ -190,9 +200,10 @@ def start_upstream() -> Iterator[StartUpstream]:
         else:
             port = free_port()
             bind = address = f"127.0.0.1:{port}"
-            ready = f"Running on http://{bind}"
+            ready = f"Running on {scheme}://{bind}"
         server = Server(
-            [*hypercorn_command(), "-k", backend, "-b", bind, "-w", str(workers), APP], ROOT
+            [*hypercorn_command(), "-k", backend, "-b", bind, "-w", str(workers), *args, APP],
+            ROOT,
         )
         servers.append(server)
         server.wait_for(ready, count=workers, timeout=60)
@@ -203,3 +214,66 @@ def start_upstream() -> Iterator[StartUpstream]:
         server.close()
     for directory in directories:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+StartStreamNginx = Callable[[str], int]
+
+
+@pytest.fixture
+def start_stream_nginx(tmp_path: Path) -> Iterator[StartStreamNginx]:
+    """Start nginx's stream proxy (``stream.conf``) in front of ``upstream``; its port."""
+    if not STREAM_MODULE.exists():
+        pytest.skip(f"nginx's stream module is missing ({STREAM_MODULE}: libnginx-mod-stream)")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(upstream: str) -> int:
+        assert NGINX is not None
+        directory = tmp_path / f"stream{len(processes)}"
+        directory.mkdir()
+        port = free_port()
+        fragment = STREAM_FRAGMENT.read_text()
+        for documented, actual in (
+            ("listen 443;", f"listen 127.0.0.1:{port};"),
+            ("proxy_pass 127.0.0.1:8443;", f"proxy_pass {upstream};"),
+        ):
+            assert documented in fragment, documented
+            fragment = fragment.replace(documented, actual)
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (directory / "nginx.conf").write_text(
+            f"""load_module {STREAM_MODULE};
+{user}worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log info;
+events {{ worker_connections 512; }}
+{fragment}
+"""
+        )
+        process = subprocess.Popen(
+            [
+                NGINX,
+                "-p",
+                str(directory),
+                "-c",
+                str(directory / "nginx.conf"),
+                "-e",
+                str(directory / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        wait_listening(port, process)
+        return port
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGQUIT)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

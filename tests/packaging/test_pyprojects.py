@@ -132,6 +132,8 @@ def test_py_typed_marker(distribution: str) -> None:
         ("hypercorn-cli", "reload", {"watchfiles"}),
         ("hypercorn-asyncio", "uvloop", {"uvloop"}),
         ("hypercorn-protocol", "h3", {"aioquic"}),
+        ("hypercorn", "metrics", {"hypercorn-protocol"}),
+        ("hypercorn-protocol", "metrics", {"prometheus-client"}),
     ],
 )
 def test_extras(distribution: str, extra: str, needs: set[str]) -> None:

@@ -70,7 +70,10 @@ DEFAULTS: dict[str, Any] = {
     "max_request_body_size": None,
     "max_requests": None,
     "max_requests_jitter": 0,
+    "metrics_bind": None,
     "pid_path": None,
+    "proxy_allow_ips": ["127.0.0.1", "::1"],
+    "proxy_protocol": False,
     "quic_bind": [],
     "quic_idle_timeout": 60.0,
     "quic_max_connections": 1000,
@@ -143,7 +146,10 @@ GOOD_VALUES: dict[str, Any] = {
     "max_request_body_size": 1048576,
     "max_requests": 100,
     "max_requests_jitter": 10,
+    "metrics_bind": "127.0.0.1:9100",
     "pid_path": "/tmp/pid",
+    "proxy_allow_ips": ["10.0.0.0/8", "fd00::/8", "192.0.2.1", "*"],
+    "proxy_protocol": True,
     "quic_bind": ["127.0.0.1:4433"],
     "quic_idle_timeout": 30.0,
     "quic_max_connections": 10,
@@ -913,3 +919,17 @@ def test_from_toml_reads_the_tool_hypercorn_table_of_a_pyproject(tmp_path: Path)
     pyproject.write_text("[tool.other]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"no \[tool.hypercorn\] table"):
         Config.from_toml(pyproject)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("proxy_allow_ips", ["10.0.0.1/8"], r"'10\.0\.0\.1/8' \(host bits set\)"),
+        ("proxy_allow_ips", ["proxy.example"], r"'proxy\.example' \(not an IP or network\)"),
+        ("metrics_bind", "9100", "metrics_bind: expected HOST:PORT"),
+        ("metrics_bind", "localhost:http", "metrics_bind: expected HOST:PORT"),
+    ],
+)
+def test_proxy_and_metrics_values_are_checked(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.from_mapping({key: value})

@@ -19,6 +19,7 @@ Mirrors ``hypercorn_trio._tcp``: the same classes and methods, each doing the sa
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -27,10 +28,13 @@ from typing import TYPE_CHECKING, cast
 
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
+from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
+    import ssl
+
     from hypercorn_asyncio._context import WorkerContext
 
 
@@ -116,8 +120,15 @@ class HTTPConnection(asyncio.BufferedProtocol):
     request_completed: Callable[[RequestCompleted], None]
     request_refused: Callable[[RequestRefused], None]
 
-    def __init__(self, context: WorkerContext, *, secure: bool) -> None:
+    def __init__(
+        self,
+        context: WorkerContext,
+        *,
+        secure: bool,
+        endpoints: tuple[tuple[str, int] | None, tuple[str, int] | None] | None = None,
+    ) -> None:
         self.context = context
+        self._endpoints = endpoints  # (client, server) from a PROXY header
         self.loop = context.loop
         self.secure = secure
         # Set in connection_made, before anything else can use them.
@@ -143,12 +154,17 @@ class HTTPConnection(asyncio.BufferedProtocol):
         if ssl_object is not None:
             alpn = ssl_object.selected_alpn_protocol()
         context = self.context
+        if self._endpoints is not None:
+            client, server = self._endpoints
+        else:
+            client = address_tuple(transport.get_extra_info("peername"))
+            server = address_tuple(transport.get_extra_info("sockname"))
         self.driver = ConnectionDriver(
             self,
             context,
             secure=self.secure,
-            client=address_tuple(transport.get_extra_info("peername")),
-            server=address_tuple(transport.get_extra_info("sockname")),
+            client=client,
+            server=server,
             alpn=alpn,
             clock=time,
         )
@@ -163,6 +179,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         driver = self.driver
+        driver.bytes_received += nbytes
         driver.conn.receive_data(self._buffer[:nbytes].tobytes(), time())
         driver.pump()
 
@@ -271,3 +288,85 @@ class HTTPConnection(asyncio.BufferedProtocol):
             if stream.task is not None:
                 stream.task.cancel()
         self.transport.abort()
+
+
+async def serve_proxied(
+    context: WorkerContext, sock: socket.socket, ssl_context: ssl.SSLContext | None
+) -> None:
+    """Serve one accepted socket that starts with a PROXY header (TLS after the header).
+
+    The header is read from the bare socket, before asyncio makes a transport of it,
+    so the transport (and its TLS handshake) starts at the first byte after it.
+    """
+    loop = context.loop
+    try:
+        client = address_tuple(sock.getpeername())
+        server = address_tuple(sock.getsockname())
+    except OSError:
+        sock.close()  # the peer is already gone
+        return
+    assert context.proxy_trust is not None
+    preamble = ProxyPreamble(context.proxy_trust, client, server)
+    try:
+        await asyncio.wait_for(
+            _read_proxy_header(loop, sock, preamble), context.config.ssl_handshake_timeout
+        )
+    except asyncio.TimeoutError:
+        preamble.timed_out()
+    except OSError:
+        preamble.peeked(b"")  # reset or gone: the header is incomplete
+    except BaseException:
+        sock.close()
+        raise
+    outcome = preamble.outcome
+    if not isinstance(outcome, ProxyAccepted):
+        sock.close()
+        if outcome is not None:
+            await context.proxy_refused(outcome)
+        return
+    secure = ssl_context is not None
+    try:
+        await loop.connect_accepted_socket(
+            lambda: HTTPConnection(
+                context, secure=secure, endpoints=(outcome.client, outcome.server)
+            ),
+            sock,
+            ssl=ssl_context,
+            ssl_handshake_timeout=context.config.ssl_handshake_timeout if secure else None,
+        )
+    except (OSError, asyncio.TimeoutError):
+        # A failed or stalled handshake is the peer's business (the socket is closed).
+        sock.close()
+
+
+async def _read_proxy_header(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, preamble: ProxyPreamble
+) -> None:
+    """Peek, then consume exactly what ``preamble`` says, until it has an outcome."""
+    while preamble.outcome is None:
+        try:
+            data = sock.recv(preamble.peek_size, socket.MSG_PEEK)
+        except BlockingIOError:
+            await _readable(loop, sock)
+            continue
+        remaining = preamble.peeked(data)
+        while remaining > 0:  # already in the socket's buffer: no waiting
+            taken = sock.recv(remaining)
+            if not taken:
+                break
+            remaining -= len(taken)
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    waiter: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+
+    def ready() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    loop.add_reader(fd, ready)
+    try:
+        await waiter
+    finally:
+        loop.remove_reader(fd)

@@ -17,21 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
-from hypercorn_asyncio._tcp import HTTPConnection
+from hypercorn_asyncio._tcp import HTTPConnection, serve_proxied
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.metrics import worker_metrics
 from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     SHUTDOWN_SIGNALS,
@@ -43,10 +46,16 @@ from hypercorn_protocol.worker import (
     WorkerReports,
 )
 
+if TYPE_CHECKING:
+    import ssl
+
 ShutdownTrigger = Callable[[], Awaitable[object]]
 BoundCallback = Callable[[list[str]], object]
 
 _ACCEPT_SETTLE = 0.05  # seconds; see _shutdown
+_ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_ACCEPT_PEER_ERRORS = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM}
+_ACCEPT_RETRY = 0.1  # seconds after a resource error
 
 
 async def worker_serve(
@@ -72,8 +81,15 @@ async def worker_serve(
     loop.set_exception_handler(_exception_handler)
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
-    context = WorkerContext(asgi_app, config, loop)
-    await _serve(app, context, sockets, shutdown_trigger or _signal_trigger, on_bound)
+    metrics, endpoint = worker_metrics(config)
+    context = WorkerContext(asgi_app, config, loop, metrics)
+    try:
+        if endpoint is not None:
+            await config.log.info("Serving metrics on %s", endpoint.url)
+        await _serve(app, context, sockets, shutdown_trigger or _signal_trigger, on_bound)
+    finally:
+        if endpoint is not None:
+            endpoint.close()
 
 
 async def _serve(
@@ -110,6 +126,7 @@ async def _serve_started(
         await lifespan.startup()
 
     servers: list[asyncio.Server] = []
+    accepting: list[asyncio.Task[None]] = []
     try:
         if sockets is None:
             sockets = config.create_sockets()
@@ -118,6 +135,14 @@ async def _serve_started(
         for sock, secure in [(s, True) for s in sockets.secure_sockets] + [
             (s, False) for s in sockets.insecure_sockets
         ]:
+            binds.append(describe_bind(sock, secure))
+            if context.proxy_trust is not None:
+                # The PROXY header comes before TLS: accept here, read it, then TLS.
+                sock.setblocking(False)
+                accepting.append(
+                    loop.create_task(_accept(context, sock, ssl_context if secure else None))
+                )
+                continue
             server = await loop.create_server(
                 lambda secure=secure: HTTPConnection(context, secure=secure),
                 sock=sock,
@@ -126,7 +151,6 @@ async def _serve_started(
                 ssl_handshake_timeout=config.ssl_handshake_timeout if secure else None,
             )
             servers.append(server)
-            binds.append(describe_bind(sock, secure))
         for bind in binds:
             await config.log.info("Running on %s (CTRL + C to quit)", bind)
         if on_bound is not None:
@@ -134,7 +158,7 @@ async def _serve_started(
 
         await _first_of(shutdown_trigger, context.terminate.wait)
     finally:
-        await _shutdown(context, servers)
+        await _shutdown(context, servers, accepting)
         if lifespan is not None:
             await lifespan.shutdown()
 
@@ -152,9 +176,39 @@ async def _first_of(*triggers: ShutdownTrigger) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> None:
+async def _accept(
+    context: WorkerContext, listener: socket.socket, ssl_context: ssl.SSLContext | None
+) -> None:
+    """Accept connections that start with a PROXY header (see ``serve_proxied``)."""
+    loop = context.loop
+    try:
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as error:
+                if error.errno in _ACCEPT_PEER_ERRORS:
+                    continue
+                if error.errno in _ACCEPT_RESOURCE_ERRORS:
+                    await context.config.log.error(
+                        "accept() failed (%s); retrying in 100 ms", error
+                    )
+                    await asyncio.sleep(_ACCEPT_RETRY)
+                    continue
+                raise
+            sock.setblocking(False)
+            context.start_soon(serve_proxied(context, sock, ssl_context))
+    finally:
+        listener.close()  # as asyncio.Server.close() does for the other listeners
+
+
+async def _shutdown(
+    context: WorkerContext, servers: list[asyncio.Server], accepting: list[asyncio.Task[None]]
+) -> None:
     context.shutting_down = True
     loop = asyncio.get_running_loop()
+    for task in accepting:
+        task.cancel()
+    await asyncio.gather(*accepting, return_exceptions=True)
     # Stop accepting before closing: asyncio makes the transport of an accepted socket
     # in a later task, which fails (silently, closing the socket with its request
     # unread: a reset) if Server.close() ran in between. So accepting stops first,

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from hypercorn_cli.__about__ import __version__
 from hypercorn_protocol.config import WORKER_CLASSES
+from hypercorn_protocol.proxy import TrustedProxies
 
 #: The usage line (the full list of flags is for ``--help``).
 USAGE = "hypercorn [OPTIONS] APPLICATION"
@@ -77,6 +78,22 @@ def _bytes_or_off(value: str) -> int | None:
     if value.strip().lower() in ("off", "none"):
         return None
     return _non_negative_int(value)
+
+
+def _allow_ips(value: str) -> list[str]:
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    try:
+        TrustedProxies(entries)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return entries
+
+
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return value
 
 
 def _octal(value: str) -> int:
@@ -234,12 +251,32 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag(("--log-config",), "logconfig", "Logging config: json:PATH, toml:PATH or an ini file"),
     Flag(("--log-level",), "loglevel", "Log level of the error and access logs (e.g. INFO)"),
+    Flag(
+        ("--metrics-bind",),
+        "metrics_bind",
+        "Serve Prometheus /metrics on HOST:PORT (needs hypercorn[metrics])",
+        _host_port,
+    ),
     Flag(("-p", "--pid"), "pid_path", "Write the server's process id to this file"),
     Flag(
         ("--quic-bind",),
         "quic_bind",
         "UDP address for HTTP/3 when TLS is on (repeatable)",
         action="append",
+    ),
+    Flag(
+        ("--proxy-protocol",),
+        "proxy_protocol",
+        "Every TCP connection starts with a PROXY header (v1 or v2) from --proxy-allow-ips",
+        action="store_true",
+    ),
+    Flag(
+        ("--proxy-allow-ips",),
+        "proxy_allow_ips",
+        "Peers allowed to send a PROXY header: IPs, CIDR networks or * "
+        "(comma-separated, repeatable)",
+        _allow_ips,
+        action="extend",
     ),
     Flag(("--reload",), "use_reloader", "Restart workers when code changes", action="store_true"),
     Flag(

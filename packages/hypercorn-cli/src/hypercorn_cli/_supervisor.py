@@ -51,6 +51,7 @@ from hypercorn_cli._spawn import WorkerProcess
 from hypercorn_cli._worker_process import DRAINING, FAILED, READY
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
+from hypercorn_protocol.server.metrics import SupervisorMetrics
 from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
@@ -76,6 +77,7 @@ BIND_SETTINGS = (
     "user",
     "group",
     "reuse_port",
+    "metrics_bind",
 )
 
 ConfigLoader = Callable[[], Config]
@@ -182,6 +184,7 @@ class Supervisor:
         config_loader: builds the configuration again, for SIGHUP; without it SIGHUP
             replaces the workers with the same configuration.
         reloader: set with ``--reload``.
+        metrics: with ``metrics_bind``: counts restarts, forgets dead workers' gauges.
     """
 
     def __init__(
@@ -191,8 +194,10 @@ class Supervisor:
         *,
         config_loader: ConfigLoader | None = None,
         reloader: Reloader | None = None,
+        metrics: SupervisorMetrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics
         self.sockets = sockets
         self.config_loader = config_loader
         self.reloader = reloader
@@ -299,6 +304,8 @@ class Supervisor:
         if slot.current is worker:
             slot.current = None
             slot.restart_at = time.monotonic()
+            if self.metrics is not None:
+                self.metrics.worker_restarted("stopped")
             self.log.info(
                 "Worker (pid %s) is stopping by itself (max_requests or SIGTERM); "
                 "starting its replacement",
@@ -312,6 +319,8 @@ class Supervisor:
         for worker in [w for w in self.workers if w.process.exitcode is not None]:
             self._read_messages(worker)  # a last READY or DRAINING
             self.workers.remove(worker)
+            if self.metrics is not None:
+                self.metrics.process_dead(worker.pid)
             if worker.channel is not None:
                 worker.channel.close()
                 worker.channel = None
@@ -368,6 +377,8 @@ class Supervisor:
             return
         delay = min(BACKOFF_FIRST * 2 ** (slot.failures - 1), BACKOFF_MAX)
         slot.restart_at = now + delay
+        if self.metrics is not None:
+            self.metrics.worker_restarted("crashed")
         self.log.error(
             "Worker (pid %s) %s (%s); restarting it in %.1f s",
             worker.pid,
@@ -421,6 +432,8 @@ class Supervisor:
             if slot.retired or slot.current is None:
                 continue  # a slot being restarted gets the new configuration anyway
             slot.successor = self._spawn(slot)
+            if self.metrics is not None:
+                self.metrics.worker_restarted("replaced")
             return
         self.rolling = False
         self.log.info("All workers replaced")
@@ -524,6 +537,8 @@ class Supervisor:
                 self.log.warning("Killing worker (pid %s): it did not stop in time", worker.pid)
                 worker.process.kill()
             worker.process.join()
+            if self.metrics is not None:
+                self.metrics.process_dead(worker.pid)
             if worker.channel is not None:
                 worker.channel.close()
             if worker.process.exitcode != 0:

@@ -11,6 +11,7 @@ removed and the sockets are closed.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -23,7 +24,9 @@ from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error
 from hypercorn_cli._workers import resolve_worker
 from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
+from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
 from hypercorn_protocol.server.reloading import SourceFilter, app_root, make_watcher
+from hypercorn_protocol.worker import WorkerFunction
 
 
 def run(config: Config, *, config_loader: Callable[[], Config] | None = None) -> int:
@@ -50,17 +53,39 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
 
     Raises:
         NoAppError: the application cannot be imported.
-        ConfigError: the TLS certificate or key cannot be loaded, or ``quic_bind`` is
-            set without TLS.
+        ConfigError: the TLS certificate or key cannot be loaded, ``quic_bind`` is
+            set without TLS, or ``metrics_bind`` is set without ``prometheus_client``.
         WorkerStartupError: a worker exited before it was ready (lifespan startup
             failed, ...); the server was stopped.
         LifespanFailureError: ``workers = 0`` and lifespan startup or shutdown failed.
         WorkerClassError: unknown worker class, or its backend is not installed.
-        BindError: a bind address is in use or not permitted.
+        BindError: a bind address (or ``metrics_bind``) is in use or not permitted.
     """
     worker = resolve_worker(config.worker_class)
     log = error_logger(config)  # builds the loggers (handlers, levels) before anything logs
     _check_tls(config)
+    supervised = not (config.workers == 0 and not config.use_reloader)
+    metrics = None
+    if config.metrics_bind is not None:
+        check_installed()
+        if supervised:
+            # Before the app is imported here: prometheus_client picks its storage then.
+            metrics = SupervisorMetrics(config.metrics_bind)
+            log.info("Serving metrics on %s", metrics.endpoint.url)
+    try:
+        return _run(config, worker, log, metrics, config_loader)
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _run(
+    config: Config,
+    worker: WorkerFunction,
+    log: logging.Logger,
+    metrics: SupervisorMetrics | None,
+    config_loader: Callable[[], Config] | None,
+) -> int:
     _import_application(config)
     apply_socket_activation(config, activated_fds())
     with warnings.catch_warnings(record=True) as caught:
@@ -85,7 +110,9 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
                 watcher, method = make_watcher(root, sources)
                 reloader = Reloader(watcher, sources)
                 log.info("Watching %s for changes (%s)", root, method)
-            supervisor = Supervisor(config, sockets, config_loader=config_loader, reloader=reloader)
+            supervisor = Supervisor(
+                config, sockets, config_loader=config_loader, reloader=reloader, metrics=metrics
+            )
             return supervisor.run()
         finally:
             if config.pid_path is not None:

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hypercorn_protocol.headers import http_date as format_http_date
+from hypercorn_protocol.proxy.trust import TrustedProxies
 from hypercorn_protocol.server.config_files import (
     ConfigError,
     ConfigWarning,
@@ -96,7 +97,10 @@ _OPTION_KINDS: dict[str, str] = {
     "max_request_body_size": "int?",
     "max_requests": "int?",
     "max_requests_jitter": "int",
+    "metrics_bind": "str?",
     "pid_path": "str?",
+    "proxy_allow_ips": "list[str]",
+    "proxy_protocol": "bool",
     "quic_bind": "binds",
     "quic_idle_timeout": "float",
     "quic_max_connections": "int",
@@ -135,7 +139,7 @@ OPTIONS: frozenset[str] = frozenset(_OPTION_KINDS)
 _READ_ONLY = frozenset({"log", "ssl_enabled", "BYTES", "OCTETS", "SECONDS"})
 
 # Options whose class default is a list and must be copied per instance.
-_LIST_DEFAULTS = ("alpn_protocols", "alt_svc_headers", "server_names")
+_LIST_DEFAULTS = ("alpn_protocols", "alt_svc_headers", "proxy_allow_ips", "server_names")
 _BIND_DEFAULTS = ("_bind", "_insecure_bind", "_quic_bind")
 
 _LAZY_BINDING_NAMES = ("BindError", "Sockets", "SocketTypeError")
@@ -222,7 +226,13 @@ class Config:
     max_request_body_size: int | None = None
     max_requests: int | None = None
     max_requests_jitter: int = 0
+    # Not in Hypercorn 0.18: HOST:PORT of a Prometheus /metrics endpoint (prometheus_client).
+    metrics_bind: str | None = None
     pid_path: str | None = None
+    # Not in Hypercorn 0.18: every TCP connection starts with a PROXY header (v1 or v2),
+    # accepted only from these peers (IPs, CIDR networks or "*").
+    proxy_allow_ips: list[str] = ["127.0.0.1", "::1"]  # noqa: RUF012
+    proxy_protocol: bool = False
     # Not in Hypercorn 0.18 (HTTP/3): QUIC's transport idle timeout (aioquic's default, which
     # Hypercorn used), the connections one QUIC socket keeps, Retry address validation (as
     # Hypercorn's PR #201 proposed) and the TLS session tickets kept for resumption and 0-RTT
@@ -583,6 +593,17 @@ def _check_value(key: str, kind: str, value: Any) -> Any:
             f"invalid value for loglevel: expected a level name such as DEBUG, INFO, WARNING, "
             f"ERROR or CRITICAL, got {_short_repr(value)}"
         )
+    if key == "proxy_allow_ips":
+        try:
+            TrustedProxies(value)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    if key == "metrics_bind" and value is not None:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ConfigError(
+                f"invalid value for metrics_bind: expected HOST:PORT, got {_short_repr(value)}"
+            )
     return value
 
 

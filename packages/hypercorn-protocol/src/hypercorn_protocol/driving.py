@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from hypercorn_protocol.connection import ServerConnection
-from hypercorn_protocol.errors import WebSocketClosedError
+from hypercorn_protocol.errors import RemoteProtocolError, WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
     CloseConnection,
@@ -103,6 +103,30 @@ class ConnectionIO(Protocol[S_co]):
         """A deadline or a limit refused a request (metrics count them)."""
 
 
+class ConnectionMetrics(Protocol):
+    """Where a connection's numbers go (``metrics_bind``: Prometheus); None when off.
+
+    ``protocol`` is ``"h1"`` or ``"h2"`` (what the connection speaks now).
+    """
+
+    def connection_opened(self, protocol: str) -> None: ...
+    def connection_closed(self, protocol: str) -> None: ...
+    def websocket_opened(self, protocol: str) -> None: ...
+    def websocket_closed(self, protocol: str) -> None: ...
+    def request_completed(self, event: RequestCompleted) -> None: ...
+    def transferred(self, received: int, sent: int) -> None: ...
+    def refused(self, reason: str) -> None: ...
+
+
+#: Refusals the core answers itself without a ``RequestRefused`` (its
+#: ``RemoteProtocolError.status_hint``), by metrics reason.
+_STATUS_REFUSALS = {
+    408: "request_timeout",
+    413: "max_request_body_size",
+    431: "request_header_too_large",
+}
+
+
 class AppErrorLog(Protocol):
     """The one logger call the app's side needs (``config.log``)."""
 
@@ -117,7 +141,11 @@ class DriverSettings(ProtocolSettings, Protocol):
 
 
 class Worker(Protocol):
-    """What a connection takes from its worker (the drivers' ``WorkerContext``)."""
+    """What a connection takes from its worker (the drivers' ``WorkerContext``).
+
+    A ``metrics`` attribute (a :class:`ConnectionMetrics`, or None) is optional and
+    read when present.
+    """
 
     @property
     def app(self) -> ASGIApp: ...
@@ -139,6 +167,7 @@ class ConnectionDriver(Generic[S]):
         closing: True once nothing more is written (closed by the core, or lost).
         reading_paused: True between the core's PauseReading and ResumeReading.
         multiplexed: True once the connection speaks HTTP/2 (writes are coalesced).
+        bytes_received: bytes the driver read (it adds them; reported with ``metrics``).
     """
 
     __slots__ = (
@@ -147,7 +176,12 @@ class ConnectionDriver(Generic[S]):
         "_flush_pending",
         "_io",
         "_lost",
+        "_metrics",
+        "_reported",
         "_timer_deadline",
+        "_websockets",
+        "bytes_received",
+        "bytes_sent",
         "clock",
         "closing",
         "conn",
@@ -189,6 +223,20 @@ class ConnectionDriver(Generic[S]):
         self._flush_pending = False
         self._timer_deadline: float | None = None
         self._lost = False
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self._reported = (0, 0)  # (received, sent) already given to metrics
+        self._websockets: set[int] = set()  # stream ids of open WebSockets
+        # Optional on a Worker (see there): one written before metrics existed has none.
+        metrics: ConnectionMetrics | None = getattr(worker, "metrics", None)
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.connection_opened(self.protocol)
+
+    @property
+    def protocol(self) -> str:
+        """``"h2"`` or ``"h1"``: the metrics' label for this connection."""
+        return "h2" if self.multiplexed else "h1"
 
     # --------------------------------------------------------------- the pump
     def pump(self) -> None:
@@ -197,17 +245,24 @@ class ConnectionDriver(Generic[S]):
         io = self._io
         close = False
         discard = False
+        refused = False
         while (event := conn.next_event()) is not None:
             if type(event) is AppMessage:
                 stream = self.streams.get(event.stream_id)
                 if stream is not None:
                     stream.push(event.message)
             elif type(event) is StartApp:
-                if not self.multiplexed:  # prior knowledge or h2c: the switch came first
-                    self.multiplexed = conn.http_version == "2"
+                if not self.multiplexed and conn.http_version == "2":
+                    self._switched_to_h2()  # prior knowledge or h2c: the switch came first
+                if self._metrics is not None and event.scope["type"] == "websocket":
+                    self._websockets.add(event.stream_id)
+                    self._metrics.websocket_opened(self.protocol)
                 self.streams[event.stream_id] = io.start_app(event.stream_id, event.scope)
             elif type(event) is RequestCompleted:
                 io.request_completed(event)
+                if self._metrics is not None:
+                    self._metrics.request_completed(event)
+                    self._report_transfer()
             elif type(event) is StreamWritable:
                 stream = self.streams.get(event.stream_id)
                 if stream is not None:
@@ -223,13 +278,23 @@ class ConnectionDriver(Generic[S]):
             elif type(event) is CloseConnection:
                 close = True
                 discard = event.discard
+                if (
+                    self._metrics is not None
+                    and not refused
+                    and isinstance(event.error, RemoteProtocolError)
+                ):
+                    reason = _STATUS_REFUSALS.get(event.error.status_hint)
+                    if reason is not None:
+                        self._metrics.refused(reason)
             elif type(event) is RequestRefused:
+                refused = True  # counted here, not again by its CloseConnection
                 io.request_refused(event)
         if self.closing:
             return
         if close:
             data = conn.data_to_send()
             if data and not discard:
+                self.bytes_sent += len(data)
                 io.write(data)
             if not self.closing:  # the write may have found the transport gone
                 self._close(discard)
@@ -240,6 +305,20 @@ class ConnectionDriver(Generic[S]):
                 io.schedule_flush()
             return
         self.flush()
+
+    def _switched_to_h2(self) -> None:
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.connection_closed("h1")
+            metrics.connection_opened("h2")
+        self.multiplexed = True
+
+    def _report_transfer(self) -> None:
+        metrics = self._metrics
+        if metrics is not None:
+            received, sent = self._reported
+            metrics.transferred(self.bytes_received - received, self.bytes_sent - sent)
+            self._reported = (self.bytes_received, self.bytes_sent)
 
     def _close(self, discard: bool = False) -> None:
         self.closing = True
@@ -259,6 +338,7 @@ class ConnectionDriver(Generic[S]):
         if not self.closing:
             data = conn.data_to_send()
             if data:
+                self.bytes_sent += len(data)
                 self._io.write(data)
         if self.closing:  # closed before, or the write found the transport gone
             return
@@ -310,6 +390,9 @@ class ConnectionDriver(Generic[S]):
         self._lost = True
         self.conn.connection_lost(now)
         self.pump()
+        if self._metrics is not None:
+            self._report_transfer()
+            self._metrics.connection_closed(self.protocol)
         for stream in self.streams.values():
             stream.wake_writer()
 
@@ -358,6 +441,10 @@ class ConnectionDriver(Generic[S]):
             raise
         finally:
             del self.streams[stream_id]
+            if stream_id in self._websockets:
+                self._websockets.discard(stream_id)
+                if self._metrics is not None:
+                    self._metrics.websocket_closed(self.protocol)
             if cancelled and not self.closing:
                 self._close()
             self.conn.app_finished(stream_id, exc, self.clock())
@@ -412,6 +499,7 @@ __all__ = [
     "APP_ERROR",
     "AppErrorLog",
     "ConnectionDriver",
+    "ConnectionMetrics",
     "ConnectionIO",
     "DriverSettings",
     "StreamBase",

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn_protocol import DateCache
+from hypercorn_protocol.driving import ConnectionMetrics
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
+from hypercorn_protocol.proxy import PROXY_REFUSALS, ProxyRefused, TrustedProxies
 from hypercorn_protocol.typing import ASGIApp
 from hypercorn_protocol.worker import Refusals, RequestBudget, access_log_arguments
 
@@ -28,7 +30,9 @@ class WorkerContext:
         service_nursery: where short side tasks (access-log lines) run.
     """
 
-    def __init__(self, app: ASGIApp, config: Config) -> None:
+    def __init__(
+        self, app: ASGIApp, config: Config, metrics: ConnectionMetrics | None = None
+    ) -> None:
         self.app = app
         self.config = config
         self.dates = DateCache()
@@ -41,6 +45,9 @@ class WorkerContext:
         self._all_closed: trio.Event | None = None
         self._budget = RequestBudget(config)
         self.refusals = Refusals()  # deadline and limit refusals, for metrics
+        self.metrics = metrics  # metrics_bind: Prometheus
+        # Parsed once, so a bad proxy_allow_ips entry fails startup.
+        self.proxy_trust = TrustedProxies(config.proxy_allow_ips) if config.proxy_protocol else None
         # True for an access log, and for loggers that want every request (StatsD)
         self._access_log = config.log.access_enabled
 
@@ -59,6 +66,14 @@ class WorkerContext:
     def request_refused(self, event: RequestRefused) -> None:
         """Count one request refused by a deadline or a limit."""
         self.refusals.record(event)
+        if self.metrics is not None:
+            self.metrics.refused(event.reason)
+
+    async def proxy_refused(self, refusal: ProxyRefused) -> None:
+        """A connection closed in its PROXY header phase: the peer's business, so debug."""
+        if self.metrics is not None:
+            self.metrics.refused(PROXY_REFUSALS.get(refusal.reason, "proxy_header"))
+        await self.config.log.debug("%s", refusal.message)
 
     def connection_opened(self, connection: HTTPConnection) -> None:
         self.connections.add(connection)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
+from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble, ProxyRefused
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
 from hypercorn_protocol.typing import ASGIScope, Message
 
@@ -310,6 +311,7 @@ class HTTPConnection:
                 return
             if type(data) is not bytes:
                 data = bytes(data)  # TLS hands out bytearrays
+            driver.bytes_received += len(data)
             conn.receive_data(data, time())
             driver.pump()
             if not data:
@@ -480,6 +482,13 @@ async def serve_connection(
         server = address_tuple(sock.getsockname())
     except OSError:
         pass  # the peer is already gone; the first read will say so
+    if context.proxy_trust is not None:
+        outcome = await _read_proxy_header(context, sock, client, server)
+        if isinstance(outcome, ProxyRefused):
+            sock.close()
+            await context.proxy_refused(outcome)
+            return
+        client, server = outcome.client, outcome.server
     stream: trio.abc.Stream | _PlainStream
     alpn = None
     if ssl_context is None:
@@ -508,3 +517,29 @@ async def serve_connection(
         await connection.run()
     except Exception:
         await context.config.log.exception("Error serving a connection")
+
+
+async def _read_proxy_header(
+    context: WorkerContext,
+    sock: trio.socket.SocketType,
+    client: tuple[str, int] | None,
+    server: tuple[str, int] | None,
+) -> ProxyAccepted | ProxyRefused:
+    """The PROXY header, peeked then consumed exactly (``ProxyPreamble``), bounded in time."""
+    assert context.proxy_trust is not None
+    preamble = ProxyPreamble(context.proxy_trust, client, server)
+    with trio.move_on_after(context.config.ssl_handshake_timeout):
+        try:
+            while preamble.outcome is None:
+                data = await sock.recv(preamble.peek_size, socket.MSG_PEEK)
+                remaining = preamble.peeked(data)
+                while remaining > 0:  # already in the socket's buffer: no waiting
+                    taken = await sock.recv(remaining)
+                    if not taken:
+                        break
+                    remaining -= len(taken)
+        except OSError:
+            preamble.peeked(b"")  # reset or gone: the header is incomplete
+    preamble.timed_out()  # no-op once decided
+    assert preamble.outcome is not None
+    return preamble.outcome

@@ -31,6 +31,7 @@ from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
+from hypercorn_protocol.server.metrics import worker_metrics
 from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     SHUTDOWN_SIGNALS,
@@ -75,17 +76,24 @@ async def worker_serve(
     """
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
     asgi_app = TrioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
-    context = WorkerContext(asgi_app, config)
+    metrics, endpoint = worker_metrics(config)
+    context = WorkerContext(asgi_app, config, metrics)
     error: Exception | None = None
-    async with trio.open_nursery() as service:
-        context.service_nursery = service
-        try:
-            await _serve(
-                app, context, service, sockets, shutdown_trigger or _signal_trigger, task_status
-            )
-        except Exception as exc:
-            error = exc
-            service.cancel_scope.cancel()
+    try:
+        if endpoint is not None:
+            await config.log.info("Serving metrics on %s", endpoint.url)
+        async with trio.open_nursery() as service:
+            context.service_nursery = service
+            try:
+                await _serve(
+                    app, context, service, sockets, shutdown_trigger or _signal_trigger, task_status
+                )
+            except Exception as exc:
+                error = exc
+                service.cancel_scope.cancel()
+    finally:
+        if endpoint is not None:
+            endpoint.close()
     if error is not None:
         raise error
 

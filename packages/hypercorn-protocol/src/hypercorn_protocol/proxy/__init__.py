@@ -13,6 +13,12 @@ from hypercorn_protocol.proxy.header import (
     ProxyHeaderError,
     ProxyHeaderParser,
 )
+from hypercorn_protocol.proxy.preamble import (
+    PROXY_REFUSALS,
+    ProxyAccepted,
+    ProxyPreamble,
+    ProxyRefused,
+)
 from hypercorn_protocol.proxy.trust import (
     DEFAULT_PROXY_ALLOW_IPS,
     TrustedProxies,
@@ -22,11 +28,15 @@ from hypercorn_protocol.proxy.trust import (
 __all__ = [
     "DEFAULT_MAX_V2_LENGTH",
     "DEFAULT_PROXY_ALLOW_IPS",
+    "PROXY_REFUSALS",
     "V1_MAX_LENGTH",
     "V2_SIGNATURE",
+    "ProxyAccepted",
     "ProxyHeader",
     "ProxyHeaderError",
     "ProxyHeaderParser",
+    "ProxyPreamble",
+    "ProxyRefused",
     "TrustedProxies",
     "is_trusted_proxy",
 ]
