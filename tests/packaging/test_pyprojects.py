@@ -127,11 +127,14 @@ def test_py_typed_marker(distribution: str) -> None:
         ("hypercorn", "trio", {"hypercorn-trio", "hypercorn-cli"}),
         ("hypercorn", "uvloop", {"hypercorn-asyncio"}),
         ("hypercorn", "h3", {"hypercorn-protocol"}),
+        ("hypercorn", "fast", {"hypercorn-protocol"}),
+        ("hypercorn-cli", "fast", {"hypercorn-protocol"}),
         ("hypercorn-cli", "trio", {"hypercorn-trio"}),
         ("hypercorn-cli", "uvloop", {"hypercorn-asyncio"}),
         ("hypercorn-cli", "reload", {"watchfiles"}),
         ("hypercorn-asyncio", "uvloop", {"uvloop"}),
         ("hypercorn-protocol", "h3", {"aioquic"}),
+        ("hypercorn-protocol", "fast", {"httptools"}),
     ],
 )
 def test_extras(distribution: str, extra: str, needs: set[str]) -> None:
