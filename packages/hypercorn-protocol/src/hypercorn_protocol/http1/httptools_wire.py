@@ -49,6 +49,7 @@ _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 # for answers (reading is paused long before, unless the driver ignores it).
 _MAX_HELD = 1 << 20
 _STRIP = b" \t"
+_WATCHED = frozenset({b"host", b"transfer-encoding", b"connection", b"upgrade", b"expect"})
 _Queued = WireEvent | RemoteProtocolError
 
 
@@ -56,11 +57,15 @@ class HttptoolsWire(ResponseFramer):
     """:class:`HTTP1Wire` with llhttp parsing requests (needs ``hypercorn-protocol[fast]``)."""
 
     __slots__ = (
+        "_at_start",
+        "_check_line",
         "_closed_seen",
         "_cycle_done",
+        "_data",
         "_flags",
         "_held",
         "_in_message",
+        "_line",
         "_max_head",
         "_method",
         "_parser",
@@ -68,8 +73,9 @@ class HttptoolsWire(ResponseFramer):
         "_queue",
         "_raw",
         "_stalled",
-        "_tail",
+        "_synthetic",
         "_upgrade",
+        "_upgrade_body",
         "_upgrade_data",
         "_url",
     )
@@ -87,7 +93,12 @@ class HttptoolsWire(ResponseFramer):
         self._in_message = False
         self._progress = False
         self._stalled = 0
-        self._tail = b""
+        self._at_start = True
+        self._check_line = False
+        self._data = b""
+        self._line: bytes | None = None  # a request line still arriving
+        self._synthetic = False
+        self._upgrade_body = False
         self._closed_seen = False
         self._cycle_done = False
         self._upgrade_data: bytes | None = None
@@ -98,6 +109,11 @@ class HttptoolsWire(ResponseFramer):
     def on_message_begin(self) -> None:
         self._in_message = True
         self._url = b""
+        # A request starting inside this read (pipelined) has its whole request line
+        # here by the time its head completes; one at the start of a read is checked
+        # by _line_problem.
+        self._check_line = not self._at_start
+        self._at_start = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url  # may come in pieces
@@ -109,34 +125,35 @@ class HttptoolsWire(ResponseFramer):
 
     def on_headers_complete(self) -> None:
         self._progress = True
+        if self._synthetic:  # the stand-in head of an upgrade request's body
+            self._synthetic = False
+            return
         raw = self._raw
         self._raw = None  # type: ignore[assignment]  # trailers from now on
         parser = self._parser
         version_text = parser.get_http_version()
         version = _VERSIONS.get(version_text)
         url = self._url
-        size = len(url) + 16
+        headers = [(name.lower(), value) for name, value in raw]
         hosts = 0
         te: bytes | None = None
-        close = False
-        upgrade = False
-        expects_continue = False
-        headers: Headers = []
-        for name, value in raw:
-            lower = name.lower()
-            headers.append((lower, value))
-            size += len(name) + len(value) + 4
-            if lower == b"host":
-                hosts += 1
-            elif lower == b"transfer-encoding":
-                te = value if te is None else te + b"," + value
-            elif lower == b"connection":
-                close = close or b"close" in value.lower()
-            elif lower == b"upgrade":
-                upgrade = upgrade or bool(value)
-            elif lower == b"expect":
-                expects_continue = value.lower() == b"100-continue"
-        if size > self._max_head:
+        close = upgrade = expects_continue = False
+        for name, value in headers:
+            if name in _WATCHED:
+                if name == b"host":
+                    hosts += 1
+                elif name == b"transfer-encoding":
+                    te = value if te is None else te + b"," + value
+                elif name == b"connection":
+                    close = close or b"close" in value.lower()
+                elif name == b"upgrade":
+                    upgrade = upgrade or bool(value)
+                else:
+                    expects_continue = value.lower() == b"100-continue"
+        # The head lies within the bytes fed since it began: only a long run is measured.
+        if self._stalled + len(self._data) > self._max_head and (
+            len(url) + 16 + sum(len(name) + len(value) + 4 for name, value in raw) > self._max_head
+        ):
             raise RemoteProtocolError("request head too large", status_hint=431)
         if version is None:
             # HTTP/2.0 and 3.0 request lines (llhttp takes them); the connection answers 505.
@@ -152,16 +169,15 @@ class HttptoolsWire(ResponseFramer):
                 "Only Transfer-Encoding: chunked is supported", status_hint=501
             )
         method = self._method or parser.get_method()
+        if self._check_line and b"%s %s HTTP/" % (method, url) not in self._data:
+            raise RemoteProtocolError("illegal request line", status_hint=400)
+        if upgrade:
+            self._upgrade_body = te is not None or any(
+                name == b"content-length" and value.strip(b"0") for name, value in headers
+            )
         http10 = version == b"1.0"
         self._queue.append(
-            RequestHead(
-                method=method,
-                target=url,
-                http_version=version,
-                headers=headers,
-                raw_headers=raw,
-                expects_continue=expects_continue and version == b"1.1",
-            )
+            RequestHead(method, url, version, headers, raw, expects_continue and not http10)
         )
         self._flags.append((not (http10 or close or upgrade), http10, method == b"HEAD", upgrade))
 
@@ -194,18 +210,29 @@ class HttptoolsWire(ResponseFramer):
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
-        if ((b"TSP/" in data or b"ICE/" in data) and _foreign_request_line(data)) or (
-            self._raw is not None and _foreign_request_line(self._tail + data[:8])
-        ):
-            self._queue.append(RemoteProtocolError("not an HTTP request line", status_hint=400))
+        self._at_start = not self._in_message
+        if self._line is not None or self._at_start:
+            problem = self._line_problem(data)
+        else:
+            # A request line split across reads behind a pipelined request: only the
+            # foreign protocols are looked for.
+            problem = (b"TSP/" in data or b"ICE/" in data) and _foreign_request_line(data)
+        if problem:
+            self._queue.append(RemoteProtocolError("illegal request line", status_hint=400))
             self._in_message = False
+            self._upgrade_data = b""  # nothing more is parsed
             return
-        self._tail = data[-6:]
+        self._check_line = False
+        self._data = data
         self._progress = False
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as upgrade:
-            self._upgrade_data = data[upgrade.args[0] :]
+            rest = data[upgrade.args[0] :]
+            if self._upgrade_body:
+                self._serve_upgrade_body(rest)
+            else:
+                self._upgrade_data = rest
         except RemoteProtocolError as exc:
             self._queue.append(exc)
         except HttpParserInvalidMethodError:
@@ -217,11 +244,17 @@ class HttptoolsWire(ResponseFramer):
                 self._queue.append(cause)
             elif exc.args and exc.args[0] == "Invalid HTTP version":
                 self._queue.append(RemoteProtocolError(str(exc), status_hint=505))
+            elif exc.args and exc.args[0] == "Invalid `Transfer-Encoding` header value":
+                # chunked not last, or twice: h11 answers any such coding 501
+                self._queue.append(RemoteProtocolError(str(exc), status_hint=501))
             else:
                 self._queue.append(RemoteProtocolError(str(exc), status_hint=400))
         else:
-            if self._progress or not self._in_message:
+            if not self._in_message:
                 self._stalled = 0
+            elif self._progress:
+                # A head may have begun in this read: count all of it (an upper bound).
+                self._stalled = len(data) if self._raw is not None else 0
             else:
                 self._stalled += len(data)
                 if self._stalled > self._max_head:
@@ -231,6 +264,54 @@ class HttptoolsWire(ResponseFramer):
                     )
             return
         self._in_message = False  # the parser is dead: nothing after the error counts
+
+    def _line_problem(self, data: bytes) -> bool:
+        """Whether the request line that starts this read is not ``METHOD SP target SP
+        HTTP/x.y`` (llhttp also takes repeated spaces and RTSP or ICE lines)."""
+        line = data if self._line is None else self._line + data
+        end = line.find(b"\r\n", 0, self._max_head)
+        if end == -1:
+            self._line = line.lstrip(b"\r\n")[: self._max_head + 1]
+            return False
+        self._line = None
+        if end == 0:
+            start = len(line) - len(line.lstrip(b"\r\n"))
+            end = line.find(b"\r\n", start, start + self._max_head)
+            if end == -1:
+                self._line = line[start : start + self._max_head + 1]
+                return False
+            line = line[start:]
+            end -= start
+        first = line.find(b" ", 0, end)
+        last = line.rfind(b" ", 0, end)
+        return (
+            first < 1
+            or line.find(b" ", first + 1, end) != last
+            or last == first + 1
+            or not line.startswith(b"HTTP/", last + 1, end)
+        )
+
+    def _serve_upgrade_body(self, rest: bytes) -> None:
+        """An Upgrade request with a body: llhttp skipped the body, but the connection
+        may serve the request as plain HTTP. A fresh parser reads the body behind a
+        stand-in head with the same framing."""
+        self._upgrade_body = False
+        if self._queue and self._queue[-1] is END_OF_BODY:
+            self._queue.pop()
+        head = self._queue[-1] if self._queue else None
+        framing = b""
+        if type(head) is RequestHead:
+            framing = b"".join(
+                b"%s: %s\r\n" % pair
+                for pair in head.headers
+                if pair[0] in (b"content-length", b"transfer-encoding")
+            )
+        self._parser = HttpRequestParser(self)
+        self._synthetic = True
+        self._in_message = False
+        self._feed(b"POST / HTTP/1.1\r\nhost: upgrade\r\n" + framing + b"\r\n")
+        if rest:
+            self._feed(rest)
 
     def next_event(self) -> WireEvent:
         queue = self._queue
