@@ -8,7 +8,10 @@ between servers measured in the same run mean much.
 
 Servers (``--servers``):
   project-asyncio, project-uvloop, project-trio
-                                    ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker>``
+                                    ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker>`` (the
+                                    default HTTP/1.1 parser: httptools when installed)
+  project-h11-asyncio, project-h11-uvloop
+                                    the same with ``--http h11``
   hypercorn-asyncio, hypercorn-uvloop, hypercorn-trio
                                     Hypercorn 0.18 from the peers virtualenv
   uvicorn-h11-asyncio               uvicorn ``--http h11 --loop asyncio --ws wsproto``
@@ -176,12 +179,14 @@ class Server:
     project: bool = False
 
 
-def hypercorn_argv(launcher: Sequence[str], worker: str) -> Callable[[str, int, bool], list[str]]:
+def hypercorn_argv(
+    launcher: Sequence[str], worker: str, *extra: str
+) -> Callable[[str, int, bool], list[str]]:
     """Command line of a Hypercorn-compatible CLI (ours or 0.18) with one worker."""
 
     def argv(app: str, port: int, h2c: bool) -> list[str]:
         config = ["-c", H2C_CONFIG] if h2c else []
-        return [*launcher, "-w", "1", "-k", worker, *config, "-b", f"127.0.0.1:{port}", app]
+        return [*launcher, "-w", "1", "-k", worker, *extra, *config, "-b", f"127.0.0.1:{port}", app]
 
     return argv
 
@@ -255,6 +260,19 @@ def build_servers(
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
         Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
         Server("project-trio", hypercorn_argv(ours, "trio"), every, project=True),
+        # project-* take the default parser (httptools when installed); these pin h11
+        Server(
+            "project-h11-asyncio",
+            hypercorn_argv(ours, "asyncio", "--http", "h11"),
+            every,
+            project=True,
+        ),
+        Server(
+            "project-h11-uvloop",
+            hypercorn_argv(ours, "uvloop", "--http", "h11"),
+            every,
+            project=True,
+        ),
     ]
     if baseline_python:  # an earlier build of this project, to show a change is no slower
         before = [baseline_python, "-m", "hypercorn"]

@@ -107,6 +107,10 @@ DESCRIPTIONS: dict[str, str] = {
     "h2_max_header_list_size": "SETTINGS_MAX_HEADER_LIST_SIZE, in bytes",
     "h2_max_inbound_frame_size": "SETTINGS_MAX_FRAME_SIZE advertised and enforced",
     "h2_stall_timeout": "seconds a stream may wait for flow-control window; None: forever",
+    "http_parser": (
+        "HTTP/1.1 request parser: `auto` (httptools when installed, else h11), `h11`,"
+        " or `httptools` (`hypercorn[fast]`); see docs/http1.md"
+    ),
     "include_date_header": "add a `date` header to every response",
     "include_server_header": "add a `server` header to every response",
     "insecure_bind": "plain-HTTP addresses served next to the TLS ones (with TLS on)",

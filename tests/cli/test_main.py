@@ -309,6 +309,26 @@ def test_missing_backend_names_its_extra(
     assert "pip install 'hypercorn[uvloop]'" in err[0]
 
 
+def test_missing_httptools_names_its_extra(
+    in_app_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "httptools", None)
+
+    assert main(["--http", "httptools", "cli_main_app:app"]) == 2
+
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert "pip install 'hypercorn[fast]'" in err[0]
+
+
+def test_unknown_http_parser_is_a_usage_error(
+    in_app_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--http", "picohttp", "cli_main_app:app"]) == 2
+
+    assert "picohttp" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("missing", ["trio", "hypercorn_trio"])
 def test_missing_trio_names_its_extra(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
     monkeypatch.setitem(sys.modules, missing, None)

@@ -30,6 +30,8 @@ from websockets.sync.client import connect as ws_connect
 from hypercorn_protocol.typing import ASGIScope, Message
 from tests.helpers.server import make_config, run_server
 
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
+
 
 async def wait_for_disconnect_then_answer(scope: ASGIScope, receive: Any, send: Any) -> None:
     """Long polling: hold the request until the client goes, then still answer."""

@@ -15,6 +15,8 @@ import trustme
 from hypercorn_protocol.typing import ASGIScope, Message
 from tests.helpers.server import make_config, run_server, sleep
 
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
+
 Receive = Any
 Send = Any
 

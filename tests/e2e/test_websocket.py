@@ -32,6 +32,8 @@ from wsproto.extensions import PerMessageDeflate
 from hypercorn_protocol.typing import ASGIScope, Message
 from tests.helpers.server import make_config, run_server, sleep
 
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
+
 Receive = Any
 Send = Any
 MiB = 1024 * 1024

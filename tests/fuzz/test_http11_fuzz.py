@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections import deque
 
 import h11
+import pytest
 from hypothesis import event as hypothesis_event, given, strategies as st
 
 from tests.fuzz._driver import FuzzDriver, split
 from tests.fuzz._settings import fuzz_settings
+
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
 
 TOKENS = [b"a", b"x-test", b"accept", b"user-agent", b"cookie", b"x_under", b"X-Mixed"]
 VALUES = [b"", b"1", b"text/html", b"a b c", b"\t padded \t", b"caf\xc3\xa9", b"\xff\xfe"]

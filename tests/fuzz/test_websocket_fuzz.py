@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
 from hypothesis import event as hypothesis_event, given, strategies as st
 from wsproto import WSConnection
 from wsproto.connection import ConnectionType
@@ -25,6 +26,8 @@ from wsproto.frame_protocol import FrameProtocol
 from hypercorn_protocol.config import Config
 from tests.fuzz._driver import AppPolicy, FuzzDriver, split
 from tests.fuzz._settings import fuzz_settings
+
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
 
 #: Codes a server may put in a close frame (RFC 6455 section 7.4, IANA registry).
 SENDABLE = set(range(1000, 1004)) | set(range(1007, 1015)) | set(range(3000, 5000))

@@ -12,6 +12,9 @@ from hypercorn_protocol.config import Config
 from hypercorn_protocol.typing import Message
 
 _CONFIG = Config()  # where every default lives
+# The http_parser of every Settings() not told otherwise; the http1_wire fixture
+# (tests/conftest.py) sets it so the same tests run on each HTTP/1.1 wire.
+WIRE = [_CONFIG.http_parser]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Settings:
     h2_max_header_list_size: int = _CONFIG.h2_max_header_list_size
     h2_max_inbound_frame_size: int = _CONFIG.h2_max_inbound_frame_size
     h2_stall_timeout: float | None = _CONFIG.h2_stall_timeout
+    http_parser: str = field(default_factory=lambda: WIRE[0])
     include_date_header: bool = _CONFIG.include_date_header
     include_server_header: bool = _CONFIG.include_server_header
     keep_alive_max_requests: int = _CONFIG.keep_alive_max_requests

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The install line, exactly as the README shows it (run from the repository root).
 INSTALL_COMMAND = (
     "pip install ./packages/hypercorn-protocol ./packages/hypercorn-asyncio"
-    " ./packages/hypercorn-trio ./packages/hypercorn-cli './packages/hypercorn[trio,uvloop]'"
+    " ./packages/hypercorn-trio ./packages/hypercorn-cli './packages/hypercorn[trio,uvloop,fast]'"
 )
 
 
@@ -73,6 +73,8 @@ def test_install_command_works_in_a_fresh_venv_and_survives_quart(tmp_path: Path
     python = str(bin_dir / "python")
     check = (
         "import importlib.metadata as m, hypercorn, hypercorn_protocol, hypercorn_trio, uvloop;"
+        "from hypercorn_protocol.http1.parsers import httptools_wire;"
+        "assert httptools_wire() is not None, 'the fast extra brings httptools';"
         "import quart.asgi;"
         "print(m.version('hypercorn'), hypercorn.__file__)"
     )

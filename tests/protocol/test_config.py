@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "h2_max_header_list_size": 65536,
     "h2_max_inbound_frame_size": 16384,
     "h2_stall_timeout": 60.0,
+    "http_parser": "auto",
     "include_date_header": True,
     "include_server_header": True,
     "insecure_bind": [],
@@ -132,6 +133,7 @@ GOOD_VALUES: dict[str, Any] = {
     "h2_max_header_list_size": 1024,
     "h2_max_inbound_frame_size": 32768,
     "h2_stall_timeout": 5.0,
+    "http_parser": "h11",
     "include_date_header": False,
     "include_server_header": False,
     "insecure_bind": ["127.0.0.1:8080"],
@@ -331,6 +333,22 @@ def test_worker_class_rejects_unknown_values() -> None:
         config.worker_class = "gevent"
     assert "'gevent'" in str(info.value)
     assert config.worker_class == "asyncio"
+
+
+def test_http_parser_rejects_unknown_values() -> None:
+    config = Config()
+    with pytest.raises(ConfigError, match="auto, h11, httptools"):
+        config.http_parser = "picohttp"
+    assert config.http_parser == "auto"
+
+
+def test_http_parser_httptools_without_httptools_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "httptools", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'hypercorn\[fast\]'"):
+        Config.from_mapping(http_parser="httptools")
+    assert Config.from_mapping(http_parser="auto").http_parser == "auto"
 
 
 def test_log_is_created_lazily_and_cached() -> None:

@@ -10,6 +10,8 @@ from hypercorn_protocol.errors import UnexpectedMessageError
 from tests.helpers.events import app_messages, starts
 from tests.helpers.protocol import Harness, Settings, get
 
+pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.1 wire
+
 
 def closes(events: list[ev.Event]) -> list[ev.CloseConnection]:
     return [e for e in events if isinstance(e, ev.CloseConnection)]

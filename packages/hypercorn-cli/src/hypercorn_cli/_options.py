@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from hypercorn_cli.__about__ import __version__
-from hypercorn_protocol.config import WORKER_CLASSES
+from hypercorn_protocol.config import HTTP_PARSERS, WORKER_CLASSES
 from hypercorn_protocol.proxy import TrustedProxies
 
 #: The usage line (the full list of flags is for ``--help``).
@@ -213,6 +213,12 @@ FLAGS: tuple[Flag, ...] = (
         "worker_class",
         "Worker class: asyncio, uvloop or trio",
         choices=WORKER_CLASSES,
+    ),
+    Flag(
+        ("--http",),
+        "http_parser",
+        "HTTP/1.1 parser: auto (httptools if installed, else h11), h11 or httptools",
+        choices=HTTP_PARSERS,
     ),
     Flag(
         ("--keep-alive",), "keep_alive_timeout", "Seconds to keep idle connections open", _seconds

@@ -19,6 +19,7 @@ module of ``server/`` is imported at module level (this module sits above them).
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import logging
 import os
 import time
@@ -49,6 +50,8 @@ OCTETS = 1
 SECONDS = 1.0
 
 WORKER_CLASSES = ("asyncio", "uvloop", "trio")
+#: ``http_parser`` values: "auto" is httptools when it is installed, else h11.
+HTTP_PARSERS = ("auto", "h11", "httptools")
 
 _ConfigT = TypeVar("_ConfigT", bound="Config")
 
@@ -82,6 +85,7 @@ _OPTION_KINDS: dict[str, str] = {
     "h2_max_header_list_size": "int",
     "h2_max_inbound_frame_size": "int",
     "h2_stall_timeout": "float?",
+    "http_parser": "str",
     "include_date_header": "bool",
     "include_server_header": "bool",
     "insecure_bind": "binds",
@@ -169,6 +173,15 @@ def http_date(now: float) -> bytes:
     return value
 
 
+def _check_http_parser(value: object) -> None:
+    if value not in HTTP_PARSERS:
+        raise ConfigError(
+            f"invalid http_parser {value!r}: expected one of {', '.join(HTTP_PARSERS)}"
+        )
+    if value == "httptools" and importlib.util.find_spec("httptools") is None:
+        raise ConfigError("http_parser 'httptools' is not installed: pip install 'hypercorn[fast]'")
+
+
 class Config:
     """Server configuration with Hypercorn 0.18's attribute names and defaults.
 
@@ -210,6 +223,8 @@ class Config:
     h2_max_inbound_frame_size: int = 2**14 * OCTETS
     # New: an HTTP/2 response stuck behind a zero flow-control window this long is reset.
     h2_stall_timeout: float | None = 60 * SECONDS
+    # Not in Hypercorn 0.18: the HTTP/1.1 request parser (see HTTP_PARSERS, docs/http1.md).
+    http_parser: str = "auto"
     include_date_header: bool = True
     include_server_header: bool = True
     keep_alive_max_requests: int = 1000
@@ -282,6 +297,8 @@ class Config:
             raise ConfigError(
                 f"invalid worker_class {value!r}: expected one of {', '.join(WORKER_CLASSES)}"
             )
+        if name == "http_parser":
+            _check_http_parser(value)
         super().__setattr__(name, value)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -641,6 +658,7 @@ __all__ = [
     "OCTETS",
     "OPTIONS",
     "SECONDS",
+    "HTTP_PARSERS",
     "WORKER_CLASSES",
     "BindError",
     "Config",

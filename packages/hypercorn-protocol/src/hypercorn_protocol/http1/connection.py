@@ -58,7 +58,7 @@ from hypercorn_protocol.asgi.stream import (
 from hypercorn_protocol.errors import RemoteProtocolError
 from hypercorn_protocol.events import PauseReading, ResumeReading, StartApp
 from hypercorn_protocol.headers import body_allowed, header_value, tokens
-from hypercorn_protocol.http1.h11_wire import H11Wire
+from hypercorn_protocol.http1.parsers import wire_factory
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
     NEED_DATA,
@@ -123,7 +123,9 @@ class HTTP11Connection(StreamConnection[Stream]):
         super().__init__(context, "h11")
         settings = context.settings
         self._scheme = context.scopes.scheme
-        self._wire: HTTP1Wire = wire or H11Wire(settings.h11_max_incomplete_size)
+        self._wire: HTTP1Wire = wire or wire_factory(settings.http_parser)(
+            settings.h11_max_incomplete_size
+        )
         self._server_names = {name.encode("latin-1") for name in settings.server_names}
         self._pass_raw_headers = settings.h11_pass_raw_headers
         self._max_requests = settings.keep_alive_max_requests

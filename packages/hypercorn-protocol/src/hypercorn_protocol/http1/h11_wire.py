@@ -3,21 +3,19 @@
 The implementation of :class:`~hypercorn_protocol.http1.wire.HTTP1Wire` the connection
 uses unless it is given another.
 
-Requests are parsed by h11 (strict RFC 9112, bounded heads). Responses are written
-here: h11's serializer validates and re-walks every header and state on each
-event, which cost more than the rest of a request put together. Framing rules
-(RFC 9112 section 6): a declared ``content-length`` is enforced both ways (a short
-body leaves the connection unusable, an over-long one is refused); otherwise
-HTTP/1.1 responses are chunked and HTTP/1.0 ones are delimited by closing; HEAD,
-1xx, 204 and 304 responses carry no body. Since h11 never sees the responses, each
-keep-alive cycle gets a fresh h11 connection seeded with the bytes left over.
+Requests are parsed by h11 (strict RFC 9112, bounded heads). Responses are framed by
+:class:`~hypercorn_protocol.http1.framing.ResponseFramer`: h11's serializer validates
+and re-walks every header and state on each event, which cost more than the rest of
+a request put together. Since h11 never sees the responses, each keep-alive cycle
+gets a fresh h11 connection seeded with the bytes left over.
 """
 
 from __future__ import annotations
 
 import h11
 
-from hypercorn_protocol.errors import LocalProtocolError, RemoteProtocolError
+from hypercorn_protocol.errors import RemoteProtocolError
+from hypercorn_protocol.http1.framing import ResponseFramer
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
     NEED_DATA,
@@ -27,42 +25,17 @@ from hypercorn_protocol.http1.wire import (
     RequestHead,
     WireEvent,
 )
-from hypercorn_protocol.typing import Headers
 
 
-class _Framing:
-    LENGTH = 0
-    CHUNKED = 1
-    CLOSE = 2
-    NONE = 3
-
-
-class H11Wire:
+class H11Wire(ResponseFramer):
     """:class:`HTTP1Wire` with h11 parsing requests and its own response framing."""
 
-    __slots__ = (
-        "_conn",
-        "_framing",
-        "_head_only",
-        "_http10",
-        "_keep_alive",
-        "_max_head",
-        "_remaining",
-        "_response_done",
-    )
+    __slots__ = ("_conn", "_max_head")
 
     def __init__(self, max_incomplete_size: int) -> None:
         self._max_head = max_incomplete_size
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_size)
         self._reset()
-
-    def _reset(self) -> None:
-        self._keep_alive = True
-        self._http10 = False
-        self._head_only = False
-        self._framing = _Framing.NONE
-        self._remaining = 0
-        self._response_done = False
 
     # ---------------------------------------------------------------- requests
     def receive(self, data: bytes) -> None:
@@ -119,72 +92,6 @@ class H11Wire:
             and buffer[:end].lower().count(b"\ncontent-length") > 1
         ):
             raise RemoteProtocolError("duplicate Content-Length", status_hint=400)
-
-    # --------------------------------------------------------------- responses
-    def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes:
-        """Serialize a final response head; ``headers`` are already validated."""
-        framing = _Framing.NONE if self._head_only or status in (204, 304) else -1
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        has_connection_close = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-length" and framing != _Framing.NONE:
-                if framing == _Framing.LENGTH:
-                    raise LocalProtocolError("duplicate content-length in the response")
-                try:
-                    self._remaining = int(value)
-                except ValueError:
-                    raise LocalProtocolError(f"invalid content-length {value!r}") from None
-                if self._remaining < 0:
-                    raise LocalProtocolError(f"invalid content-length {value!r}")
-                framing = _Framing.LENGTH
-            elif lower == b"transfer-encoding":
-                if value.lower() != b"chunked":
-                    raise LocalProtocolError("only chunked transfer-encoding is supported")
-                continue  # re-added below when the response is really chunked
-            elif lower == b"connection" and b"close" in value.lower():
-                has_connection_close = True
-                self._keep_alive = False
-            lines.append(b"%s: %s\r\n" % (name, value))
-        if framing == -1:
-            if self._http10:
-                framing = _Framing.CLOSE
-                self._keep_alive = False
-            else:
-                framing = _Framing.CHUNKED
-                lines.append(b"transfer-encoding: chunked\r\n")
-        if not self._keep_alive and not has_connection_close:
-            lines.append(b"connection: close\r\n")
-        lines.append(b"\r\n")
-        self._framing = framing
-        return b"".join(lines)
-
-    def informational(self, status: int, headers: Headers) -> bytes:
-        lines = [b"HTTP/1.1 %d \r\n" % status]
-        lines.extend(b"%s: %s\r\n" % pair for pair in headers)
-        lines.append(b"\r\n")
-        return b"".join(lines)
-
-    def body(self, data: bytes) -> bytes:
-        framing = self._framing
-        if framing == _Framing.CHUNKED:
-            return b"%x\r\n%s\r\n" % (len(data), data)
-        if framing == _Framing.LENGTH:
-            if len(data) > self._remaining:
-                raise LocalProtocolError("response body longer than its content-length")
-            self._remaining -= len(data)
-            return data
-        if framing == _Framing.CLOSE:
-            return data
-        return b""
-
-    def end(self) -> bytes:
-        self._response_done = True
-        if self._framing == _Framing.CHUNKED:
-            return b"0\r\n\r\n"
-        if self._framing == _Framing.LENGTH and self._remaining:
-            self._keep_alive = False  # short body: the client cannot find the next response
-        return b""
 
     @property
     def request_complete(self) -> bool:
