@@ -63,6 +63,14 @@ async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            await send({"type": "websocket.send", "text": "echo:" + message["text"]})
     path = scope["path"]
     if path == "/hang":
         while (await receive())["type"] != "http.disconnect":
@@ -274,3 +282,39 @@ def test_twenty_mib_download_byte_exact(server: RunningServer, tls_files: TLSFil
     expected = hashlib.sha256(bytes(range(256)) * 256 * (BIG // 65536)).hexdigest()
     assert len(response.body) == BIG
     assert hashlib.sha256(response.body).hexdigest() == expected
+
+
+def test_websocket_echo_over_http3(server: RunningServer, tls_files: TLSFiles) -> None:
+    from wsproto.frame_protocol import FrameProtocol, Opcode
+
+    async def scenario(client: H3Client) -> list[Any]:
+        frames = FrameProtocol(client=True, extensions=[])
+        stream_id = client._quic.get_next_available_stream_id()
+        client.h3.send_headers(
+            stream_id,
+            [
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"https"),
+                (b":authority", b"localhost"),
+                (b":path", b"/ws"),
+                (b"sec-websocket-version", b"13"),
+            ],
+        )
+        response = client.responses[stream_id] = Response()
+        client.h3.send_data(stream_id, bytes(frames.send_data("ping", fin=True)), False)
+        client.transmit()
+        for _ in range(200):
+            if response.body:
+                break
+            await asyncio.sleep(0.05)
+        frames.receive_bytes(bytes(response.body))
+        received = list(frames.received_frames())
+        client.h3.send_data(stream_id, bytes(frames.close(1000, "")), False)
+        client.transmit()
+        return [response.status, received]
+
+    status, received = h3(server, tls_files, scenario)
+    assert status == b"200"
+    (frame,) = received
+    assert frame.opcode is Opcode.TEXT and frame.payload == "echo:ping"

@@ -518,3 +518,77 @@ def test_hundred_streams_on_one_connection(tls: TLS) -> None:
     h.run(lambda: all(h.done(i) for i in ids))
     for n, stream_id in enumerate(ids):
         assert h.responses[stream_id].body == b"%d" % n
+
+
+# -- WebSocket over HTTP/3 (RFC 9220) --------------------------------------------------
+
+
+def ws_echo_app(h: Harness, conn: HTTP3Connection, stream_id: int, message: Message) -> None:
+    if message["type"] == "websocket.connect":
+        h.send(conn, stream_id, {"type": "websocket.accept"})
+    elif message["type"] == "websocket.receive":
+        h.send(conn, stream_id, {"type": "websocket.send", "text": "echo:" + message["text"]})
+
+
+def ws_request(h: Harness, protocol: bytes = b"websocket") -> int:
+    return h.request(
+        "/ws",
+        method=b"CONNECT",
+        extra_pseudo=[(b":protocol", protocol)],
+        headers=[(b"sec-websocket-version", b"13")],
+        end=False,
+    )
+
+
+def test_settings_enable_connect_protocol(tls: TLS) -> None:
+    h = Harness(tls, ws_echo_app)
+    h.settle()
+    settings = h.h3.received_settings
+    assert settings is not None and settings.get(0x8) == 1
+
+
+def test_websocket_echo(tls: TLS) -> None:
+    from wsproto.frame_protocol import FrameProtocol, Opcode
+
+    h = Harness(tls, ws_echo_app)
+    stream_id = ws_request(h)
+    h.run(lambda: bool(h.responses[stream_id].headers))
+    assert status(h.responses[stream_id]) == b"200"
+    scope = h.streams[stream_id].scope
+    assert scope["type"] == "websocket"
+    assert scope["http_version"] == "3"
+    assert scope["scheme"] == "wss"
+    assert scope["path"] == "/ws"
+
+    frames = FrameProtocol(client=True, extensions=[])
+    h.h3.send_data(stream_id, bytes(frames.send_data("hello", fin=True)), end_stream=False)
+    h.run(lambda: len(h.responses[stream_id].body) > 0)
+    frames.receive_bytes(bytes(h.responses[stream_id].body))
+    (frame,) = list(frames.received_frames())
+    assert frame.opcode is Opcode.TEXT and frame.payload == "echo:hello"
+    received = [m for m in h.streams[stream_id].messages if m["type"] == "websocket.receive"]
+    assert [m.get("text") for m in received] == ["hello"]
+
+    # a close from the client: the app hears websocket.disconnect with its code
+    h.h3.send_data(stream_id, bytes(frames.close(1000, "bye")), end_stream=False)
+    h.run(lambda: h.streams[stream_id].messages[-1]["type"] == "websocket.disconnect")
+    assert h.streams[stream_id].messages[-1]["code"] == 1000
+
+
+def test_websocket_other_protocol_is_refused(tls: TLS) -> None:
+    h = Harness(tls, ws_echo_app)
+    stream_id = ws_request(h, b"webtransport")
+    h.run(lambda: h.done(stream_id))
+    assert status(h.responses[stream_id]) == b"501"
+    assert not h.streams
+
+
+def test_websocket_denial_response(tls: TLS) -> None:
+    def deny(h: Harness, conn: HTTP3Connection, stream_id: int, message: Message) -> None:
+        if message["type"] == "websocket.connect":
+            h.send(conn, stream_id, {"type": "websocket.close", "code": 1000})
+
+    h = Harness(tls, deny)
+    stream_id = ws_request(h)
+    h.run(lambda: h.done(stream_id))
+    assert status(h.responses[stream_id]) == b"403"
