@@ -246,8 +246,8 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             return
         if kind is events.StreamDataReceived:
             stream_id = event.stream_id  # type: ignore[attr-defined]
-            if stream_id % 4 == 0 and stream_id not in self._paced:
-                self._paced[stream_id] = 0  # a request stream: its window follows its app
+            if stream_id % 4 == 0 and stream_id not in self._paced and not self._seen_id(stream_id):
+                self._paced[stream_id] = 0  # a new request stream: its window follows its app
         for h3_event in h3.handle_event(event):
             self._handle(h3_event, now)
         if kind is events.StreamReset or kind is events.StopSendingReceived:
@@ -288,7 +288,7 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             stream = self._streams.get(event.stream_id)
             if stream is None:
                 stream_id = event.stream_id
-                if stream_id % 4 != 0 or stream_id < self._floor or stream_id in self._seen:
+                if stream_id % 4 != 0 or self._seen_id(stream_id):
                     return  # trailers of a stream this connection already finished with
                 self._seen.add(stream_id)
                 while self._floor in self._seen:
@@ -300,6 +300,9 @@ class HTTP3Connection(StreamConnection[H3Stream]):
                     self._end_of_body(stream, now)
         elif type(event) is events.DataReceived:
             self._data(event, now)
+
+    def _seen_id(self, stream_id: int) -> bool:
+        return stream_id < self._floor or stream_id in self._seen
 
     def _request(self, event: Any, now: float) -> None:
         stream_id: int = event.stream_id
@@ -518,6 +521,9 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         if self._streams.pop(stream.stream_id, None) is None:
             return
         stream.closed = True
+        if not stream.request_complete and stream.ws is None and stream.push_parent is None:
+            # answered before the body ended: the rest is not wanted (RFC 9114 section 4.1)
+            self._stop(stream.stream_id)
         self._paced.pop(stream.stream_id, None)
         self._complete(stream, now)
         self._disconnect(stream)
