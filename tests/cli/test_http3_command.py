@@ -1,0 +1,99 @@
+"""How the real command refuses HTTP/3 setups that cannot work: one line, exit != 0."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli._support import run_command
+from tests.e2e.http3._support import write_tls_files
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX command line"),
+]
+
+
+def _only_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("tls", [[], ["--certfile", "cert.pem"], ["--keyfile", "key.pem"]])
+def test_quic_bind_without_certfile_and_keyfile_is_one_line(app_dir: Path, tls: list[str]) -> None:
+    write_tls_files(app_dir)
+
+    result = run_command(
+        "app:app", "-b", "127.0.0.1:0", "--quic-bind", "127.0.0.1:0", *tls, cwd=app_dir
+    )
+
+    assert result.returncode != 0
+    line = _only_line(result.stderr)
+    assert "--quic-bind" in line
+    assert "--certfile" in line
+    assert "--keyfile" in line
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_udp_port_in_use_is_one_line(app_dir: Path, workers: str) -> None:
+    write_tls_files(app_dir)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+
+        result = run_command(
+            "app:app",
+            "-b",
+            "127.0.0.1:0",
+            "--quic-bind",
+            f"127.0.0.1:{port}",
+            "--certfile",
+            "cert.pem",
+            "--keyfile",
+            "key.pem",
+            "-w",
+            workers,
+            cwd=app_dir,
+            timeout=20,
+        )
+
+    assert result.returncode != 0
+    line = _only_line(result.stderr)
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line
+
+
+def test_missing_aioquic_names_the_h3_extra(app_dir: Path, tmp_path: Path) -> None:
+    """A shadowing package that fails to import as aioquic does when it is not installed."""
+    write_tls_files(app_dir)
+    shadow = tmp_path / "shadow" / "aioquic"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        'raise ModuleNotFoundError("No module named \'aioquic\'", name="aioquic")\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
+
+    result = run_command(
+        "app:app",
+        "-b",
+        "127.0.0.1:0",
+        "--quic-bind",
+        "127.0.0.1:0",
+        "--certfile",
+        "cert.pem",
+        "--keyfile",
+        "key.pem",
+        "-w",
+        "0",
+        cwd=app_dir,
+        env=env,
+        timeout=20,
+    )
+
+    assert result.returncode != 0
+    assert "pip install 'hypercorn[h3]'" in _only_line(result.stderr)
