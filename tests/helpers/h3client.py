@@ -9,7 +9,7 @@ built and parsed by wsproto's frame layer, not by the server's code.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
+from aioquic.tls import SessionTicket
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode
 
 Headers = list[tuple[bytes, bytes]]
@@ -267,9 +268,14 @@ def _status(headers: Headers) -> bytes:
     raise AssertionError(f"no :status in {headers}")
 
 
-def client_configuration(cafile: str, *, server_name: str = "localhost") -> QuicConfiguration:
+def client_configuration(
+    cafile: str, *, server_name: str = "localhost", session_ticket: SessionTicket | None = None
+) -> QuicConfiguration:
     configuration = QuicConfiguration(
-        is_client=True, alpn_protocols=list(H3_ALPN), server_name=server_name
+        is_client=True,
+        alpn_protocols=list(H3_ALPN),
+        server_name=server_name,
+        session_ticket=session_ticket,
     )
     configuration.load_verify_locations(cafile)
     return configuration
@@ -277,15 +283,30 @@ def client_configuration(cafile: str, *, server_name: str = "localhost") -> Quic
 
 @asynccontextmanager
 async def h3_connect(
-    host: str, port: int, cafile: str, *, server_name: str = "localhost"
+    host: str,
+    port: int,
+    cafile: str,
+    *,
+    server_name: str = "localhost",
+    session_ticket: SessionTicket | None = None,
+    session_ticket_handler: Callable[[SessionTicket], None] | None = None,
+    wait_connected: bool = True,
 ) -> AsyncIterator[H3Client]:
-    """One verified QUIC connection with HTTP/3 on it; closed on exit."""
+    """One verified QUIC connection with HTTP/3 on it; closed on exit.
+
+    ``session_ticket`` resumes an earlier session (0-RTT when the ticket allows);
+    ``session_ticket_handler`` receives the tickets the server issues.
+    """
+    configuration = client_configuration(
+        cafile, server_name=server_name, session_ticket=session_ticket
+    )
     async with connect(
         host,
         port,
-        configuration=client_configuration(cafile, server_name=server_name),
+        configuration=configuration,
         create_protocol=H3Protocol,
-        wait_connected=True,
+        session_ticket_handler=session_ticket_handler,
+        wait_connected=wait_connected,
     ) as protocol:
         assert isinstance(protocol, H3Protocol)
         yield H3Client(protocol, f"{server_name}:{port}")

@@ -164,6 +164,8 @@ _RUNNING_QUIC = re.compile(r"Running on https://127\.0\.0\.1:(\d+) \(QUIC\)")
 def h3_server(directory: Path, worker_class: str, *args: str) -> Iterator[H3Server]:
     """``hypercorn h3app:app`` on ``worker_class`` with ``-b`` and ``--quic-bind`` on port 0.
 
+    ``args`` go on the command line after those (``-c config.toml``, ``-w 2``, ...).
+
     On exit the server gets SIGTERM and must exit 0 without a traceback or an error line.
     """
     (directory / "h3app.py").write_text(APP)
