@@ -33,24 +33,22 @@ def test_hello_and_the_scope(server: H3Server) -> None:
     asyncio.run(main())
 
 
-def test_unknown_path_and_head(server: H3Server) -> None:
+def test_unknown_path(server: H3Server) -> None:
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
             missing = await client.request("GET", "/nowhere")
-            head = await client.request("HEAD", "/")
         assert (missing.status, missing.body) == (404, b"not found")
-        assert (head.status, head.body) == (200, b"")
-        assert head.header(b"content-length") == b"5"
 
     asyncio.run(main())
 
 
+@pytest.mark.timeout(180)  # aioquic's client is pure Python: the slowest of the four
 def test_20_mib_download_is_byte_exact(server: H3Server) -> None:
     size = 20 * MIB
 
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
-            response = await client.request("GET", f"/download/{size}", timeout=50)
+            response = await client.request("GET", f"/download/{size}", timeout=170)
         assert response.status == 200
         assert response.header(b"content-length") == str(size).encode()
         assert len(response.body) == size
@@ -59,12 +57,13 @@ def test_20_mib_download_is_byte_exact(server: H3Server) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.timeout(180)
 def test_20_mib_upload_is_byte_exact(server: H3Server) -> None:
     body = pattern(20 * MIB)
 
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
-            response = await client.request("POST", "/upload", body=body, timeout=50)
+            response = await client.request("POST", "/upload", body=body, timeout=170)
         assert response.status == 200, response
         assert json.loads(response.body) == {
             "length": len(body),

@@ -37,6 +37,15 @@ def test_hello(server: H3Server) -> None:
     assert response.headers["content-type"] == "text/plain"
 
 
+def test_head_has_the_length_and_no_body(server: H3Server) -> None:
+    """(aioquic's client cannot check this: it rejects a HEAD response's content-length.)"""
+    response = _h3(server, "HEAD", "/")
+
+    assert response.status_code == 200
+    assert response.headers["content-length"] == "5"
+    assert response.content == b""
+
+
 def test_the_scope_says_http_3(server: H3Server) -> None:
     info = _h3(server, "GET", "/scope").json()
 
