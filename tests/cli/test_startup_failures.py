@@ -7,7 +7,10 @@ most once per worker. And the exit code reports workers that failed to shut down
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.cli._support import StartServer, free_port, run_command
+from tests.cli._support import StartServer, free_port, hypercorn_command, run_command
 from tests.helpers.backends import BACKENDS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -231,6 +234,71 @@ def test_quic_bind_without_tls_is_refused_in_one_line(app_dir: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "Error: --quic-bind requires --certfile and --keyfile (HTTP/3 is TLS only)"
+    ]
+
+
+@pytest.fixture
+def tls_app_dir(app_dir: Path) -> Path:
+    """``app_dir`` with a valid certificate and key."""
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(app_dir / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(app_dir / "key.pem"))
+    return app_dir
+
+
+def test_quic_bind_udp_port_in_use_is_one_line(tls_app_dir: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        udp_port = taken.getsockname()[1]
+        result = run_command(
+            "app:app",
+            "--certfile",
+            "cert.pem",
+            "--keyfile",
+            "key.pem",
+            "-b",
+            f"127.0.0.1:{free_port()}",
+            "--quic-bind",
+            f"127.0.0.1:{udp_port}",
+            cwd=tls_app_dir,
+        )
+
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"Error: cannot bind 127.0.0.1:{udp_port}: address already in use"
+    ]
+
+
+def test_quic_bind_without_aioquic_names_the_extra(tls_app_dir: Path) -> None:
+    # aioquic made unimportable in the child, as when the h3 extra is not installed
+    (tls_app_dir / "sitecustomize.py").write_text("import sys\nsys.modules['aioquic'] = None\n")
+    port = free_port()
+    env_path = str(tls_app_dir)
+    result = subprocess.run(
+        [
+            *hypercorn_command(),
+            "app:app",
+            "--certfile",
+            "cert.pem",
+            "--keyfile",
+            "key.pem",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--quic-bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=tls_app_dir,
+        env={**os.environ, "PYTHONPATH": env_path},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Error: HTTP/3 needs aioquic: pip install 'hypercorn[h3]' (or 'hypercorn-protocol[h3]')"
     ]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
+from hypercorn_asyncio._quic import QuicSocket
 from hypercorn_asyncio._tcp import HTTPConnection
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
@@ -110,6 +111,7 @@ async def _serve_started(
         await lifespan.startup()
 
     servers: list[asyncio.Server] = []
+    quic: list[QuicSocket] = []
     try:
         if sockets is None:
             sockets = config.create_sockets()
@@ -127,16 +129,37 @@ async def _serve_started(
             )
             servers.append(server)
             binds.append(describe_bind(sock, secure))
+        quic = await _serve_quic(context, sockets)
         for bind in binds:
             await config.log.info("Running on %s (CTRL + C to quit)", bind)
+        for sock in sockets.quic_sockets:
+            await config.log.info("Running on %s (QUIC)", describe_bind(sock, True))
         if on_bound is not None:
             on_bound(binds)
 
         await _first_of(shutdown_trigger, context.terminate.wait)
     finally:
-        await _shutdown(context, servers)
+        await _shutdown(context, servers, quic)
         if lifespan is not None:
             await lifespan.shutdown()
+
+
+async def _serve_quic(context: WorkerContext, sockets: Sockets) -> list[QuicSocket]:
+    """HTTP/3 on each ``quic_bind`` socket, advertised by Alt-Svc on the TCP responses."""
+    if not sockets.quic_sockets:
+        return []
+    from hypercorn_protocol.server.quic import build_quic_configuration
+
+    config = context.config
+    configuration = build_quic_configuration(config)
+    config.advertise_quic(sockets.quic_sockets)
+    quic = []
+    for sock in sockets.quic_sockets:
+        _, protocol = await context.loop.create_datagram_endpoint(
+            lambda: QuicSocket(context, configuration), sock=sock
+        )
+        quic.append(protocol)
+    return quic
 
 
 async def _first_of(*triggers: ShutdownTrigger) -> None:
@@ -152,8 +175,13 @@ async def _first_of(*triggers: ShutdownTrigger) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> None:
+async def _shutdown(
+    context: WorkerContext, servers: list[asyncio.Server], quic: list[QuicSocket] | None = None
+) -> None:
     context.shutting_down = True
+    quic = quic or []
+    for endpoint in quic:
+        endpoint.start_shutdown()  # GOAWAY now; the TCP connections drain meanwhile
     loop = asyncio.get_running_loop()
     # Stop accepting before closing: asyncio makes the transport of an accepted socket
     # in a later task, which fails (silently, closing the socket with its request
@@ -185,6 +213,14 @@ async def _shutdown(context: WorkerContext, servers: list[asyncio.Server]) -> No
         await asyncio.sleep(_ACCEPT_SETTLE)
         if not context.connections or loop.time() >= deadline:
             break
+    if quic:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(endpoint.wait_idle() for endpoint in quic)),
+                max(deadline - loop.time(), 0),
+            )
+    for endpoint in quic:
+        await endpoint.close()
     for connection in list(context.connections):
         connection.abort()
     tasks = list(context.tasks)

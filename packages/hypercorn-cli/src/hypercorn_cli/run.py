@@ -99,6 +99,13 @@ def _check_tls(config: Config) -> None:
     if config.quic_bind and not config.ssl_enabled:
         raise ConfigError("--quic-bind requires --certfile and --keyfile (HTTP/3 is TLS only)")
     config.create_ssl_context()
+    if config.quic_bind:
+        from hypercorn_protocol.server.quic import build_quic_configuration
+
+        try:
+            build_quic_configuration(config)  # aioquic is installed and loads the certificate
+        except ImportError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _import_application(config: Config) -> None:

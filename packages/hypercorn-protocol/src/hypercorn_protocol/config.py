@@ -24,7 +24,7 @@ import os
 import time
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hypercorn_protocol.headers import http_date as format_http_date
@@ -379,13 +379,26 @@ class Config:
         from hypercorn_protocol.server import binding  # deferred, as in create_ssl_context
 
         sockets = binding.create_sockets(self)
+        self.advertise_quic(sockets.quic_sockets)
+        return sockets
+
+    def advertise_quic(self, quic_sockets: Iterable[Any]) -> None:
+        """Advertise HTTP/3 on these UDP sockets (``alt-svc: h3=":PORT"; ma=3600``).
+
+        Every TCP response carries one ``alt-svc`` per socket unless ``alt_svc_headers``
+        is set; a worker given its sockets calls this for the ones it serves.
+        """
         alt_svc = []
-        for sock in sockets.quic_sockets:
+        for sock in quic_sockets:
             address = sock.getsockname()
             if isinstance(address, tuple):
                 alt_svc.append(f'h3=":{address[1]}"; ma=3600')
         self._quic_alt_svc = tuple(alt_svc)
-        return sockets
+
+    @property
+    def quic_alt_svc(self) -> tuple[str, ...]:
+        """The ``alt-svc`` values derived from the bound QUIC sockets (see advertise_quic)."""
+        return self._quic_alt_svc
 
     def response_headers(
         self, protocol: str, *, now: float | None = None

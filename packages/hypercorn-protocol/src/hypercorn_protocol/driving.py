@@ -39,6 +39,7 @@ from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
     AppMessage,
     CloseConnection,
+    Event,
     PauseReading,
     RequestCompleted,
     ResumeReading,
@@ -121,7 +122,28 @@ class Worker(Protocol):
     def dates(self) -> DateCache: ...
 
 
-class ConnectionDriver(Generic[S]):
+class CoreConnection(Protocol):
+    """What :class:`DriverBase` drives: a :class:`ServerConnection`, or an HTTP/3 connection."""
+
+    def next_event(self) -> Event | None: ...
+    def data_to_send(self) -> bytes: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+    def app_send(self, stream_id: int, message: Message, now: float) -> bool: ...
+    def writable(self, stream_id: int) -> bool: ...
+    def app_consumed(self, stream_id: int) -> None: ...
+    def app_receive_waiting(self, stream_id: int, now: float) -> None: ...
+    def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None: ...
+    def start_shutdown(self, now: float) -> None: ...
+    def connection_lost(self, now: float) -> None: ...
+    @property
+    def http_version(self) -> str: ...
+
+
+C = TypeVar("C", bound=CoreConnection)
+
+
+class DriverBase(Generic[S, C]):
     """One connection's event dispatch, flushing, timer and app bookkeeping.
 
     Attributes:
@@ -130,7 +152,7 @@ class ConnectionDriver(Generic[S]):
         clock: the driver's wall clock (``time.time``), read when an app ends.
         closing: True once nothing more is written (closed by the core, or lost).
         reading_paused: True between the core's PauseReading and ResumeReading.
-        multiplexed: True once the connection speaks HTTP/2 (writes are coalesced).
+        multiplexed: True once the connection speaks HTTP/2 or 3 (writes are coalesced).
     """
 
     __slots__ = (
@@ -149,35 +171,17 @@ class ConnectionDriver(Generic[S]):
     )
 
     def __init__(
-        self,
-        io: ConnectionIO[S],
-        worker: Worker,
-        *,
-        secure: bool,
-        client: tuple[str, int] | None,
-        server: tuple[str, int] | None,
-        alpn: str | None,
-        clock: Callable[[], float],
+        self, io: ConnectionIO[S], worker: Worker, conn: C, *, clock: Callable[[], float]
     ) -> None:
-        config = worker.config
-        self.conn = conn = ServerConnection(
-            config,
-            client=client,
-            server=server,
-            scheme="https" if secure else "http",
-            now=clock(),
-            alpn=alpn,
-            state=worker.lifespan_state,
-            dates=worker.dates,
-        )
+        self.conn = conn
         self._io = io
         self._app = worker.app
-        self._config = config
+        self._config = worker.config
         self.clock = clock
         self.streams: dict[int, S] = {}
         self.closing = False
         self.reading_paused = False
-        self.multiplexed = conn.http_version == "2"  # ALPN h2
+        self.multiplexed = conn.http_version != "1.1"  # ALPN h2, or HTTP/3
         self._flush_pending = False
         self._timer_deadline: float | None = None
         self._lost = False
@@ -338,6 +342,35 @@ class ConnectionDriver(Generic[S]):
             self.pump()
 
 
+class ConnectionDriver(DriverBase[S, ServerConnection]):
+    """The driver of one TCP (or unix) connection: HTTP/1.1 or HTTP/2."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        io: ConnectionIO[S],
+        worker: Worker,
+        *,
+        secure: bool,
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        alpn: str | None,
+        clock: Callable[[], float],
+    ) -> None:
+        conn = ServerConnection(
+            worker.config,
+            client=client,
+            server=server,
+            scheme="https" if secure else "http",
+            now=clock(),
+            alpn=alpn,
+            state=worker.lifespan_state,
+            dates=worker.dates,
+        )
+        super().__init__(io, worker, conn, clock=clock)
+
+
 class StreamBase:
     """The loop-independent half of a driver's stream: its receive FIFO.
 
@@ -352,7 +385,7 @@ class StreamBase:
 
     __slots__ = ("_driver", "queue", "stream_id")
 
-    def __init__(self, driver: ConnectionDriver[Any], stream_id: int) -> None:
+    def __init__(self, driver: DriverBase[Any, Any], stream_id: int) -> None:
         self._driver = driver
         self.stream_id = stream_id
         self.queue: deque[Message] = deque()
@@ -387,6 +420,8 @@ __all__ = [
     "AppErrorLog",
     "ConnectionDriver",
     "ConnectionIO",
+    "CoreConnection",
+    "DriverBase",
     "DriverSettings",
     "StreamBase",
     "StreamIO",

@@ -65,7 +65,12 @@ class DefaultHeaders:
         static: Headers = []
         if settings.include_server_header:
             static.append((b"server", b"hypercorn-" + protocol.encode("ascii")))
-        for value in settings.alt_svc_headers:
+        # the configured values, else those of the QUIC sockets (a Config's quic_alt_svc;
+        # other settings objects need not have it)
+        alt_svc: Iterable[str] = settings.alt_svc_headers
+        if not alt_svc and protocol != "h3":  # on HTTP/3 already: nothing to advertise
+            alt_svc = getattr(settings, "quic_alt_svc", ())
+        for value in alt_svc:
             static.append((b"alt-svc", value.encode("latin-1")))
         self._static = static
         self._dates = dates

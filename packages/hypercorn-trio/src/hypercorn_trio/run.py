@@ -43,6 +43,7 @@ from hypercorn_protocol.worker import (
 )
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
+from hypercorn_trio._quic import QuicSocket
 from hypercorn_trio._tcp import serve_connection
 from hypercorn_trio.wsgi import TrioWSGIApp
 
@@ -152,19 +153,24 @@ async def _serve_started(
                 (trio.socket.from_stdlib_socket(sock), ssl_context if secure else None)
             )
 
+        quic = _quic_sockets(context, sockets)
         failure: Exception | None = None
         async with trio.open_nursery() as connections:
             context.nursery = connections
             for listener, tls in listeners:
                 connections.start_soon(_accept, context, listener, tls)
+            for endpoint in quic:
+                await connections.start(endpoint.run)
             for bind in binds:
                 await config.log.info("Running on %s (CTRL + C to quit)", bind)
+            for sock in sockets.quic_sockets:
+                await config.log.info("Running on %s (QUIC)", describe_bind(sock, True))
             task_status.started(binds)
             try:
                 await _first_of(shutdown_trigger, context.terminate.wait)
             except Exception as error:
                 failure = error  # still a graceful shutdown; raised below, ungrouped
-            await _shutdown(context, [listener for listener, _ in listeners], connections)
+            await _shutdown(context, [listener for listener, _ in listeners], connections, quic)
         if failure is not None:
             raise failure
     finally:
@@ -172,6 +178,18 @@ async def _serve_started(
             listener.close()
         if lifespan is not None:
             await lifespan.shutdown()
+
+
+def _quic_sockets(context: WorkerContext, sockets: Sockets) -> list[QuicSocket]:
+    """HTTP/3 on each ``quic_bind`` socket, advertised by Alt-Svc on the TCP responses."""
+    if not sockets.quic_sockets:
+        return []
+    from hypercorn_protocol.server.quic import build_quic_configuration
+
+    config = context.config
+    configuration = build_quic_configuration(config)
+    config.advertise_quic(sockets.quic_sockets)
+    return [QuicSocket(context, configuration, sock) for sock in sockets.quic_sockets]
 
 
 async def _accept(
@@ -216,15 +234,25 @@ async def _first_of(*triggers: ShutdownTrigger) -> None:
 
 
 async def _shutdown(
-    context: WorkerContext, listeners: list[trio.socket.SocketType], connections: trio.Nursery
+    context: WorkerContext,
+    listeners: list[trio.socket.SocketType],
+    connections: trio.Nursery,
+    quic: list[QuicSocket] | None = None,
 ) -> None:
     context.shutting_down = True
+    quic = quic or []
+    for endpoint in quic:
+        endpoint.start_shutdown()  # GOAWAY now; the TCP connections drain meanwhile
     for listener in listeners:
         listener.close()  # wakes the accept loops, which then return
     for connection in list(context.connections):
         connection.start_shutdown()
     with trio.move_on_after(context.config.graceful_timeout) as waited:
         await context.wait_all_closed()
+        for endpoint in quic:
+            await endpoint.wait_idle()
+    for endpoint in quic:
+        await endpoint.close()
     if waited.cancelled_caught:
         await context.config.log.warning(
             "Graceful shutdown timed out after %ss; closing %d connection(s)",

@@ -310,6 +310,8 @@ class QuicEndpoint:
             that can receive each other's datagrams would need one key, but they cannot
             serve QUIC anyway (a connection's state lives in one endpoint): give each
             worker its own socket (SO_REUSEPORT steers a client's 4-tuple to one socket).
+        quic_class: The ``QuicConnection`` (sub)class of new connections; aioquic's own
+            when None (HTTP/3 passes one that paces receive windows by the app).
     """
 
     def __init__(
@@ -319,8 +321,10 @@ class QuicEndpoint:
         settings: EndpointSettings,
         *,
         retry_secret: bytes | None = None,
+        quic_class: type[QuicConnection] | None = None,
     ) -> None:
         _import_aioquic()
+        self._quic_class = quic_class
         self._configuration = configuration
         self._handler_factory = handler_factory
         self._max_connections = settings.quic_max_connections
@@ -501,7 +505,8 @@ class QuicEndpoint:
         from aioquic.quic.connection import QuicConnection
 
         tickets = self._tickets
-        return QuicConnection(
+        quic_class = self._quic_class or QuicConnection
+        return quic_class(
             configuration=self._configuration,
             original_destination_connection_id=original_cid,
             retry_source_connection_id=retry_cid,
