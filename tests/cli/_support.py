@@ -173,14 +173,11 @@ def console_script() -> Path:
     return scripts / name
 
 
-def run_command(
-    *args: str, cwd: Path, timeout: float = 30.0, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hypercorn ARGS`` to completion (``env``: the whole environment)."""
+def run_command(*args: str, cwd: Path, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hypercorn ARGS`` to completion."""
     return subprocess.run(
         [*hypercorn_command(), *args],
         cwd=cwd,
-        env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

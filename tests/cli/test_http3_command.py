@@ -1,8 +1,11 @@
-"""How the real command refuses HTTP/3 setups that cannot work: one line, exit != 0."""
+"""How the real command refuses HTTP/3 setups that cannot work: one line, exit != 0.
+
+The UDP port in use and aioquic missing, with the default workers, are in
+test_startup_failures.
+"""
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 from pathlib import Path
@@ -39,8 +42,8 @@ def test_quic_bind_without_certfile_and_keyfile_is_one_line(app_dir: Path, tls: 
     assert "--keyfile" in line
 
 
-@pytest.mark.parametrize("workers", ["0", "1"])
-def test_udp_port_in_use_is_one_line(app_dir: Path, workers: str) -> None:
+def test_udp_port_in_use_is_one_line_in_process_too(app_dir: Path) -> None:
+    """(test_startup_failures covers the supervisor, ``-w 1``; this is ``-w 0``.)"""
     write_tls_files(app_dir)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
         busy.bind(("127.0.0.1", 0))
@@ -57,7 +60,7 @@ def test_udp_port_in_use_is_one_line(app_dir: Path, workers: str) -> None:
             "--keyfile",
             "key.pem",
             "-w",
-            workers,
+            "0",
             cwd=app_dir,
             timeout=20,
         )
@@ -66,34 +69,3 @@ def test_udp_port_in_use_is_one_line(app_dir: Path, workers: str) -> None:
     line = _only_line(result.stderr)
     assert f"127.0.0.1:{port}" in line
     assert "in use" in line
-
-
-def test_missing_aioquic_names_the_h3_extra(app_dir: Path, tmp_path: Path) -> None:
-    """A shadowing package that fails to import as aioquic does when it is not installed."""
-    write_tls_files(app_dir)
-    shadow = tmp_path / "shadow" / "aioquic"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text(
-        'raise ModuleNotFoundError("No module named \'aioquic\'", name="aioquic")\n'
-    )
-    env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
-
-    result = run_command(
-        "app:app",
-        "-b",
-        "127.0.0.1:0",
-        "--quic-bind",
-        "127.0.0.1:0",
-        "--certfile",
-        "cert.pem",
-        "--keyfile",
-        "key.pem",
-        "-w",
-        "0",
-        cwd=app_dir,
-        env=env,
-        timeout=20,
-    )
-
-    assert result.returncode != 0
-    assert "pip install 'hypercorn[h3]'" in _only_line(result.stderr)
