@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._support import run_command
+from tests.cli._support import StartServer, run_command
 from tests.e2e.http3._support import write_tls_files
 
 pytestmark = [
@@ -69,3 +69,56 @@ def test_udp_port_in_use_is_one_line_in_process_too(app_dir: Path) -> None:
     line = _only_line(result.stderr)
     assert f"127.0.0.1:{port}" in line
     assert "in use" in line
+
+
+def test_verify_mode_required_with_quic_bind_is_one_line(app_dir: Path) -> None:
+    tls = write_tls_files(app_dir)
+
+    result = run_command(
+        "app:app",
+        "-b",
+        "127.0.0.1:0",
+        "--quic-bind",
+        "127.0.0.1:0",
+        "--certfile",
+        "cert.pem",
+        "--keyfile",
+        "key.pem",
+        "--ca-certs",
+        str(tls.cafile),
+        "--verify-mode",
+        "CERT_REQUIRED",
+        cwd=app_dir,
+    )
+
+    assert result.returncode != 0
+    assert "CERT_REQUIRED" in _only_line(result.stderr)
+
+
+def test_verify_mode_optional_with_quic_bind_is_one_log_line_not_a_python_warning(
+    start_server: StartServer, app_dir: Path
+) -> None:
+    tls = write_tls_files(app_dir)
+    server = start_server(
+        "app:app",
+        "-w",
+        "0",
+        "-b",
+        "127.0.0.1:0",
+        "--quic-bind",
+        "127.0.0.1:0",
+        "--certfile",
+        "cert.pem",
+        "--keyfile",
+        "key.pem",
+        "--ca-certs",
+        str(tls.cafile),
+        "--verify-mode",
+        "CERT_OPTIONAL",
+    )
+    server.wait_for("(QUIC)")
+
+    assert server.stop() == 0
+    (line,) = [line for line in server.lines if "CERT_OPTIONAL" in line]
+    assert "[WARNING]" in line
+    assert not [line for line in server.lines if "ConfigWarning" in line or ".py:" in line]
