@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from hypercorn_protocol.http3.endpoint import EndpointConnection
 
-__all__ = ["H3Stream", "HTTP3Connection", "paced_connection_class"]
+__all__ = ["H3Stream", "HTTP3Connection", "interim_responses_supported", "paced_connection_class"]
 
 # Bytes an app may have queued on a stream that QUIC has not sent yet before it waits.
 _HIGH_WATER = 256 * 1024
@@ -81,6 +81,14 @@ _DRAIN_POLL = 0.05
 _DRAIN_MAX = 5.0
 
 _paced_class: type[QuicConnection] | None = None
+
+
+def interim_responses_supported() -> bool:
+    """Whether aioquic can send a 1xx before the final response (1.7 can, 1.3 cannot:
+    it takes the 103 for the final head and the real one for trailers)."""
+    from aioquic.h3 import connection
+
+    return hasattr(connection, "is_interim_response")
 
 
 def paced_connection_class() -> type[QuicConnection]:
@@ -162,6 +170,7 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         self._drain_until = 0.0
         self._paced: dict[int, int] = getattr(self._quic, "paced", {})
         self._app_headers = self._response_headers
+        self._interim = interim_responses_supported()
 
     # ------------------------------------------------------------------ outputs
     def data_to_send(self) -> bytes:
@@ -353,7 +362,9 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         raw_path, query = split_target(path)
         if not raw_path.isascii() or not method.isascii():
             return None
-        extensions: dict[str, Any] = {"http.response.early_hint": {}, "http.response.trailers": {}}
+        extensions: dict[str, Any] = {"http.response.trailers": {}}
+        if self._interim:
+            extensions["http.response.early_hint"] = {}
         if self._push_enabled():
             extensions["http.response.push"] = {}
         self._scopes.client = _address(self._connection.remote_address)
@@ -480,6 +491,8 @@ class HTTP3Connection(StreamConnection[H3Stream]):
 
     def _send_interim(self, stream: H3Stream, status: int, headers: Headers, now: float) -> None:
         assert self._h3 is not None
+        if not self._interim:
+            return  # not offered (scope extensions): dropped rather than break the response
         try:
             self._h3.send_headers(stream.stream_id, [(b":status", b"%d" % status), *headers])
         except Exception:
