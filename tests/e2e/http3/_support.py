@@ -102,7 +102,7 @@ async def app(scope, receive, send):
         entry[0] += 1
         if entry[0] >= int(count):
             entry[1].set()
-        with anyio.fail_after(20):
+        with anyio.fail_after(50):
             await entry[1].wait()
         await respond(send, 200, b"together")
     else:

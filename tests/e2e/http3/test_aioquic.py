@@ -42,13 +42,13 @@ def test_unknown_path(server: H3Server) -> None:
     asyncio.run(main())
 
 
-@pytest.mark.timeout(180)  # aioquic's client is pure Python: the slowest of the four
+@pytest.mark.timeout(300)  # aioquic's pure-Python client, on a loaded machine: minutes
 def test_20_mib_download_is_byte_exact(server: H3Server) -> None:
     size = 20 * MIB
 
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
-            response = await client.request("GET", f"/download/{size}", timeout=170)
+            response = await client.request("GET", f"/download/{size}", timeout=290)
         assert response.status == 200
         assert response.header(b"content-length") == str(size).encode()
         assert len(response.body) == size
@@ -57,13 +57,13 @@ def test_20_mib_download_is_byte_exact(server: H3Server) -> None:
     asyncio.run(main())
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_20_mib_upload_is_byte_exact(server: H3Server) -> None:
     body = pattern(20 * MIB)
 
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
-            response = await client.request("POST", "/upload", body=body, timeout=170)
+            response = await client.request("POST", "/upload", body=body, timeout=290)
         assert response.status == 200, response
         assert json.loads(response.body) == {
             "length": len(body),
@@ -80,7 +80,7 @@ def test_100_concurrent_streams_on_one_connection(server: H3Server) -> None:
     async def main() -> None:
         async with h3_connect("127.0.0.1", server.quic_port, server.cafile) as client:
             responses = await asyncio.gather(
-                *(client.request("GET", f"/barrier/{key}/100", timeout=30) for _ in range(100))
+                *(client.request("GET", f"/barrier/{key}/100", timeout=60) for _ in range(100))
             )
         assert [(r.status, r.body) for r in responses] == [(200, b"together")] * 100
 
