@@ -28,6 +28,14 @@ Tests (``--tests``, default ``h1,close``):
   post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
   ws     ws_client.py --conns 16 (peers' python, ``websockets``): WebSocket echo round trips
   wsgi   wrk -t1 -c64 --latency, keep-alive GET /, WSGI hello app
+  h3     16 gtlsclient connections at once, each ``-n`` many requests (up to the server's
+         stream limit in flight), HTTP/3 over QUIC, hello app (Hypercorn-style servers)
+  h3dl   gtlsclient downloads of 20 MiB over HTTP/3, one after another; the req/s
+         column holds MiB/s (Hypercorn-style servers)
+
+The HTTP/3 tests start the server with a self-signed certificate (made with openssl),
+``--certfile/--keyfile`` and ``--quic-bind`` on a free UDP port; the load is Debian's
+``gtlsclient`` (ngtcp2-client, a C client), so the client is neither aioquic nor ours.
 
 ``--pick TEST=SERVER,SERVER`` (repeatable) narrows the servers of one test, so one
 interleaved run can cover a different set of servers per test.
@@ -47,7 +55,8 @@ Set-up, once per machine::
 
 makes the peers' virtualenv (``benchmarks/.peers-venv``, from
 ``benchmarks/requirements-peers.txt``, which pins every peer) and, when run as root,
-installs the load tools with apt (``wrk``, ``nghttp2-client`` for ``h2load``);
+installs the load tools with apt (``wrk``, ``nghttp2-client`` for ``h2load``,
+``ngtcp2-client`` for ``gtlsclient``);
 otherwise it prints the apt command to run.
 
 Usage (from the repository root; any Python >= 3.10 runs this file)::
@@ -99,7 +108,15 @@ WS_CLIENT = os.path.join(HERE, "ws_client.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PEERS_REQUIREMENTS = os.path.join(HERE, "requirements-peers.txt")
 DEFAULT_PEERS_VENV = os.path.join(HERE, ".peers-venv")
-LOAD_TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client", "taskset": "util-linux"}
+LOAD_TOOLS = {
+    "wrk": "wrk",
+    "h2load": "nghttp2-client",
+    "taskset": "util-linux",
+    "gtlsclient": "ngtcp2-client",
+    "openssl": "openssl",
+}
+H3_TESTS = ("h3", "h3dl")
+H3_DOWNLOAD = 20 * 1024 * 1024
 
 BASELINES = ("hypercorn-asyncio", "uvicorn-h11-asyncio")
 DEFAULT_TESTS = ("h1", "close")
@@ -116,6 +133,8 @@ TARGETS = (
     ("h2c", "project-asyncio", "hypercorn-asyncio", 5.0),
     ("wsgi", "project-asyncio", "hypercorn-asyncio", 5.0),
     ("wsgi", "project-asyncio", "gunicorn-sync", 1.0),
+    ("h3", "project-asyncio", "hypercorn-asyncio", 2.0),
+    ("h3dl", "project-asyncio", "hypercorn-asyncio", 2.0),
     ("h1", "project-trio", "project-asyncio", 0.75),
     ("close", "project-trio", "project-asyncio", 0.6),
 )
@@ -130,7 +149,7 @@ class Test:
 
     name: str
     app: str
-    tool: str  # "wrk", "h2load" or "ws" (ws_client.py)
+    tool: str  # "wrk", "h2load", "ws" (ws_client.py), "h3" or "h3dl" (gtlsclient)
     conns: int
     wrk_args: tuple[str, ...] = ()
     title: str = ""
@@ -165,6 +184,20 @@ TESTS: dict[str, Test] = {
             title="WebSocket echo round trips (ws_client.py, 16 conns)",
         ),
         Test("wsgi", "wsgi_hello:app", "wrk", 64, title="WSGI hello, keep-alive (wrk -t1 -c64)"),
+        Test(
+            "h3",
+            "hello:app",
+            "h3",
+            16,
+            title="HTTP/3 hello (16 gtlsclient connections, many streams each)",
+        ),
+        Test(
+            "h3dl",
+            "download:app",
+            "h3dl",
+            1,
+            title="HTTP/3 20 MiB download, MiB/s in the req/s column (gtlsclient)",
+        ),
     )
 }
 
@@ -254,7 +287,7 @@ def build_servers(
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
     granian = [os.path.join(peers_venv, "bin", "granian")]
     gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
-    every = ("h1", "close", "h2c", "post", "ws", "wsgi")
+    every = ("h1", "close", "h2c", "post", "ws", "wsgi", *H3_TESTS)
     no_h2 = ("h1", "close", "post", "ws")
     servers: list[Server] = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
@@ -656,6 +689,10 @@ def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) ->
     """Warm up, then run one timed measurement; returns load and CPU figures."""
     if test.tool == "ws":
         return measure_ws(test, port, opts, server_pids)
+    if test.tool == "h3":
+        return measure_h3(test, port, opts, server_pids)
+    if test.tool == "h3dl":
+        return measure_h3_download(test, port, opts, server_pids)
     log_path = ""
     if test.tool == "wrk":
         run_client(wrk_argv(test, port, opts.warmup), opts.client_cpu, opts.warmup + 30)
@@ -693,6 +730,246 @@ def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) ->
     res["server_cpu_s"] = round(server_cpu, 3)
     res["server_cpu_pct"] = round(100 * server_cpu / wall, 1)
     res["client_cpu_pct"] = round(100 * client_cpu / wall, 1)
+    res["other_pct"] = round(100 * other / wall, 1)
+    return res
+
+
+# ------------------------------------------------------------------ HTTP/3 (gtlsclient)
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nobody has bound right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def certificate(opts: Options) -> tuple[str, str]:
+    """A self-signed P-256 certificate for 127.0.0.1 / localhost (made once per run)."""
+    cert, key = os.path.join(opts.logdir, "cert.pem"), os.path.join(opts.logdir, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                key,
+                "-out",
+                cert,
+            ],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+    return cert, key
+
+
+def gtlsclient_argv(
+    port: int, urls: Sequence[str], requests: int = 0, download: str = ""
+) -> list[str]:
+    """gtlsclient on one QUIC connection: ``requests`` streams over ``urls`` (wrapped)."""
+    argv = [
+        "gtlsclient",
+        "--quiet",
+        "--exit-on-all-streams-close",
+        "--no-quic-dump",
+        "--no-http-dump",
+        "--sni=localhost",
+        "--timeout=10s",
+        "--handshake-timeout=5s",
+    ]
+    if requests:
+        argv.append(f"--nstreams={requests}")
+    if download:
+        argv.append(f"--download={download}")
+    return [*argv, "127.0.0.1", str(port), *urls]
+
+
+def scratch_dir() -> str:
+    """A directory for downloaded bodies, in memory when the machine has /dev/shm."""
+    return tempfile.mkdtemp(
+        prefix="bench-h3-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    )
+
+
+def wait_ready_h3(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll ``GET /`` over HTTP/3 until it answers the hello body (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    folder = scratch_dir()
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            body = os.path.join(folder, "index.html")
+            with contextlib.suppress(OSError):
+                os.unlink(body)
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                argv = gtlsclient_argv(port, [f"https://127.0.0.1:{port}/"], download=folder)
+                subprocess.run(argv, capture_output=True, timeout=10, check=False)
+                with open(body, "rb") as f:
+                    if f.read() == b"Hello, world!":
+                        return True
+            time.sleep(0.2)
+        return False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_lanes(
+    port: int, lanes: int, per_lane: int, cpu: int, timeout: float
+) -> tuple[float, int, str]:
+    """``lanes`` gtlsclient connections at once, ``per_lane`` requests each, on ``cpu``.
+
+    Returns:
+        The wall time until the last one finished, how many failed (non-zero exit or
+        killed at ``timeout``), and the end of the first failure's output.
+    """
+    url = f"https://127.0.0.1:{port}/"
+    argv = ["taskset", "-c", str(cpu), *gtlsclient_argv(port, [url], requests=per_lane)]
+    failed, tail = 0, ""
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        procs = []
+        for _ in range(lanes):
+            log = stack.enter_context(tempfile.TemporaryFile())
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+            procs.append((proc, log))
+        for proc, log in procs:
+            try:
+                code = proc.wait(timeout=max(0.1, started + timeout - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+            if code != 0:
+                failed += 1
+                if not tail:
+                    log.seek(0)
+                    output = log.read()[-400:].decode(errors="replace")
+                    tail = f"gtlsclient exit {code}: {output}"
+    return time.monotonic() - started, failed, tail
+
+
+def measure_h3(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
+    """Requests/s of ``test.conns`` concurrent gtlsclient connections of many streams each.
+
+    A warm-up run of 50 requests per connection sizes the timed run so that it lasts
+    about ``--duration`` seconds. A failed connection's requests all count as errors.
+    """
+    warm, _, _ = run_lanes(port, test.conns, 50, opts.client_cpu, opts.warmup + 60)
+    rate = test.conns * 50 / max(warm, 1e-3)
+    per_lane = max(50, min(500_000, round(rate * opts.duration / test.conns)))
+    exclude = {os.getpid(), *server_pids}
+    cpu0, other0, client0 = (
+        tree_cpu_seconds(server_pids),
+        other_processes_cpu(exclude),
+        children_cpu_seconds(),
+    )
+    wall, failed, tail = run_lanes(
+        port, test.conns, per_lane, opts.client_cpu, opts.duration * 4 + 60
+    )
+    server_cpu = tree_cpu_seconds(server_pids) - cpu0
+    other = other_processes_cpu(exclude) - other0
+    client_cpu = children_cpu_seconds() - client0
+    done = (test.conns - failed) * per_lane
+    res: Record = {
+        "rps": done / wall if done else None,
+        "requests": done,
+        "p50_ms": None,
+        "p99_ms": None,
+        "errors": failed * per_lane,
+        "per_connection": per_lane,
+    }
+    if tail:
+        res["raw_tail"] = tail
+    return _cpu_figures(res, wall, server_cpu, client_cpu, other)
+
+
+def measure_h3_download(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
+    """MiB/s of 20 MiB HTTP/3 downloads, one connection after another, for ``--duration`` s.
+
+    Each body is checked byte for byte; a wrong or missing one is an error, not a
+    download. ``p50_ms`` / ``p99_ms`` are the times of single downloads.
+    """
+    url = f"https://127.0.0.1:{port}/bytes/{H3_DOWNLOAD}"
+    expected = bytes(range(256)) * (H3_DOWNLOAD // 256)
+    folder = scratch_dir()
+    body_path = os.path.join(folder, str(H3_DOWNLOAD))
+    argv = ["taskset", "-c", str(opts.client_cpu), *gtlsclient_argv(port, [url], download=folder)]
+
+    def download() -> tuple[float, str]:
+        with contextlib.suppress(OSError):
+            os.unlink(body_path)
+        started = time.monotonic()
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            return time.monotonic() - started, "timed out"
+        seconds = time.monotonic() - started
+        try:
+            with open(body_path, "rb") as f:
+                good = f.read() == expected
+        except OSError:
+            good = False
+        if done.returncode != 0 or not good:
+            return seconds, f"exit {done.returncode}, body ok: {good}: {done.stdout[-300:]!r}"
+        return seconds, ""
+
+    try:
+        if opts.warmup > 0:
+            download()
+        exclude = {os.getpid(), *server_pids}
+        cpu0, other0, client0 = (
+            tree_cpu_seconds(server_pids),
+            other_processes_cpu(exclude),
+            children_cpu_seconds(),
+        )
+        t0 = time.monotonic()
+        times: list[float] = []
+        errors, tail = 0, ""
+        while errors < 3 and (not times or time.monotonic() - t0 < opts.duration):
+            seconds, error = download()
+            if error:
+                errors += 1
+                tail = tail or error
+            else:
+                times.append(seconds)
+        wall = time.monotonic() - t0
+        server_cpu = tree_cpu_seconds(server_pids) - cpu0
+        other = other_processes_cpu(exclude) - other0
+        client_cpu = children_cpu_seconds() - client0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    times.sort()
+    res: Record = {
+        "rps": len(times) * H3_DOWNLOAD / (1024 * 1024) / wall if times else None,
+        "requests": len(times),
+        "p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
+        "p99_ms": round(times[-1] * 1000, 1) if times else None,
+        "errors": errors,
+        "unit": "MiB/s",
+    }
+    if tail:
+        res["raw_tail"] = tail
+    return _cpu_figures(res, wall, server_cpu, client_cpu, other)
+
+
+def _cpu_figures(res: Record, wall: float, server: float, client: float, other: float) -> Record:
+    """Add the window's wall time and the CPU shares of server, client and others."""
+    res["wall_s"] = round(wall, 2)
+    res["server_cpu_s"] = round(server, 3)
+    res["server_cpu_pct"] = round(100 * server / wall, 1)
+    res["client_cpu_pct"] = round(100 * client / wall, 1)
     res["other_pct"] = round(100 * other / wall, 1)
     return res
 
@@ -798,6 +1075,13 @@ def meta_record(opts: Options, run_id: str) -> Record:
             else None,
             "wrk": tool_version(["wrk", "-v"]),
             "h2load": tool_version(["h2load", "--version"]) if "h2c" in opts.tests else None,
+            "peers_aioquic": version_of(peers_py, "aioquic"),
+            "project_aioquic": version_of(opts.project_python, "aioquic")
+            if opts.project_python
+            else None,
+            "ngtcp2-client": tool_version(["dpkg-query", "-W", "-f=${Version}", "ngtcp2-client"])
+            if any(t in H3_TESTS for t in opts.tests)
+            else None,
         },
     }
 
@@ -813,12 +1097,13 @@ def run(opts: Options, servers: dict[str, Server]) -> list[Record]:
         for name in order:
             server = servers[name]
             tests = [t for t in opts.tests if runs(opts, name, t, server)]
-            # one server start per (app, config); h2c needs its own config file
-            groups: dict[tuple[str, bool], list[Test]] = defaultdict(list)
+            # one server start per (app, config); h2c needs its own config file, HTTP/3
+            # TLS and a QUIC socket
+            groups: dict[tuple[str, bool, bool], list[Test]] = defaultdict(list)
             for t in tests:
-                groups[(TESTS[t].app, t == "h2c")].append(TESTS[t])
-            for (app, h2c), group in groups.items():
-                records += run_group(opts, server, app, h2c, group, pass_no, run_id)
+                groups[(TESTS[t].app, t == "h2c", t in H3_TESTS)].append(TESTS[t])
+            for (app, h2c, quic), group in groups.items():
+                records += run_group(opts, server, app, h2c, quic, group, pass_no, run_id)
     print(f"# done -> {opts.out}", flush=True)
     return records
 
@@ -833,18 +1118,31 @@ def run_group(
     server: Server,
     app: str,
     h2c: bool,
+    quic: bool,
     tests: list[Test],
     pass_no: int,
     run_id: str,
 ) -> list[Record]:
-    """Start one server for one app and run the given tests against it."""
+    """Start one server for one app and run the given tests against it.
+
+    With ``quic`` the server also gets TLS and a QUIC socket, and the tests load that.
+    """
     port = free_port()
     argv = server.argv(app, port, h2c)
+    if quic:
+        cert, key = certificate(opts)
+        quic_port = free_udp_port()
+        argv += ["--certfile", cert, "--keyfile", key, "--quic-bind", f"127.0.0.1:{quic_port}"]
     log_path = os.path.join(opts.logdir, f"{server.name}-p{pass_no}-{port}.log")
     base: Record = {"kind": "result", "run_id": run_id, "pass": pass_no, "server": server.name}
     records: list[Record] = []
     with running_server(argv, opts.server_cpu, log_path) as proc:
-        if not wait_ready(port, proc, opts.ready_timeout):
+        if quic:
+            ready = wait_ready_h3(quic_port, proc, opts.ready_timeout)
+            port = quic_port  # what the HTTP/3 tests load
+        else:
+            ready = wait_ready(port, proc, opts.ready_timeout)
+        if not ready:
             print(f"p{pass_no} {server.name}: not ready (log: {log_path})", flush=True)
             for test in tests:
                 rec = {**base, "test": test.name, "attempt": 1, "rps": None, "error": "not ready"}
@@ -1161,6 +1459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         a for s in chosen if not servers[s].project for a in servers[s].argv("a", 1, False)[:1]
     }
     tools = ["taskset", "wrk"] + (["h2load"] if "h2c" in tests else [])
+    if any(t in H3_TESTS for t in tests):
+        tools += ["gtlsclient", "openssl"]
     if "ws" in tests:
         peer_bins.add(os.path.join(peers_venv, "bin", "python"))
     if missing := [t for t in tools if shutil.which(t) is None] + [

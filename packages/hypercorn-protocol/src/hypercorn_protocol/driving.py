@@ -241,7 +241,10 @@ class DriverBase(Generic[S, C]):
 
     @property
     def protocol(self) -> str:
-        """``"h2"`` or ``"h1"``: the metrics' label for this connection."""
+        """``"h1"``, ``"h2"`` or ``"h3"``: the metrics' label for this connection."""
+        version = self.conn.http_version
+        if version == "3":
+            return "h3"
         return "h2" if self.multiplexed else "h1"
 
     # --------------------------------------------------------------- the pump
