@@ -2,8 +2,8 @@
 
 The server is ``$PROJECT_PYTHON -m hypercorn -w 1 -k <worker> ws_echo:app`` (from
 ``benchmarks/apps``; ``--app`` and ``--app-dir`` pick another app that answers HTTP GETs
-with 200 and echoes WebSocket text). Requests go in blocks of ``--every`` (default 10,000), each block
-split evenly and run concurrently over four kinds of traffic:
+with 200 and echoes WebSocket text). Requests go in blocks of ``--every`` (default
+10,000), each block split evenly and run concurrently over four kinds of traffic:
 
   h1-keepalive  HTTP/1.1 GETs on a few persistent connections
   h1-close      HTTP/1.1 GETs with ``Connection: close`` (a new TCP connection each)
