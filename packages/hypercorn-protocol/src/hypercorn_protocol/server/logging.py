@@ -33,6 +33,30 @@ LOG_DATE_FORMAT = "[%Y-%m-%d %H:%M:%S %z]"
 _OWN_HANDLER = "_hypercorn_protocol_handler"
 
 
+class _LogFileHandler(logging.FileHandler):
+    """A log file whose write errors (full disk, a closed pipe) are reported once.
+
+    The stdlib default prints a traceback to stderr for every record that fails, which
+    under load floods stderr with one traceback per request. Serving goes on either way;
+    the first failure goes to ``hypercorn.error`` and later ones are dropped silently.
+    """
+
+    reported = False
+    kind = "log"  # "access" or "error", for the report
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        if self.reported:
+            return
+        self.reported = True  # set first: the error log may be this very file
+        error = sys.exc_info()[1]
+        logging.getLogger("hypercorn.error").error(
+            "Cannot write the %s log %s (%s); serving goes on, further errors are not reported",
+            self.kind,
+            self.baseFilename,
+            error,
+        )
+
+
 def _create_logger(
     name: str,
     target: logging.Logger | str | None,
@@ -48,9 +72,12 @@ def _create_logger(
     if not target:
         return None
     logger = logging.getLogger(name)
-    handler: logging.Handler = (
-        logging.StreamHandler(stream) if target == "-" else logging.FileHandler(target)
-    )
+    handler: logging.Handler
+    if target == "-":
+        handler = logging.StreamHandler(stream)
+    else:
+        handler = file_handler = _LogFileHandler(target)
+        file_handler.kind = name.rpartition(".")[2]
     setattr(handler, _OWN_HANDLER, True)
     handler.setFormatter(
         logging.Formatter("%(message)s")

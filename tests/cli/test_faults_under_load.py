@@ -1,0 +1,294 @@
+"""Faults while real traffic runs: SIGTERM, a killed worker, an access log that cannot be written.
+
+Every request here goes over a new TCP connection to the real ``hypercorn`` command. The
+app answers ``/hold`` with its worker's pid at once, then holds the response open before
+finishing it, so a client knows which worker a request was in when it failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli._support import Server, StartServer, fetch, free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+#: ``/hold?SECONDS``: the worker's pid as the first chunk, then SECONDS later "done".
+HOLD_APP = """
+import asyncio
+import os
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": f"{os.getpid()}\\n".encode(),
+                "more_body": True})
+    if scope["path"] == "/hold":
+        await asyncio.sleep(float(scope["query_string"] or 0))
+    await send({"type": "http.response.body", "body": b"done"})
+"""
+
+_WORKER_PID = re.compile(r"\[(\d+)\] \[INFO\] Running on")
+_FIRST_CHUNK = re.compile(rb"\r\n\r\n[0-9a-fA-F]+\r\n(\d+)\n\r\n")
+
+
+def _running(port: int) -> str:
+    return f"Running on http://127.0.0.1:{port} "
+
+
+def _pids(lines: list[str]) -> set[int]:
+    return {int(match.group(1)) for line in lines if (match := _WORKER_PID.search(line))}
+
+
+class Attempt:
+    """One request: when it connected, which worker answered, whether it completed."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.answered_at: float | None = None  # when the pid arrived
+        self.complete = False
+        self.error: str | None = None
+
+
+class HoldLoad:
+    """``clients`` threads, each requesting ``/hold?SECONDS`` on new connections until stopped.
+
+    A refused connection (the server no longer listens) is counted apart: only requests
+    whose connection was made count as attempts.
+    """
+
+    def __init__(self, port: int, clients: int = 8, hold: float = 0.3) -> None:
+        self.port = port
+        self.request = (
+            f"GET /hold?{hold} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".encode()
+        )
+        self.attempts: list[Attempt] = []
+        self.in_flight: dict[int, Attempt] = {}
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(n,)) for n in range(clients)]
+
+    def _run(self, number: int) -> None:
+        while not self._stop.is_set():
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            except ConnectionRefusedError:
+                with self._lock:
+                    self.refused += 1
+                time.sleep(0.01)
+                continue
+            attempt = Attempt()
+            with self._lock:
+                self.attempts.append(attempt)
+            try:
+                self._exchange(sock, number, attempt)
+            except OSError as exc:
+                attempt.error = repr(exc)
+            finally:
+                sock.close()
+                with self._lock:
+                    self.in_flight.pop(number, None)
+
+    def _exchange(self, sock: socket.socket, number: int, attempt: Attempt) -> None:
+        sock.sendall(self.request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if attempt.pid is None and (match := _FIRST_CHUNK.search(data)):
+                attempt.pid = int(match.group(1))
+                attempt.answered_at = time.monotonic()
+                with self._lock:
+                    self.in_flight[number] = attempt
+        attempt.complete = data.startswith(b"HTTP/1.1 200 ") and data.endswith(
+            b"4\r\ndone\r\n0\r\n\r\n"
+        )
+        if not attempt.complete:
+            attempt.error = f"incomplete response {data[-60:]!r}"
+
+    def wait_for_in_flight(self, pid: int | None = None, timeout: float = 10.0) -> Attempt:
+        """An attempt now held open by worker ``pid`` (any worker if None)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                for attempt in self.in_flight.values():
+                    if pid is None or attempt.pid == pid:
+                        return attempt
+            time.sleep(0.005)
+        raise AssertionError(f"no request in flight on {pid or 'any worker'}")
+
+    @property
+    def failures(self) -> list[Attempt]:
+        return [attempt for attempt in self.attempts if not attempt.complete]
+
+    def __enter__(self) -> HoldLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+
+@pytest.fixture
+def hold_app(app_dir: Path) -> str:
+    (app_dir / "holdapp.py").write_text(HOLD_APP)
+    return "holdapp:app"
+
+
+def test_sigterm_under_load_completes_every_accepted_request_and_exits_0_in_time(
+    start_server: StartServer, hold_app: str
+) -> None:
+    port = free_port()
+    graceful = 3.0
+    server = start_server(
+        hold_app, "-b", f"127.0.0.1:{port}", "-w", "4", "--graceful-timeout", str(graceful)
+    )
+    server.wait_for(_running(port), count=4)
+
+    with HoldLoad(port, clients=12, hold=0.5) as load:
+        time.sleep(1.0)
+        load.wait_for_in_flight()
+        before = len(load.attempts)
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        code = server.wait(timeout=graceful + 10)
+        elapsed = time.monotonic() - signalled
+
+    assert code == 0, server.lines
+    assert elapsed < graceful, elapsed
+    assert before >= 12
+    assert load.refused > 0  # the load kept coming after the listeners closed
+    assert [attempt.error for attempt in load.failures] == []
+    drained = [a for a in load.attempts if a.answered_at and a.answered_at < signalled]
+    assert len(drained) > 0
+
+
+def _worker_start_seconds(app_dir: Path) -> float:
+    """Wall time for a new interpreter to import what a worker needs and the app."""
+    code = "import hypercorn_cli._worker_process, hypercorn_asyncio.run, holdapp"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], cwd=app_dir, check=True, timeout=60)
+    return time.monotonic() - started
+
+
+def test_a_worker_killed_under_load_fails_only_its_own_requests_and_is_replaced_quickly(
+    start_server: StartServer, hold_app: str, app_dir: Path
+) -> None:
+    port = free_port()
+    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "-w", "4")
+    workers = _pids(server.wait_for(_running(port), count=4))
+
+    with HoldLoad(port, clients=12, hold=0.3) as load:
+        time.sleep(0.5)
+        victim = load.wait_for_in_flight().pid
+        assert victim in workers
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        (line,) = server.wait_for("restarting it in")
+        logged = time.monotonic() - killed
+        replacement = _pids(server.wait_for(_running(port), count=5)) - workers
+        ready = time.monotonic() - killed
+        time.sleep(1.5)
+
+    assert f"pid {victim}" in line and "killed by SIGKILL" in line, line
+    failures = load.failures
+    assert failures, "the victim's in-flight requests should have failed"
+    assert {attempt.pid for attempt in failures} == {victim}, [
+        (attempt.pid, attempt.error) for attempt in failures
+    ]
+    assert len(replacement) == 1
+    first = min(
+        attempt.answered_at
+        for attempt in load.attempts
+        if attempt.pid in replacement and attempt.answered_at is not None
+    )
+    # A replacement is a fresh interpreter: on a loaded machine its imports alone can
+    # take longer than the second, so the bound grows by what they cost right now.
+    imports = _worker_start_seconds(app_dir)
+    print(
+        f"kill -> logged {logged:.2f} s, ready {ready:.2f} s, serving {first - killed:.2f} s;"
+        f" a bare worker start takes {imports:.2f} s"
+    )
+    assert first - killed < max(1.0, imports + 0.5)
+    served = {a.pid for a in load.attempts if a.answered_at and a.answered_at > killed + 1.0}
+    assert served == (workers - {victim}) | replacement
+    assert server.stop() == 0
+
+
+def _serve_while_the_access_log_fails(server: Server, port: int, count: int = 200) -> None:
+    """``count`` requests all answered, the worker unchanged, one error line about the log."""
+    (worker,) = _pids(server.wait_for(_running(port)))
+    for number in range(count):
+        assert "done" in fetch(port, f"/after/{number}")
+    time.sleep(0.3)  # stderr lines from the last requests
+    reports = server.wait_for("access log")
+    assert len(reports) == 1, reports
+    assert "[ERROR]" in reports[0]
+    assert not any("Logging error" in line or "Traceback" in line for line in server.lines)
+    assert not any("restarting it in" in line for line in server.lines)
+    assert _pids(server.lines) == {worker}
+    assert server.process.poll() is None
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_under_the_access_log_does_not_stop_serving(
+    start_server: StartServer, hold_app: str
+) -> None:
+    port = free_port()
+    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/full")
+
+    _serve_while_the_access_log_fails(server, port)
+
+    assert server.stop() == 0
+
+
+def test_an_access_log_that_becomes_unwritable_does_not_stop_serving(
+    start_server: StartServer, hold_app: str, tmp_path: Path
+) -> None:
+    # A named pipe read by a log shipper that goes away: writes then fail with EPIPE.
+    fifo = tmp_path / "access.pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    port = free_port()
+    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "--access-logfile", str(fifo))
+    try:
+        server.wait_for(_running(port))
+        fetch(port, "/before")
+        deadline = time.monotonic() + 5
+        logged = b""
+        while b"/before" not in logged and time.monotonic() < deadline:
+            try:
+                logged += os.read(reader, 65536)
+            except BlockingIOError:
+                time.sleep(0.02)
+        assert b"GET /before" in logged
+    finally:
+        os.close(reader)
+
+    _serve_while_the_access_log_fails(server, port)
+
+    assert server.stop() == 0
