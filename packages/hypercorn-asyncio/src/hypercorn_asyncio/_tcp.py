@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, cast
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.server.tls_facts import read_tls_facts
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -136,11 +137,13 @@ class HTTPConnection(asyncio.BufferedProtocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         alpn = None
+        tls = None
+        context = self.context
         ssl_object = transport.get_extra_info("ssl_object")
         self._tls = ssl_object is not None
         if ssl_object is not None:
             alpn = ssl_object.selected_alpn_protocol()
-        context = self.context
+            tls = read_tls_facts(ssl_object, context.config.certfile)
         self.driver = ConnectionDriver(
             self,
             context,
@@ -149,6 +152,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
             server=address_tuple(transport.get_extra_info("sockname")),
             alpn=alpn,
             clock=time,
+            tls=tls,
         )
         context.connection_opened(self)
         if context.shutting_down:

@@ -25,6 +25,7 @@ from typing import Any
 
 from hypercorn_protocol.asgi.scope import Address, ScopeBuilder
 from hypercorn_protocol.asgi.stream import ConnectionContext
+from hypercorn_protocol.asgi.tls import TLSFacts, tls_extension
 from hypercorn_protocol.events import Event
 from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.http1.connection import HTTP11Connection
@@ -46,6 +47,8 @@ class ServerConnection:
         alpn: the protocol TLS negotiated, if any (``"h2"`` selects HTTP/2 once supported).
         state: the lifespan state; a shallow copy goes into each request scope.
         dates: a shared :class:`DateCache`, so a worker formats ``Date`` once a second.
+        tls: what the TLS handshake established (a TLS connection only): every scope
+            then carries the ASGI ``tls`` extension.
     """
 
     __slots__ = ("_context", "_protocol", "_sniffed")
@@ -61,9 +64,15 @@ class ServerConnection:
         alpn: str | None = None,
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
+        tls: TLSFacts | None = None,
     ) -> None:
         scopes = ScopeBuilder(
-            client=client, server=server, scheme=scheme, root_path=settings.root_path, state=state
+            client=client,
+            server=server,
+            scheme=scheme,
+            root_path=settings.root_path,
+            state=state,
+            tls=tls_extension(tls) if tls is not None else None,
         )
         self._context = ConnectionContext(settings, scopes, dates or DateCache())
         self._protocol: HTTP11Connection | HTTP2Connection

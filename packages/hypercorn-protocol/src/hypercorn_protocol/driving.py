@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from hypercorn_protocol.asgi.tls import TLSFacts
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import WebSocketClosedError
 from hypercorn_protocol.events import (
@@ -158,6 +159,7 @@ class ConnectionDriver(Generic[S]):
         server: tuple[str, int] | None,
         alpn: str | None,
         clock: Callable[[], float],
+        tls: TLSFacts | None = None,
     ) -> None:
         config = worker.config
         self.conn = conn = ServerConnection(
@@ -169,6 +171,7 @@ class ConnectionDriver(Generic[S]):
             alpn=alpn,
             state=worker.lifespan_state,
             dates=worker.dates,
+            tls=tls,
         )
         self._io = io
         self._app = worker.app

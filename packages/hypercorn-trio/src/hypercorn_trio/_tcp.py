@@ -34,9 +34,11 @@ from time import time
 from typing import TYPE_CHECKING, Any
 
 import trio
+from hypercorn_protocol.asgi.tls import TLSFacts
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted
 from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.server.tls_facts import read_tls_facts
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -226,11 +228,19 @@ class HTTPConnection:
         client: tuple[str, int] | None,
         server: tuple[str, int] | None,
         alpn: str | None,
+        tls: TLSFacts | None = None,
     ) -> None:
         self.context = context
         self.stream = stream
         self.driver = ConnectionDriver(
-            self, context, secure=secure, client=client, server=server, alpn=alpn, clock=time
+            self,
+            context,
+            secure=secure,
+            client=client,
+            server=server,
+            alpn=alpn,
+            clock=time,
+            tls=tls,
         )
         self._resume: trio.Event | None = None
         self._plain = stream if isinstance(stream, _PlainStream) else None
@@ -458,6 +468,7 @@ async def serve_connection(
         pass  # the peer is already gone; the first read will say so
     stream: trio.abc.Stream | _PlainStream
     alpn = None
+    tls_facts = None
     if ssl_context is None:
         plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         plain.setblocking(False)
@@ -477,8 +488,15 @@ async def serve_connection(
             await trio.aclose_forcefully(stream)
             return
         alpn = tls.selected_alpn_protocol()
+        tls_facts = read_tls_facts(tls, context.config.certfile)
     connection = HTTPConnection(
-        context, stream, secure=ssl_context is not None, client=client, server=server, alpn=alpn
+        context,
+        stream,
+        secure=ssl_context is not None,
+        client=client,
+        server=server,
+        alpn=alpn,
+        tls=tls_facts,
     )
     try:
         await connection.run()
