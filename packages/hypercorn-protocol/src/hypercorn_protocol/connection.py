@@ -152,6 +152,31 @@ class ServerConnection:
         """
         return self._protocol.app_send(stream_id, message, now)
 
+    def file_opened(self, stream_id: int, size: int, now: float) -> tuple[int, bool]:
+        """``http.response.pathsend``: the driver opened the file; the head goes out.
+
+        Returns:
+            The number of bytes to send, and whether the driver may send them itself
+            (``os.sendfile``, then :meth:`file_sent`) rather than through :meth:`file_data`.
+        """
+        return self._protocol.file_opened(stream_id, size, now)
+
+    def file_data(self, stream_id: int, data: bytes, now: float) -> bool:
+        """A chunk of the file, sent as body (False: wait for StreamWritable)."""
+        return self._protocol.file_data(stream_id, data, now)
+
+    def sending_file(self, stream_id: int) -> bool:
+        """Whether the stream still wants the rest of its file (False once reset or closed)."""
+        return self._protocol.sending_file(stream_id)
+
+    def file_sent(self, stream_id: int, count: int) -> None:
+        """The driver sent ``count`` bytes of the file itself."""
+        self._protocol.file_sent(stream_id, count)
+
+    def file_done(self, stream_id: int, now: float) -> None:
+        """The whole file was handed over: the response ends."""
+        self._protocol.file_done(stream_id, now)
+
     def writable(self, stream_id: int) -> bool:
         """False while the stream waits for flow-control window (HTTP/2)."""
         protocol = self._protocol

@@ -178,6 +178,16 @@ class H11Wire:
             return data
         return b""
 
+    @property
+    def raw_body_ok(self) -> bool:
+        return self._framing == _Framing.LENGTH or self._framing == _Framing.CLOSE
+
+    def raw_body_sent(self, count: int) -> None:
+        if self._framing == _Framing.LENGTH:
+            if count > self._remaining:
+                raise LocalProtocolError("response body longer than its content-length")
+            self._remaining -= count
+
     def end(self) -> bytes:
         self._response_done = True
         if self._framing == _Framing.CHUNKED:
