@@ -17,6 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse
+from starlette.routing import Route
 
 from tests.helpers.server import make_config, run_server
 
@@ -190,3 +194,55 @@ def test_client_disconnect_mid_file(
             after = client.get(url)
     assert SIZE > received >= 256 * 1024
     assert len(after.content) == SIZE
+
+
+class Recorder:
+    """Records the message types an app sends (was it pathsend or a read loop?)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.sent: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def recording_send(message: dict[str, Any]) -> None:
+            self.sent.append(message["type"])
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+
+
+def starlette_files(path: Path) -> Starlette:
+    async def download(request: Request) -> FileResponse:
+        return FileResponse(path, filename="big.bin")
+
+    async def relative(request: Request) -> FileResponse:
+        # relative to the working directory, as Starlette apps often give it
+        return FileResponse(os.path.relpath(path), filename="big.bin")
+
+    return Starlette(routes=[Route("/file", download), Route("/relative", relative)])
+
+
+@pytest.mark.parametrize(("scheme", "http2"), CASES, ids=CASE_IDS)
+def test_starlette_file_response_uses_pathsend(
+    loop_name: str,
+    big_file: Path,
+    tls: tuple[trustme.CA, str, str],
+    scheme: str,
+    http2: bool,
+) -> None:
+    app = Recorder(starlette_files(big_file))
+    expected = hashlib.sha256(big_file.read_bytes()).hexdigest()
+    with run_server(app, _config(scheme, tls), loop_name) as server:
+        with _client(scheme, tls, http2) as client:
+            for route in ("/file", "/relative"):
+                response = client.get(f"{scheme}://localhost:{server.port}{route}")
+                assert response.status_code == 200
+                assert response.headers["content-length"] == str(SIZE)
+                assert hashlib.sha256(response.content).hexdigest() == expected
+            # a Range request is the app's: Starlette answers it with its own body
+            ranged = client.get(
+                f"{scheme}://localhost:{server.port}/file", headers={"range": "bytes=10-19"}
+            )
+    assert app.sent.count("http.response.pathsend") == 2
+    assert ranged.status_code == 206
+    assert ranged.content == big_file.read_bytes()[10:20]
