@@ -25,6 +25,10 @@ Tests (``--tests``, default ``h1,close``):
   post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
   ws     ws_client.py --conns 16 (peers' python, ``websockets``): WebSocket echo round trips
   wsgi   wrk -t1 -c64 --latency, keep-alive GET /, WSGI hello app
+  file   wrk -t1 -c16, keep-alive GET of a 1 MiB file, Starlette's FileResponse: with
+         http.response.pathsend where the server has it (ours, granian), else its read loop
+  file-readloop
+         the same with pathsend hidden from Starlette: its read loop on every server
 
 ``--pick TEST=SERVER,SERVER`` (repeatable) narrows the servers of one test, so one
 interleaved run can cover a different set of servers per test.
@@ -162,6 +166,20 @@ TESTS: dict[str, Test] = {
             title="WebSocket echo round trips (ws_client.py, 16 conns)",
         ),
         Test("wsgi", "wsgi_hello:app", "wrk", 64, title="WSGI hello, keep-alive (wrk -t1 -c64)"),
+        Test(
+            "file",
+            "files:app",
+            "wrk",
+            16,
+            title="1 MiB FileResponse, pathsend where offered (wrk -t1 -c16)",
+        ),
+        Test(
+            "file-readloop",
+            "files:readloop",
+            "wrk",
+            16,
+            title="1 MiB FileResponse, Starlette's read loop (wrk -t1 -c16)",
+        ),
     )
 }
 
@@ -249,8 +267,8 @@ def build_servers(
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
     granian = [os.path.join(peers_venv, "bin", "granian")]
     gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
-    every = ("h1", "close", "h2c", "post", "ws", "wsgi")
-    no_h2 = ("h1", "close", "post", "ws")
+    every = ("h1", "close", "h2c", "post", "ws", "wsgi", "file", "file-readloop")
+    no_h2 = ("h1", "close", "post", "ws", "file", "file-readloop")
     servers: list[Server] = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
         Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
@@ -283,7 +301,11 @@ def build_servers(
             ],
             ("h1", "h2c"),
         ),
-        Server("granian", granian_argv(granian, "asgi"), ("h1", "close", "h2c", "post", "ws")),
+        Server(
+            "granian",
+            granian_argv(granian, "asgi"),
+            ("h1", "close", "h2c", "post", "ws", "file", "file-readloop"),
+        ),
         Server("granian-wsgi", granian_argv(granian, "wsgi"), ("wsgi",)),
         Server("gunicorn-sync", gunicorn_argv(gunicorn), ("wsgi",)),
     ]

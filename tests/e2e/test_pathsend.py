@@ -31,6 +31,7 @@ SIZE = 10 * 1024 * 1024
 def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("files") / "big.bin"
     path.write_bytes(os.urandom(SIZE))
+    os.mkfifo(path.parent / "fifo")
     return path
 
 
@@ -81,6 +82,8 @@ class FileApp:
             path = str(self.path) + ".missing"
         elif route == "/directory":
             path = str(self.path.parent)
+        elif route == "/fifo":
+            path = str(self.path.parent / "fifo")  # no writer: opening it must not block
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         try:
             await send({"type": "http.response.pathsend", "path": path})
@@ -136,7 +139,7 @@ def test_file_is_sent_byte_exact(
 
 
 @pytest.mark.parametrize(("scheme", "http2"), CASES, ids=CASE_IDS)
-@pytest.mark.parametrize("route", ["/missing", "/directory"])
+@pytest.mark.parametrize("route", ["/missing", "/directory", "/fifo"])
 def test_file_that_cannot_be_opened_is_a_500(
     loop_name: str,
     big_file: Path,
@@ -212,12 +215,13 @@ class Recorder:
 
 
 def starlette_files(path: Path) -> Starlette:
+    relative_path = os.path.relpath(path)  # as Starlette apps often give it
+
     async def download(request: Request) -> FileResponse:
         return FileResponse(path, filename="big.bin")
 
     async def relative(request: Request) -> FileResponse:
-        # relative to the working directory, as Starlette apps often give it
-        return FileResponse(os.path.relpath(path), filename="big.bin")
+        return FileResponse(relative_path, filename="big.bin")
 
     return Starlette(routes=[Route("/file", download), Route("/relative", relative)])
 
@@ -232,17 +236,19 @@ def test_starlette_file_response_uses_pathsend(
 ) -> None:
     app = Recorder(starlette_files(big_file))
     expected = hashlib.sha256(big_file.read_bytes()).hexdigest()
-    with run_server(app, _config(scheme, tls), loop_name) as server:
-        with _client(scheme, tls, http2) as client:
-            for route in ("/file", "/relative"):
-                response = client.get(f"{scheme}://localhost:{server.port}{route}")
-                assert response.status_code == 200
-                assert response.headers["content-length"] == str(SIZE)
-                assert hashlib.sha256(response.content).hexdigest() == expected
-            # a Range request is the app's: Starlette answers it with its own body
-            ranged = client.get(
-                f"{scheme}://localhost:{server.port}/file", headers={"range": "bytes=10-19"}
-            )
+    with (
+        run_server(app, _config(scheme, tls), loop_name) as server,
+        _client(scheme, tls, http2) as client,
+    ):
+        for route in ("/file", "/relative"):
+            response = client.get(f"{scheme}://localhost:{server.port}{route}")
+            assert response.status_code == 200
+            assert response.headers["content-length"] == str(SIZE)
+            assert hashlib.sha256(response.content).hexdigest() == expected
+        # a Range request is the app's: Starlette answers it with its own body
+        ranged = client.get(
+            f"{scheme}://localhost:{server.port}/file", headers={"range": "bytes=10-19"}
+        )
     assert app.sent.count("http.response.pathsend") == 2
     assert ranged.status_code == 206
     assert ranged.content == big_file.read_bytes()[10:20]
