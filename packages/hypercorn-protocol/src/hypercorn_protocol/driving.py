@@ -413,9 +413,9 @@ class StreamBase:
         """Send the file of an accepted ``http.response.pathsend``, then return.
 
         The core says how many bytes and whether they may bypass the protocol; the
-        driver's hooks do the I/O. With ``sendfile`` unavailable (or stopped short) the
-        rest goes through the read loop, one bounded chunk at a time, each waiting for
-        the socket and flow control as an app's body would. An error opening the file
+        driver's hooks do the I/O. Where ``sendfile`` is not allowed or not available
+        (uvloop) the file goes through the read loop, one bounded chunk at a time, each
+        waiting for the socket and flow control as an app's body would. An error opening the file
         raises into the app (a 500, its head is not out yet). The app's ``send``
         returns once the file is handed over, as a last ``http.response.body`` would.
         """
