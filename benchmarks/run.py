@@ -32,6 +32,10 @@ Tests (``--tests``, default ``h1,close``):
          stream limit in flight), HTTP/3 over QUIC, hello app (Hypercorn-style servers)
   h3dl   gtlsclient downloads of 20 MiB over HTTP/3, one after another; the req/s
          column holds MiB/s (Hypercorn-style servers)
+  file   wrk -t1 -c16, keep-alive GET of a 1 MiB file, Starlette's FileResponse: with
+         http.response.pathsend where the server has it (ours, granian), else its read loop
+  file-readloop
+         the same with pathsend hidden from Starlette: its read loop on every server
 
 The HTTP/3 tests start the server with a self-signed certificate (made with openssl),
 ``--certfile/--keyfile`` and ``--quic-bind`` on a free UDP port; the load is Debian's
@@ -198,6 +202,20 @@ TESTS: dict[str, Test] = {
             1,
             title="HTTP/3 20 MiB download, MiB/s in the req/s column (gtlsclient)",
         ),
+        Test(
+            "file",
+            "files:app",
+            "wrk",
+            16,
+            title="1 MiB FileResponse, pathsend where offered (wrk -t1 -c16)",
+        ),
+        Test(
+            "file-readloop",
+            "files:readloop",
+            "wrk",
+            16,
+            title="1 MiB FileResponse, Starlette's read loop (wrk -t1 -c16)",
+        ),
     )
 }
 
@@ -287,8 +305,8 @@ def build_servers(
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
     granian = [os.path.join(peers_venv, "bin", "granian")]
     gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
-    every = ("h1", "close", "h2c", "post", "ws", "wsgi", *H3_TESTS)
-    no_h2 = ("h1", "close", "post", "ws")
+    every = ("h1", "close", "h2c", "post", "ws", "wsgi", "file", "file-readloop", *H3_TESTS)
+    no_h2 = ("h1", "close", "post", "ws", "file", "file-readloop")
     servers: list[Server] = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
         Server("project-uvloop", hypercorn_argv(ours, "uvloop"), every, project=True),
@@ -334,7 +352,11 @@ def build_servers(
             ],
             ("h1", "h2c"),
         ),
-        Server("granian", granian_argv(granian, "asgi"), ("h1", "close", "h2c", "post", "ws")),
+        Server(
+            "granian",
+            granian_argv(granian, "asgi"),
+            ("h1", "close", "h2c", "post", "ws", "file", "file-readloop"),
+        ),
         Server("granian-wsgi", granian_argv(granian, "wsgi"), ("wsgi",)),
         Server("gunicorn-sync", gunicorn_argv(gunicorn), ("wsgi",)),
     ]

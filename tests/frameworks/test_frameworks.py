@@ -63,6 +63,7 @@ def test_streaming(client: httpx.Client, served: Served, proto: str) -> None:
     check.check_streaming(client, served, proto, uuid.uuid4().hex)
 
 
+@pytest.mark.all_backends  # Starlette and FastAPI send it with http.response.pathsend
 def test_file_response(client: httpx.Client, served: Served) -> None:
     check.check_file(client, served)
 

@@ -24,12 +24,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
+from hypercorn_protocol.server.files import open_file
+from hypercorn_protocol.server.tls_facts import read_tls_facts
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -84,9 +86,26 @@ class _AppStream(StreamBase):
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
             await self._wait_for_window()
+        if message["type"] == "http.response.pathsend":
+            await self._send_path(message["path"])
+            return
         connection = self._connection
         if connection.write_paused:
             await connection.drained()
+
+    async def _drain(self) -> None:
+        connection = self._connection
+        if connection.write_paused:
+            await connection.drained()
+
+    async def _open_file(self, path: str) -> tuple[BinaryIO, int]:
+        return open_file(path)
+
+    async def _read_file(self, file: BinaryIO, size: int) -> bytes:
+        return await self._connection.loop.run_in_executor(None, file.read, size)
+
+    async def _sendfile(self, file: BinaryIO, count: int) -> int:
+        return await self._connection.sendfile(file, count)
 
     async def _window(self) -> None:
         self.writable = writable = self._connection.loop.create_future()
@@ -138,6 +157,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tls = False
+        self._held: list[bytes] | None = None  # written while loop.sendfile owns the socket
         self._buffer = _read_buffer()  # get_buffer / buffer_updated run on this thread
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
@@ -149,11 +169,13 @@ class HTTPConnection(asyncio.BufferedProtocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         alpn = None
+        tls = None
+        context = self.context
         ssl_object = transport.get_extra_info("ssl_object")
         self._tls = ssl_object is not None
         if ssl_object is not None:
             alpn = ssl_object.selected_alpn_protocol()
-        context = self.context
+            tls = read_tls_facts(ssl_object, context.config.certfile)
         if self._endpoints is not None:
             client, server = self._endpoints
         else:
@@ -167,6 +189,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
             server=server,
             alpn=alpn,
             clock=time,
+            tls=tls,
         )
         context.connection_opened(self)
         if context.shutting_down:
@@ -213,6 +236,9 @@ class HTTPConnection(asyncio.BufferedProtocol):
     def write(self, data: bytes) -> None:
         # is_closing(): the transport failed and connection_lost is on its way; a
         # write now would only make asyncio log "socket.send() raised exception".
+        if self._held is not None:
+            self._held.append(data)
+            return
         transport = self.transport
         if not transport.is_closing():
             transport.write(data)
@@ -254,6 +280,25 @@ class HTTPConnection(asyncio.BufferedProtocol):
     def _run_timer(self) -> None:
         self._timer = None
         self.driver.timer_fired(time())
+
+    async def sendfile(self, file: BinaryIO, count: int) -> int:
+        """``loop.sendfile`` (``os.sendfile`` on the standard loop): the bytes sent, or 0
+        when this loop or transport cannot (uvloop has no ``loop.sendfile``)."""
+        transport = self.transport
+        if transport.is_closing():
+            return count  # nothing more goes out on this connection anyway
+        self._held = []
+        try:
+            return await self.loop.sendfile(transport, file, 0, count, fallback=False)
+        except (NotImplementedError, asyncio.SendfileNotAvailableError):
+            return 0
+        except OSError:
+            transport.abort()  # the peer went away mid-file: connection_lost follows
+            return count
+        finally:
+            held, self._held = self._held, None
+            for data in held:
+                self.write(data)
 
     async def drained(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""

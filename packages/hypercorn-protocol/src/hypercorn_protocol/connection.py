@@ -25,6 +25,7 @@ from typing import Any
 
 from hypercorn_protocol.asgi.scope import Address, ScopeBuilder
 from hypercorn_protocol.asgi.stream import ConnectionContext
+from hypercorn_protocol.asgi.tls import TLSFacts, tls_extension
 from hypercorn_protocol.events import Event
 from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.http1.connection import HTTP11Connection
@@ -46,6 +47,8 @@ class ServerConnection:
         alpn: the protocol TLS negotiated, if any (``"h2"`` selects HTTP/2 once supported).
         state: the lifespan state; a shallow copy goes into each request scope.
         dates: a shared :class:`DateCache`, so a worker formats ``Date`` once a second.
+        tls: what the TLS handshake established (a TLS connection only): every scope
+            then carries the ASGI ``tls`` extension.
     """
 
     __slots__ = ("_context", "_protocol", "_sniffed")
@@ -61,9 +64,15 @@ class ServerConnection:
         alpn: str | None = None,
         state: dict[str, Any] | None = None,
         dates: DateCache | None = None,
+        tls: TLSFacts | None = None,
     ) -> None:
         scopes = ScopeBuilder(
-            client=client, server=server, scheme=scheme, root_path=settings.root_path, state=state
+            client=client,
+            server=server,
+            scheme=scheme,
+            root_path=settings.root_path,
+            state=state,
+            tls=tls_extension(tls) if tls is not None else None,
         )
         self._context = ConnectionContext(settings, scopes, dates or DateCache())
         self._protocol: HTTP11Connection | HTTP2Connection
@@ -142,6 +151,31 @@ class ServerConnection:
             InvalidMessageError: (a ValueError) a malformed status or header.
         """
         return self._protocol.app_send(stream_id, message, now)
+
+    def file_opened(self, stream_id: int, size: int, now: float) -> tuple[int, bool]:
+        """``http.response.pathsend``: the driver opened the file; the head goes out.
+
+        Returns:
+            The number of bytes to send, and whether the driver may send them itself
+            (``os.sendfile``, then :meth:`file_sent`) rather than through :meth:`file_data`.
+        """
+        return self._protocol.file_opened(stream_id, size, now)
+
+    def file_data(self, stream_id: int, data: bytes, now: float) -> bool:
+        """A chunk of the file, sent as body (False: wait for StreamWritable)."""
+        return self._protocol.file_data(stream_id, data, now)
+
+    def sending_file(self, stream_id: int) -> bool:
+        """Whether the stream still wants the rest of its file (False once reset or closed)."""
+        return self._protocol.sending_file(stream_id)
+
+    def file_sent(self, stream_id: int, count: int) -> None:
+        """The driver sent ``count`` bytes of the file itself."""
+        self._protocol.file_sent(stream_id, count)
+
+    def file_done(self, stream_id: int, now: float) -> None:
+        """The whole file was handed over: the response ends."""
+        self._protocol.file_done(stream_id, now)
 
     def writable(self, stream_id: int) -> bool:
         """False while the stream waits for flow-control window (HTTP/2)."""

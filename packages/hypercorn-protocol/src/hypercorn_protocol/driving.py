@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, BinaryIO, Generic, Protocol, TypeVar
 
+from hypercorn_protocol.asgi.tls import TLSFacts
 from hypercorn_protocol.connection import ServerConnection
 from hypercorn_protocol.errors import RemoteProtocolError, WebSocketClosedError
 from hypercorn_protocol.events import (
@@ -174,6 +175,10 @@ class CoreConnection(Protocol):
     def connection_lost(self, now: float) -> None: ...
     def transport_blocked(self, now: float) -> None: ...
     def transport_unblocked(self) -> None: ...
+    def file_opened(self, stream_id: int, size: int, now: float) -> tuple[int, bool]: ...
+    def file_data(self, stream_id: int, data: bytes, now: float) -> bool: ...
+    def file_sent(self, stream_id: int, count: int) -> None: ...
+    def file_done(self, stream_id: int, now: float) -> None: ...
     @property
     def http_version(self) -> str: ...
 
@@ -423,6 +428,25 @@ class DriverBase(Generic[S, C]):
         if self.reading_paused or self.multiplexed:
             self.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
 
+    def file_opened(self, stream_id: int, size: int, now: float) -> tuple[int, bool]:
+        """``http.response.pathsend``: the file is open; the head goes out (see the core)."""
+        plan = self.conn.file_opened(stream_id, size, now)
+        self.pump()
+        return plan
+
+    def file_data(self, stream_id: int, data: bytes, now: float) -> bool:
+        """A chunk of the file as body; False when it must wait for window."""
+        may_continue = self.conn.file_data(stream_id, data, now)
+        self.pump()
+        return may_continue
+
+    def file_done(self, stream_id: int, sent: int, raw: bool, now: float) -> None:
+        """The file is sent (``sent`` bytes, by the driver itself if ``raw``): end the body."""
+        if raw:
+            self.conn.file_sent(stream_id, sent)
+        self.conn.file_done(stream_id, now)
+        self.pump()
+
     def waiting_for_window(self, stream_id: int) -> bool:
         """True while an app's ``send`` must wait (HTTP/2 flow control, connection open)."""
         return not self.conn.writable(stream_id) and not self.closing
@@ -475,6 +499,7 @@ class ConnectionDriver(DriverBase[S, ServerConnection]):
         server: tuple[str, int] | None,
         alpn: str | None,
         clock: Callable[[], float],
+        tls: TLSFacts | None = None,
     ) -> None:
         conn = ServerConnection(
             worker.config,
@@ -485,12 +510,18 @@ class ConnectionDriver(DriverBase[S, ServerConnection]):
             alpn=alpn,
             state=worker.lifespan_state,
             dates=worker.dates,
+            tls=tls,
         )
         super().__init__(io, worker, conn, clock=clock)
 
 
+#: How much of a file one read takes (``http.response.pathsend`` without ``sendfile``):
+#: the memory a file being sent holds, per stream.
+FILE_CHUNK = 64 * 1024
+
+
 class StreamBase:
-    """The loop-independent half of a driver's stream: its receive FIFO.
+    """The loop-independent half of a driver's stream: its receive FIFO, and files.
 
     A driver's stream subclasses it, adding how a ``receive()`` with nothing queued
     waits (:meth:`_wait`), what :meth:`StreamIO.push` does for a waiting call, how a
@@ -532,9 +563,64 @@ class StreamBase:
         """Wait until :meth:`StreamIO.wake_writer` (or a cancellation)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------ http.response.pathsend
+    async def _send_path(self, path: str) -> None:
+        """Send the file of an accepted ``http.response.pathsend``, then return.
+
+        The core says how many bytes and whether they may bypass the protocol; the
+        driver's hooks do the I/O. Where ``sendfile`` is not allowed or not available
+        (uvloop) the file goes through the read loop, one bounded chunk at a time, each
+        waiting for the socket and flow control as an app's body would. An error opening the file
+        raises into the app (a 500, its head is not out yet). The app's ``send``
+        returns once the file is handed over, as a last ``http.response.body`` would.
+        """
+        driver = self._driver
+        stream_id = self.stream_id
+        file, size = await self._open_file(path)
+        try:
+            count, raw = driver.file_opened(stream_id, size, driver.clock())
+            sent = 0
+            if raw:
+                await self._drain()
+                # Short only if the connection failed: the body ends short, cut.
+                sent = await self._sendfile(file, count)
+                raw = sent > 0  # 0: this transport cannot; the read loop does it all
+            if not raw:
+                file.seek(0)
+                conn = driver.conn
+                while sent < count and conn.sending_file(stream_id):
+                    chunk = await self._read_file(file, min(FILE_CHUNK, count - sent))
+                    if not chunk:
+                        break  # the file shrank: the body ends short, the response is cut
+                    sent += len(chunk)
+                    if not driver.file_data(stream_id, chunk, driver.clock()):
+                        await self._wait_for_window()
+                    await self._drain()
+            driver.file_done(stream_id, sent, raw, driver.clock())
+        finally:
+            file.close()
+
+    async def _open_file(self, path: str) -> tuple[BinaryIO, int]:
+        """Open ``path`` for reading: the file and its size (raises OSError)."""
+        raise NotImplementedError
+
+    async def _read_file(self, file: BinaryIO, size: int) -> bytes:
+        """Read up to ``size`` bytes without blocking the loop."""
+        raise NotImplementedError
+
+    async def _sendfile(self, file: BinaryIO, count: int) -> int:
+        """Send ``count`` bytes of ``file`` from its start with ``os.sendfile``, past the
+        core: how many went out (0 when the transport cannot)."""
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        """Wait while the connection has too much unsent (the socket's backpressure)."""
+        raise NotImplementedError
+
 
 __all__ = [
     "APP_ERROR",
+    "FILE_CHUNK",
     "AppErrorLog",
     "ConnectionDriver",
     "ConnectionMetrics",

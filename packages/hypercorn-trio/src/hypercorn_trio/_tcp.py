@@ -26,18 +26,22 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
 from time import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import trio
+from hypercorn_protocol.asgi.tls import TLSFacts
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble, ProxyRefused
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
+from hypercorn_protocol.server.files import open_file
+from hypercorn_protocol.server.tls_facts import read_tls_facts
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -116,6 +120,25 @@ class _PlainStream:
             except OSError as error:
                 raise _transport_error(error) from error
 
+    async def sendfile(self, file: BinaryIO, count: int) -> int:
+        """``os.sendfile`` the first ``count`` bytes of ``file``: how many went out."""
+        sock = self._sock
+        fd = file.fileno()
+        sent = 0
+        while sent < count:
+            try:
+                done = os.sendfile(sock.fileno(), fd, sent, count - sent)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                continue
+            except OSError as error:
+                raise _transport_error(error) from error
+            if done == 0:
+                break  # the file is shorter than it was
+            sent += done
+            await trio.lowlevel.checkpoint()  # the other tasks run between chunks
+        return sent
+
     def send_now(self, data: bytes) -> int:
         """Send what the kernel takes at once, without waiting: the number of bytes sent."""
         try:
@@ -192,6 +215,9 @@ class _AppStream(StreamBase):
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
             await self._wait_for_window()
+        if message["type"] == "http.response.pathsend":
+            await self._send_path(message["path"])
+            return
         connection = self._connection
         if connection.unsent > _HIGH_WATER:
             await connection.drained()
@@ -202,6 +228,20 @@ class _AppStream(StreamBase):
             if self._sends >= 16:
                 self._sends = 0
                 await trio.lowlevel.checkpoint()
+
+    async def _drain(self) -> None:
+        connection = self._connection
+        if connection.unsent > _HIGH_WATER:
+            await connection.drained()
+
+    async def _open_file(self, path: str) -> tuple[BinaryIO, int]:
+        return open_file(path)
+
+    async def _read_file(self, file: BinaryIO, size: int) -> bytes:
+        return await trio.to_thread.run_sync(file.read, size)
+
+    async def _sendfile(self, file: BinaryIO, count: int) -> int:
+        return await self._connection.sendfile(file, count)
 
     async def _window(self) -> None:
         self.writable = trio.lowlevel.current_task()
@@ -232,11 +272,19 @@ class HTTPConnection:
         client: tuple[str, int] | None,
         server: tuple[str, int] | None,
         alpn: str | None,
+        tls: TLSFacts | None = None,
     ) -> None:
         self.context = context
         self.stream = stream
         self.driver = ConnectionDriver(
-            self, context, secure=secure, client=client, server=server, alpn=alpn, clock=time
+            self,
+            context,
+            secure=secure,
+            client=client,
+            server=server,
+            alpn=alpn,
+            clock=time,
+            tls=tls,
         )
         self._resume: trio.Event | None = None
         self._plain = stream if isinstance(stream, _PlainStream) else None
@@ -445,6 +493,24 @@ class HTTPConnection:
                 self._drained = trio.Event()
             await self._drained.wait()
 
+    async def sendfile(self, file: BinaryIO, count: int) -> int:
+        """Send ``count`` bytes of ``file`` with ``os.sendfile`` once all queued output
+        is out: the bytes sent, or 0 under TLS (encrypted in user space)."""
+        plain = self._plain
+        if plain is None:
+            return 0
+        while (self.unsent or self._writing) and not self.driver.closing:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+        if self.driver.closing:
+            return count  # nothing more goes out on this connection anyway
+        try:
+            return await plain.sendfile(file, count)
+        except _TRANSPORT_ERRORS:
+            self._lost()  # the peer went away mid-file
+            return count
+
     def _release_drain_waiters(self) -> None:
         if self._drained is not None:
             self._drained.set()
@@ -491,6 +557,7 @@ async def serve_connection(
         client, server = outcome.client, outcome.server
     stream: trio.abc.Stream | _PlainStream
     alpn = None
+    tls_facts = None
     if ssl_context is None:
         plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         plain.setblocking(False)
@@ -510,8 +577,15 @@ async def serve_connection(
             await trio.aclose_forcefully(stream)
             return
         alpn = tls.selected_alpn_protocol()
+        tls_facts = read_tls_facts(tls, context.config.certfile)
     connection = HTTPConnection(
-        context, stream, secure=ssl_context is not None, client=client, server=server, alpn=alpn
+        context,
+        stream,
+        secure=ssl_context is not None,
+        client=client,
+        server=server,
+        alpn=alpn,
+        tls=tls_facts,
     )
     try:
         await connection.run()

@@ -35,7 +35,7 @@ def decode_path(raw_path: bytes) -> str:
 class ScopeBuilder:
     """The scopes of one connection: what is the same for all its requests is kept here."""
 
-    __slots__ = ("client", "root_path", "scheme", "server", "state")
+    __slots__ = ("client", "root_path", "scheme", "server", "state", "tls")
 
     def __init__(
         self,
@@ -45,12 +45,14 @@ class ScopeBuilder:
         scheme: str,
         root_path: str,
         state: dict[str, Any] | None,
+        tls: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.server = server
         self.scheme = scheme
         self.root_path = root_path
         self.state = state  # the lifespan state: each scope gets a shallow copy
+        self.tls = tls  # the ``tls`` extension (TLS connections only): each scope gets a copy
 
     def http(
         self,
@@ -62,6 +64,8 @@ class ScopeBuilder:
         extensions: dict[str, Any],
     ) -> ASGIScope:
         """The ASGI ``http`` scope of one request."""
+        if self.tls is not None:
+            extensions["tls"] = dict(self.tls)
         scope: ASGIScope = {
             "type": "http",
             "asgi": dict(HTTP_ASGI),

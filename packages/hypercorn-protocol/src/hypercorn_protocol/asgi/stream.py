@@ -45,6 +45,20 @@ aborted, its unsent bytes dropped (:meth:`~StreamConnection._write_timed_out`).
 ``request_header_timeout`` is each protocol's, as only it knows where a head begins.
 Every refusal is one :class:`RequestRefused` event (metrics count them).
 
+Files. ``http.response.pathsend`` (after the start, in place of a body) moves the
+stream to FILE: the head is still held back and the app's ``send`` stays with the
+driver, which opens the file and reports its size (:meth:`~StreamConnection.file_opened`).
+That writes the head (with the file's size as ``content-length`` unless the app gave
+one) and answers how many bytes to send and whether the driver may send them itself,
+past the protocol (``os.sendfile``: only where the bytes go on the wire unchanged,
+plain TCP HTTP/1.1 with length framing; then :meth:`~StreamConnection.file_sent`).
+Otherwise the driver reads the file in bounded chunks and hands each to
+:meth:`~StreamConnection.file_data`, which writes it as body like any app's
+(backpressure, flow control, framing, every protocol the same);
+:meth:`~StreamConnection.file_done` ends the body. A file that cannot be opened
+raises in the app's ``send``: the app fails with the head unsent, so a 500 takes its
+place; a failure after the head is out cuts the response, as with any body.
+
 WebSocket. A stream may carry a :class:`~hypercorn_protocol.websocket.stream.WebSocket`
 (``stream.ws``): its app's messages go to the WebSocket, whose *replies* (accept,
 a refusal response) come back through ``_ws_replies`` and whose ASGI messages and
@@ -73,7 +87,13 @@ from hypercorn_protocol.events import (
     ResumeReading,
     StartApp,
 )
-from hypercorn_protocol.headers import DateCache, DefaultHeaders, normalise_app_headers
+from hypercorn_protocol.headers import (
+    DateCache,
+    DefaultHeaders,
+    body_allowed,
+    header_value,
+    normalise_app_headers,
+)
 from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
 from hypercorn_protocol.websocket.handshake import HandshakeOffer
@@ -94,6 +114,7 @@ class ResponseState(Enum):
     NONE = "no response yet"
     STARTED = "response started, head held back"
     BODY = "sending body"
+    FILE = "file to send, head held back"
     DONE = "response complete"
 
     # Members are singletons: hashing them by identity keeps the per-message state
@@ -101,10 +122,11 @@ class ResponseState(Enum):
     __hash__ = object.__hash__
 
 
-_NONE, _STARTED, _BODY, _DONE = (
+_NONE, _STARTED, _BODY, _FILE, _DONE = (
     ResponseState.NONE,
     ResponseState.STARTED,
     ResponseState.BODY,
+    ResponseState.FILE,
     ResponseState.DONE,
 )
 
@@ -118,20 +140,31 @@ RESPONSE_TRANSITIONS: Final[dict[ResponseState, dict[str, ResponseState]]] = {
         "http.response.early_hint": _NONE,
         "http.response.push": _NONE,
     },
-    _STARTED: {"http.response.body": _BODY, "http.response.push": _STARTED},
+    _STARTED: {
+        "http.response.body": _BODY,
+        "http.response.pathsend": _FILE,  # the driver takes it from here (file_opened)
+        "http.response.push": _STARTED,
+    },
     _BODY: {
         "http.response.body": _BODY,
         "http.response.trailers": _BODY,
         "http.response.push": _BODY,
     },
+    _FILE: {},  # the app's send() is busy with the file until the response is done
     _DONE: {"http.response.trailers": _DONE, "http.response.push": _DONE},
 }
 #: Where the last body message (``more_body`` false) leads, from STARTED or BODY.
 LAST_BODY: Final = _DONE
 #: The messages of ASGI extensions; a protocol accepts those in its ``extensions``.
 EXTENSION_MESSAGES: Final = frozenset(
-    {"http.response.early_hint", "http.response.push", "http.response.trailers"}
+    {
+        "http.response.early_hint",
+        "http.response.pathsend",
+        "http.response.push",
+        "http.response.trailers",
+    }
 )
+_NEXT_BODY: Final[Message] = {"body": b"", "more_body": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +456,15 @@ class StreamConnection(Generic[S]):
             if stream.trailers_allowed and message.get("trailers", False):
                 stream.trailers = []
             return True
+        if kind == "http.response.pathsend":
+            # The spec asks for an absolute path; a relative one is opened from the
+            # working directory, as the app's own read would have been (Starlette's
+            # FileResponse sends its path as it was given).
+            path = message.get("path")
+            if not isinstance(path, str) or not path:
+                raise InvalidMessageError(f"pathsend needs a file path, not {path!r}")
+            stream.response = row[kind]  # FILE: the driver opens it (file_opened)
+            return True
         if kind == "http.response.trailers":
             if stream.trailers_allowed:  # else dropped: the body ended without them
                 trailers = self._app_headers(message.get("headers", ()))
@@ -437,6 +479,64 @@ class StreamConnection(Generic[S]):
             return True
         self._push(stream, message, now)  # http.response.push
         return True
+
+    # ------------------------------------------------------ http.response.pathsend
+    def file_opened(self, stream_id: int, size: int, now: float) -> tuple[int, bool]:
+        """The driver opened the app's file (``size`` bytes): the head goes out.
+
+        Returns:
+            How many bytes of the file to send, and whether the driver may send them
+            past the protocol (``os.sendfile``, then :meth:`file_sent`); if not, it
+            hands them to :meth:`file_data`. Then :meth:`file_done`, in both cases.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed or self._closed or stream.response is not _FILE:
+            return 0, False  # the client went away meanwhile
+        count = 0
+        declared = header_value(stream.headers, b"content-length")
+        if declared is None and stream.status != 204 and stream.status != 304:
+            # HEAD too: the length its GET would have
+            stream.headers = [*stream.headers, (b"content-length", b"%d" % size)]
+        if body_allowed(stream.method, stream.status):
+            # A length the app got wrong is its to answer for: too short sends only that
+            # much, too long leaves the body short (and the response cut).
+            count = size if declared is None or not declared.isdigit() else min(int(declared), size)
+        stream.response = _STARTED
+        self._send_body(stream, _NEXT_BODY, now)  # the head, and nothing of the body yet
+        if stream.response is not _BODY:
+            return 0, False
+        return count, count > 0 and self._raw_body_ok(stream)
+
+    def file_data(self, stream_id: int, data: bytes, now: float) -> bool:
+        """A chunk of the file, written as body; False asks the driver to wait for window."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed or self._closed or stream.response is not _BODY:
+            return True
+        return self._send_body(stream, {"body": data, "more_body": True}, now)
+
+    def sending_file(self, stream_id: int) -> bool:
+        """Whether the stream still wants its file's body (not reset, not closed)."""
+        stream = self._streams.get(stream_id)
+        return (
+            stream is not None
+            and not stream.closed
+            and not self._closed
+            and stream.response is _BODY
+        )
+
+    def file_sent(self, stream_id: int, count: int) -> None:
+        """The driver sent ``count`` bytes of the file itself (``os.sendfile``)."""
+        stream = self._streams.get(stream_id)
+        if stream is not None and stream.response is _BODY:
+            self._raw_body_sent(stream, count)
+            stream.body_bytes += count
+
+    def file_done(self, stream_id: int, now: float) -> None:
+        """The file was sent (or ended early, which leaves the body short): end the body."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed or self._closed or stream.response is not _BODY:
+            return
+        self._send_body(stream, _EMPTY_BODY, now)
 
     def app_finished(self, stream_id: int, exc: BaseException | None, now: float) -> None:
         """The app returned or raised: a response it never started becomes a 500."""
@@ -564,6 +664,14 @@ class StreamConnection(Generic[S]):
 
     def _abort_response(self, stream: S, now: float) -> None:
         """A response cannot be completed: make the truncation show (close or reset)."""
+        raise NotImplementedError
+
+    def _raw_body_ok(self, stream: S) -> bool:
+        """Whether body bytes may bypass the protocol (the driver's ``os.sendfile``)."""
+        return False
+
+    def _raw_body_sent(self, stream: S, count: int) -> None:
+        """(``_raw_body_ok``) ``count`` body bytes went out past the protocol."""
         raise NotImplementedError
 
     def _release_window(self, stream: S) -> None:

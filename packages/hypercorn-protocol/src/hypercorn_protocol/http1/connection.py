@@ -111,6 +111,7 @@ class HTTP11Connection(StreamConnection[Stream]):
     """The HTTP/1.1 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
 
     interim_by_start = True
+    extensions = frozenset({"http.response.pathsend"})
 
     def __init__(
         self,
@@ -348,7 +349,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             raw_path,
             query,
             head.raw_headers if self._pass_raw_headers else head.headers,
-            {},
+            {"http.response.pathsend": {}},
         )
         stream = Stream(self._last_stream_id, scope, head.method, now)
         stream.expects_continue = head.expects_continue
@@ -519,6 +520,13 @@ class HTTP11Connection(StreamConnection[Stream]):
                 # read and discard an unknown amount, this connection ends here.
                 self._close()
         return True
+
+    def _raw_body_ok(self, stream: Stream) -> bool:
+        # Plain TCP (TLS encrypts in user space), and framing that leaves bytes as they are.
+        return self._scheme == "http" and self._wire.raw_body_ok
+
+    def _raw_body_sent(self, stream: Stream, count: int) -> None:
+        self._wire.raw_body_sent(count)
 
     def _abort_response(self, stream: Stream, now: float) -> None:
         self._abandon(now)  # the connection is cut: the client sees the truncation

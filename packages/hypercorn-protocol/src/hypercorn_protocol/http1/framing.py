@@ -97,6 +97,18 @@ class ResponseFramer:
             return data
         return b""
 
+    @property
+    def raw_body_ok(self) -> bool:
+        """True when body bytes go out unframed (a length or close-delimited body): sendfile."""
+        return self._framing == _Framing.LENGTH or self._framing == _Framing.CLOSE
+
+    def raw_body_sent(self, count: int) -> None:
+        """``count`` body bytes went out without :meth:`body` (sendfile): count them."""
+        if self._framing == _Framing.LENGTH:
+            if count > self._remaining:
+                raise LocalProtocolError("response body longer than its content-length")
+            self._remaining -= count
+
     def end(self) -> bytes:
         self._response_done = True
         if self._framing == _Framing.CHUNKED:

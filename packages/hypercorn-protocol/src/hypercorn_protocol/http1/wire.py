@@ -63,6 +63,13 @@ class HTTP1Wire(Protocol):
     def body(self, data: bytes) -> bytes: ...
     def end(self) -> bytes: ...
     @property
+    def raw_body_ok(self) -> bool:
+        """Whether body bytes go on the wire unchanged (so a driver may ``sendfile`` them)."""
+
+    def raw_body_sent(self, count: int) -> None:
+        """``count`` body bytes went out without :meth:`body` (``sendfile``)."""
+
+    @property
     def request_complete(self) -> bool: ...
     @property
     def can_reuse(self) -> bool: ...

@@ -165,7 +165,12 @@ class HTTP2Connection(StreamConnection[H2Stream]):
     """The HTTP/2 protocol of a :class:`~hypercorn_protocol.ServerConnection`."""
 
     extensions = frozenset(
-        {"http.response.early_hint", "http.response.push", "http.response.trailers"}
+        {
+            "http.response.early_hint",
+            "http.response.pathsend",
+            "http.response.push",
+            "http.response.trailers",
+        }
     )
     flow_controlled = True
 
@@ -505,7 +510,11 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             return None
         # trailers are advertised on every request, as by Hypercorn 0.18: apps check the
         # extension, not te; those the client did not ask for are dropped (app_send)
-        extensions: dict[str, Any] = {"http.response.early_hint": {}, "http.response.trailers": {}}
+        extensions: dict[str, Any] = {
+            "http.response.early_hint": {},
+            "http.response.pathsend": {},
+            "http.response.trailers": {},
+        }
         if self._push_enabled:
             extensions["http.response.push"] = {}
         return self._scopes.http(

@@ -44,7 +44,7 @@ class _LogFileHandler(logging.FileHandler):
     reported = False
     kind = "log"  # "access" or "error", for the report
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+    def handleError(self, record: logging.LogRecord) -> None:
         if self.reported:
             return
         self.reported = True  # set first: the error log may be this very file
