@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +30,15 @@ HOLD_APP = """
 import asyncio
 import os
 
+import sniffio
+
+async def sleep(seconds):
+    if sniffio.current_async_library() == "trio":
+        import trio
+        await trio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -45,7 +53,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": f"{os.getpid()}\\n".encode(),
                 "more_body": True})
     if scope["path"] == "/hold":
-        await asyncio.sleep(float(scope["query_string"] or 0))
+        await sleep(float(scope["query_string"] or 0))
     await send({"type": "http.response.body", "body": b"done"})
 """
 
@@ -159,13 +167,19 @@ def hold_app(app_dir: Path) -> str:
     return "holdapp:app"
 
 
+WORKER_CLASSES = pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
+
+
+@WORKER_CLASSES
 def test_sigterm_under_load_completes_every_accepted_request_and_exits_0_in_time(
-    start_server: StartServer, hold_app: str
+    start_server: StartServer, hold_app: str, worker_class: str
 ) -> None:
     port = free_port()
-    graceful = 3.0
+    graceful = 10.0  # far above the 0.5 s drain: waiting for the timeout would show
     server = start_server(
-        hold_app, "-b", f"127.0.0.1:{port}", "-w", "4", "--graceful-timeout", str(graceful)
+        hold_app,
+        *("-b", f"127.0.0.1:{port}", "-w", "4", "-k", worker_class),
+        *("--graceful-timeout", str(graceful)),
     )
     server.wait_for(_running(port), count=4)
 
@@ -187,19 +201,30 @@ def test_sigterm_under_load_completes_every_accepted_request_and_exits_0_in_time
     assert len(drained) > 0
 
 
-def _worker_start_seconds(app_dir: Path) -> float:
-    """Wall time for a new interpreter to import what a worker needs and the app."""
-    code = "import hypercorn_cli._worker_process, hypercorn_asyncio.run, holdapp"
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-c", code], cwd=app_dir, check=True, timeout=60)
-    return time.monotonic() - started
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _started_since_boot(pid: int) -> float:
+    return int(_proc_stat(pid)[19]) / _TICK
+
+
+@WORKER_CLASSES
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_killed_under_load_fails_only_its_own_requests_and_is_replaced_quickly(
-    start_server: StartServer, hold_app: str, app_dir: Path
+    start_server: StartServer, hold_app: str, worker_class: str
 ) -> None:
     port = free_port()
-    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "-w", "4")
+    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "-w", "4", "-k", worker_class)
     workers = _pids(server.wait_for(_running(port), count=4))
 
     with HoldLoad(port, clients=12, hold=0.3) as load:
@@ -208,10 +233,14 @@ def test_a_worker_killed_under_load_fails_only_its_own_requests_and_is_replaced_
         assert victim in workers
         os.kill(victim, signal.SIGKILL)
         killed = time.monotonic()
+        killed_since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
         (line,) = server.wait_for("restarting it in")
         logged = time.monotonic() - killed
         replacement = _pids(server.wait_for(_running(port), count=5)) - workers
-        ready = time.monotonic() - killed
+        ready = time.monotonic()
+        (new,) = replacement
+        startup_cpu = _cpu_seconds(new)
+        spawned = _started_since_boot(new) - killed_since_boot
         time.sleep(1.5)
 
     assert f"pid {victim}" in line and "killed by SIGKILL" in line, line
@@ -220,20 +249,24 @@ def test_a_worker_killed_under_load_fails_only_its_own_requests_and_is_replaced_
     assert {attempt.pid for attempt in failures} == {victim}, [
         (attempt.pid, attempt.error) for attempt in failures
     ]
-    assert len(replacement) == 1
     first = min(
         attempt.answered_at
         for attempt in load.attempts
         if attempt.pid in replacement and attempt.answered_at is not None
     )
-    # A replacement is a fresh interpreter: on a loaded machine its imports alone can
-    # take longer than the second, so the bound grows by what they cost right now.
-    imports = _worker_start_seconds(app_dir)
+    # Wall time from the kill to the replacement's first answer depends on how busy the
+    # machine is (a new interpreter imports the server and the app). What it would be on
+    # an idle machine: the supervisor's delay before spawning, the CPU the new worker
+    # needed to get ready, and its wait for the first request once ready.
+    idle_estimate = spawned + startup_cpu + (first - ready)
     print(
-        f"kill -> logged {logged:.2f} s, ready {ready:.2f} s, serving {first - killed:.2f} s;"
-        f" a bare worker start takes {imports:.2f} s"
+        f"kill -> logged {logged:.2f} s, spawned {spawned:.2f} s, ready {ready - killed:.2f} s,"
+        f" serving {first - killed:.2f} s; startup CPU {startup_cpu:.2f} s,"
+        f" idle estimate {idle_estimate:.2f} s"
     )
-    assert first - killed < max(1.0, imports + 0.5)
+    assert logged < 0.5
+    assert spawned < 0.5  # BACKOFF_FIRST (0.1 s) and one supervisor tick
+    assert idle_estimate < 1.0
     served = {a.pid for a in load.attempts if a.answered_at and a.answered_at > killed + 1.0}
     assert served == (workers - {victim}) | replacement
     assert server.stop() == 0
