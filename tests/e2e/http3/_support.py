@@ -189,8 +189,9 @@ def h3_server(directory: Path, worker_class: str, *args: str) -> Iterator[H3Serv
         directory,
     )
     try:
-        (quic_line,) = server.wait_for("(QUIC)")
-        (tcp_line,) = server.wait_for("(CTRL + C to quit)")
+        # With workers > 1 every worker says where it runs: the first line is enough.
+        quic_line = server.wait_for("(QUIC)")[0]
+        tcp_line = server.wait_for("(CTRL + C to quit)")[0]
         quic, tcp = _RUNNING_QUIC.search(quic_line), _RUNNING.search(tcp_line)
         assert quic is not None, quic_line
         assert tcp is not None, tcp_line

@@ -135,3 +135,6 @@ def test_two_workers_share_the_quic_socket(start_h3: StartH3) -> None:
 
     with start_h3("workers = 2\n") as server:
         asyncio.run(main(server))
+        # One worker serves HTTP/3 (the first slot); both answer TCP.
+        server.server.wait_for("(CTRL + C to quit)", count=2)
+        assert len([line for line in server.server.lines if "(QUIC)" in line]) == 1

@@ -397,14 +397,25 @@ class Supervisor:
                 slot.current = self._spawn(slot)
 
     # -------------------------------------------------------------------- slots
+    def _without_quic(self, sockets: Sockets) -> Sockets:
+        """The first slot serves HTTP/3; the others only advertise it (Alt-Svc).
+
+        A QUIC connection lives in one worker, but a UDP socket shared by several
+        workers hands each datagram to whichever reads first: the others would drop
+        it. The config the workers get already carries the Alt-Svc values.
+        """
+        if not self.slots:
+            return sockets
+        return Sockets(sockets.secure_sockets, sockets.insecure_sockets, [])
+
     def _resize(self, count: int) -> None:
         active = [slot for slot in self.slots if not slot.retired]
         while len(active) < count:
             if not self.slots or not self.config.reuse_port:
-                slot = _Slot(len(self.slots), self.sockets)
+                slot = _Slot(len(self.slots), self._without_quic(self.sockets))
             else:
                 sockets, owned = slot_sockets(self.sockets, self.config.backlog)
-                slot = _Slot(len(self.slots), sockets, owned)
+                slot = _Slot(len(self.slots), self._without_quic(sockets), owned)
             self.slots.append(slot)
             active.append(slot)
         for slot in active[count:]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from hypercorn_cli._errors import (
 )
 from hypercorn_cli._privileges import drop_privileges
 from hypercorn_cli._workers import resolve_worker
-from hypercorn_protocol.config import Config
+from hypercorn_protocol.config import Config, ConfigWarning
 from hypercorn_protocol.server.binding import Sockets
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ def worker_process_main(
     stderr (e.g. a failed lifespan shutdown).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The supervisor checked this config and logged its warnings once: not again per worker.
+    warnings.filterwarnings("ignore", category=ConfigWarning)
     if hasattr(signal, "SIGTERM") and sys.platform != "win32":
         signal.signal(signal.SIGTERM, stop.on_signal)
     reports = _Channel(channel)

@@ -63,7 +63,10 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
     """
     worker = resolve_worker(config.worker_class)
     log = error_logger(config)  # builds the loggers (handlers, levels) before anything logs
-    _check_tls(config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        _check_tls(config)
+    _log_config_warnings(caught, log)
     supervised = not (config.workers == 0 and not config.use_reloader)
     metrics = None
     if config.metrics_bind is not None:
@@ -91,8 +94,9 @@ def _run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConfigWarning)
         sockets = config.create_sockets()
-    for warning in caught:  # e.g. insecure_bind without TLS: one log line, no source line
-        log.warning("%s", warning.message)
+    _log_config_warnings(caught, log)
+    # Each was logged once; the worker (in this process with -w 0) checks the same config.
+    warnings.filterwarnings("ignore", category=ConfigWarning)
     try:
         chown_unix_sockets(config, sockets)
         if config.pid_path is not None:
@@ -119,6 +123,12 @@ def _run(
                 remove_pid_file(config.pid_path)
     finally:
         close_sockets(sockets)
+
+
+def _log_config_warnings(caught: list[warnings.WarningMessage], log: logging.Logger) -> None:
+    # e.g. insecure_bind without TLS: one log line each, no source line
+    for warning in caught:
+        log.warning("%s", warning.message)
 
 
 def _check_tls(config: Config) -> None:
