@@ -21,11 +21,15 @@ What ``ssl`` can and cannot tell:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol.asgi.tls import Subject, TLSFacts
+
+if TYPE_CHECKING:
+    import ssl  # type-only: the core imports no socket module (ssl imports socket)
 
 # OpenSSL cipher name -> IANA number; the names are OpenSSL's, so one table serves
 # every context (bounded by the number of ciphers OpenSSL knows).
@@ -46,9 +50,10 @@ def server_certificate(certfile: str | None) -> bytes | None:
     end = text.find("-----END CERTIFICATE-----", begin)
     if begin == -1 or end == -1:
         return None
+    body = text[begin + len("-----BEGIN CERTIFICATE-----") : end]
     try:
-        return ssl.PEM_cert_to_DER_cert(text[begin : end + len("-----END CERTIFICATE-----")])
-    except ValueError:
+        return base64.b64decode("".join(body.split()), validate=True)  # PEM is base64 DER
+    except (ValueError, binascii.Error):
         return None
 
 
