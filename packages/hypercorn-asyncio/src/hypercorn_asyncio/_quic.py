@@ -25,7 +25,6 @@ from hypercorn_protocol.driving import StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
-from hypercorn_protocol.server.quic import enlarge_buffers
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -110,9 +109,6 @@ class QuicSocket(asyncio.DatagramProtocol):
     # -------------------------------------------------------- asyncio's callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            enlarge_buffers(sock)
         context = self.context
         self.server = QuicServer(
             self,

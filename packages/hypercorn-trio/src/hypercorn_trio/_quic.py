@@ -28,7 +28,6 @@ from hypercorn_protocol.driving import StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
-from hypercorn_protocol.server.quic import enlarge_buffers
 from hypercorn_protocol.typing import ASGIScope, Message
 from hypercorn_trio._tcp import _abort_wait, _Waiter
 
@@ -99,7 +98,6 @@ class QuicSocket:
     ) -> None:
         self.context = context
         self._sock = sock
-        enlarge_buffers(sock)
         self._trio_sock = trio.socket.from_stdlib_socket(sock)
         self.server: QuicServer[_QuicAppStream] = QuicServer(
             self,

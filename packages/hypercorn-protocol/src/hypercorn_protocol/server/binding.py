@@ -160,6 +160,8 @@ def create_sockets(config: Config) -> Sockets:
             secure = _bind_all(config, config.bind, socket.SOCK_STREAM, created, adopted)
             insecure = _bind_all(config, config.insecure_bind, socket.SOCK_STREAM, created, adopted)
             quic = _bind_all(config, config.quic_bind, socket.SOCK_DGRAM, created, adopted)
+            for sock in quic:
+                _enlarge_udp_buffers(sock)
         else:
             ignored = [name for name in ("insecure_bind", "quic_bind") if getattr(config, name)]
             if ignored:
@@ -179,6 +181,21 @@ def create_sockets(config: Config) -> Sockets:
                 _close_and_unlink(sock)
         raise
     return Sockets(secure, insecure, quic)
+
+
+#: The socket buffers asked for a QUIC socket: a connection sends bursts of a congestion
+#: window, and the kernel's default (about 200 KiB) drops them, which QUIC takes as loss.
+UDP_BUFFER_SIZE = 4 * 1024 * 1024
+
+
+def _enlarge_udp_buffers(sock: socket.socket) -> None:
+    # Once, where the socket is made: every worker then shares the larger buffers.
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, option) < UDP_BUFFER_SIZE:
+                sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_SIZE)
+        except OSError:
+            pass  # not permitted: the default buffers still work, only slower
 
 
 def _close_and_unlink(sock: socket.socket) -> None:

@@ -8,7 +8,7 @@ ready ``QuicConfiguration``: it lives with the other I/O helpers in ``server/``.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hypercorn_protocol.http3.endpoint import _import_aioquic
 from hypercorn_protocol.server.config_files import ConfigError, ConfigWarning
@@ -18,11 +18,7 @@ if TYPE_CHECKING:
 
     from hypercorn_protocol.config import Config
 
-__all__ = ["UDP_BUFFER_SIZE", "build_quic_configuration", "enlarge_buffers"]
-
-#: The socket buffers asked for a QUIC socket: a connection sends bursts of a congestion
-#: window, and the kernel's default (about 200 KiB) drops them, which QUIC takes as loss.
-UDP_BUFFER_SIZE = 4 * 1024 * 1024
+__all__ = ["build_quic_configuration"]
 
 # ssl.CERT_OPTIONAL / ssl.CERT_REQUIRED, compared as ints so that ssl need not be imported.
 _CERT_OPTIONAL = 1
@@ -76,15 +72,3 @@ def build_quic_configuration(config: Config) -> QuicConfiguration:
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot load the TLS certificate for HTTP/3: {exc}") from exc
     return configuration
-
-
-def enlarge_buffers(sock: Any) -> None:
-    """Ask for ``UDP_BUFFER_SIZE`` send and receive buffers (the kernel may cap them)."""
-    import socket
-
-    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-        try:
-            if sock.getsockopt(socket.SOL_SOCKET, option) < UDP_BUFFER_SIZE:
-                sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_SIZE)
-        except OSError:
-            pass  # not permitted: the default buffers still work, only slower
