@@ -17,11 +17,10 @@ Mirrors ``hypercorn_trio._quic``: the same classes and methods, each doing the s
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from time import time
 from typing import TYPE_CHECKING, Any, cast
 
-from hypercorn_protocol.driving import StreamBase
+from hypercorn_asyncio._stream import AsyncioStream
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
@@ -33,65 +32,14 @@ if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
 
 
-class _QuicAppStream(StreamBase):
-    """One HTTP/3 stream's app side: a future per pending ``receive()``, the app's task."""
+class _QuicAppStream(AsyncioStream):
+    """One HTTP/3 stream's app side; ``send`` only waits for the stream's window."""
 
-    __slots__ = ("_loop", "task", "waiters", "writable")
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, driver: QuicConnectionDriver[Any], stream_id: int
-    ) -> None:
-        StreamBase.__init__(self, driver, stream_id)
-        self._loop = loop
-        self.waiters: deque[asyncio.Future[Message]] = deque()
-        self.task: asyncio.Task[None] | None = None
-        self.writable: asyncio.Future[None] | None = None
-
-    def push(self, message: Message) -> None:
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(message)
-                return
-        self.queue.append(message)
-
-    async def _wait(self) -> Message:
-        waiter: asyncio.Future[Message] = self._loop.create_future()
-        self.waiters.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                # Handed over just as the caller was cancelled: the next one gets it.
-                self._give_back(waiter.result())
-            elif waiter in self.waiters:
-                self.waiters.remove(waiter)
-            raise
-
-    def _give_back(self, message: Message) -> None:
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(message)
-                return
-        self.queue.appendleft(message)
+    __slots__ = ()
 
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
             await self._wait_for_window()
-
-    async def _window(self) -> None:
-        self.writable = writable = self._loop.create_future()
-        try:
-            await writable
-        finally:
-            self.writable = None
-
-    def wake_writer(self) -> None:
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
 
 
 class QuicSocket(asyncio.DatagramProtocol):

@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections import deque
 from collections.abc import Callable
 from time import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from hypercorn_protocol.driving import ConnectionDriver, StreamBase
+from hypercorn_asyncio._stream import AsyncioStream
+from hypercorn_protocol.driving import ConnectionDriver
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
@@ -40,48 +40,14 @@ if TYPE_CHECKING:
     from hypercorn_asyncio._context import WorkerContext
 
 
-class _AppStream(StreamBase):
-    """One stream's app side: a future per pending ``receive()``, the app's task."""
+class _AppStream(AsyncioStream):
+    """One TCP stream's app side; ``send`` waits for the transport and may sendfile."""
 
-    __slots__ = ("_connection", "task", "waiters", "writable")
+    __slots__ = ("_connection",)
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
-        StreamBase.__init__(self, connection.driver, stream_id)  # not super(): one call less
+        AsyncioStream.__init__(self, connection.loop, connection.driver, stream_id)
         self._connection = connection
-        self.waiters: deque[asyncio.Future[Message]] = deque()
-        self.task: asyncio.Task[None] | None = None
-        self.writable: asyncio.Future[None] | None = None
-
-    def push(self, message: Message) -> None:
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():  # a cancelled receive() leaves a cancelled future
-                waiter.set_result(message)
-                return
-        self.queue.append(message)
-
-    async def _wait(self) -> Message:
-        waiter: asyncio.Future[Message] = self._connection.loop.create_future()
-        self.waiters.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                # Handed over just as the caller was cancelled: the next one gets it.
-                self._give_back(waiter.result())
-            elif waiter in self.waiters:
-                self.waiters.remove(waiter)
-            raise
-
-    def _give_back(self, message: Message) -> None:
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(message)
-                return
-        self.queue.appendleft(message)
 
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
@@ -106,17 +72,6 @@ class _AppStream(StreamBase):
 
     async def _sendfile(self, file: BinaryIO, count: int) -> int:
         return await self._connection.sendfile(file, count)
-
-    async def _window(self) -> None:
-        self.writable = writable = self._connection.loop.create_future()
-        try:
-            await writable
-        finally:
-            self.writable = None
-
-    def wake_writer(self) -> None:
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
 
 
 #: How much one read may take: asyncio's own ``max_size`` for a plain Protocol.

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import math
 import socket
-from collections import deque
 from time import time
 from typing import TYPE_CHECKING, Any
 
 import trio
-from hypercorn_protocol.driving import StreamBase
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
 from hypercorn_protocol.typing import ASGIScope, Message
-from hypercorn_trio._tcp import _abort_wait, _Waiter
+from hypercorn_trio._stream import TrioStream
 
 if TYPE_CHECKING:
     from aioquic.quic.configuration import QuicConfiguration
@@ -39,55 +37,16 @@ if TYPE_CHECKING:
 _MAX_DATAGRAM = 65536
 
 
-class _QuicAppStream(StreamBase):
-    """One HTTP/3 stream's app side: the tasks waiting in ``receive()``, a message each."""
+class _QuicAppStream(TrioStream):
+    """One HTTP/3 stream's app side; ``send`` only waits for the stream's window."""
 
-    __slots__ = ("waiters", "writable")
-
-    def __init__(self, driver: QuicConnectionDriver[Any], stream_id: int) -> None:
-        StreamBase.__init__(self, driver, stream_id)
-        self.waiters: deque[_Waiter] = deque()
-        self.writable: trio.lowlevel.Task | None = None
-
-    def push(self, message: Message) -> None:
-        if self.waiters:
-            waiter = self.waiters.popleft()
-            waiter.message = message
-            trio.lowlevel.reschedule(waiter.task)
-        else:
-            self.queue.append(message)
-
-    async def _wait(self) -> Message:
-        waiter = _Waiter(trio.lowlevel.current_task())
-        waiters = self.waiters
-        waiters.append(waiter)
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            waiters.remove(waiter)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
-        assert waiter.message is not None
-        return waiter.message
+    __slots__ = ()
 
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
             await self._wait_for_window()
         else:
             await trio.lowlevel.checkpoint()  # a streaming app must not starve the socket
-
-    async def _window(self) -> None:
-        self.writable = trio.lowlevel.current_task()
-        try:
-            await trio.lowlevel.wait_task_rescheduled(_abort_wait)
-        finally:
-            self.writable = None
-
-    def wake_writer(self) -> None:
-        writable = self.writable
-        if writable is not None:
-            self.writable = None
-            trio.lowlevel.reschedule(writable)
 
 
 class QuicSocket:

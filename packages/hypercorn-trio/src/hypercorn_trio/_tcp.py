@@ -29,20 +29,20 @@ import math
 import os
 import socket
 import ssl
-from collections import deque
 from collections.abc import Callable
 from time import time
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 from hypercorn_protocol.asgi.tls import TLSFacts
-from hypercorn_protocol.driving import ConnectionDriver, StreamBase
+from hypercorn_protocol.driving import ConnectionDriver
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble, ProxyRefused
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
 from hypercorn_protocol.server.files import open_file
 from hypercorn_protocol.server.tls_facts import read_tls_facts
 from hypercorn_protocol.typing import ASGIScope, Message
+from hypercorn_trio._stream import TrioStream
 
 if TYPE_CHECKING:
     from hypercorn_trio._context import WorkerContext
@@ -164,53 +164,15 @@ def _transport_error(error: OSError) -> trio.BrokenResourceError | trio.ClosedRe
     return trio.BrokenResourceError(str(error))
 
 
-def _abort_wait(_: Any) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.SUCCEEDED
+class _AppStream(TrioStream):
+    """One TCP stream's app side; ``send`` waits for the writer and may sendfile."""
 
-
-class _Waiter:
-    """A task waiting in ``receive()``, and the message handed to it."""
-
-    __slots__ = ("message", "task")
-
-    def __init__(self, task: trio.lowlevel.Task) -> None:
-        self.task = task
-        self.message: Message | None = None
-
-
-class _AppStream(StreamBase):
-    """One stream's app side: the tasks waiting in ``receive()``, handed a message each."""
-
-    __slots__ = ("_connection", "_sends", "waiters", "writable")
+    __slots__ = ("_connection", "_sends")
 
     def __init__(self, connection: HTTPConnection, stream_id: int) -> None:
-        StreamBase.__init__(self, connection.driver, stream_id)  # not super(): one call less
+        TrioStream.__init__(self, connection.driver, stream_id)
         self._connection = connection
-        self.waiters: deque[_Waiter] = deque()
-        self.writable: trio.lowlevel.Task | None = None
         self._sends = 0
-
-    def push(self, message: Message) -> None:
-        if self.waiters:
-            waiter = self.waiters.popleft()
-            waiter.message = message
-            trio.lowlevel.reschedule(waiter.task)
-        else:
-            self.queue.append(message)
-
-    async def _wait(self) -> Message:
-        waiter = _Waiter(trio.lowlevel.current_task())
-        waiters = self.waiters
-        waiters.append(waiter)
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            waiters.remove(waiter)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        # Once woken with a message, the task cannot be cancelled before it has it.
-        await trio.lowlevel.wait_task_rescheduled(abort)
-        assert waiter.message is not None
-        return waiter.message
 
     async def send(self, message: Message) -> None:
         if not self._driver.app_send(self.stream_id, message, time()):
@@ -242,19 +204,6 @@ class _AppStream(StreamBase):
 
     async def _sendfile(self, file: BinaryIO, count: int) -> int:
         return await self._connection.sendfile(file, count)
-
-    async def _window(self) -> None:
-        self.writable = trio.lowlevel.current_task()
-        try:
-            await trio.lowlevel.wait_task_rescheduled(_abort_wait)
-        finally:
-            self.writable = None
-
-    def wake_writer(self) -> None:
-        writable = self.writable
-        if writable is not None:
-            self.writable = None
-            trio.lowlevel.reschedule(writable)
 
 
 class HTTPConnection:
