@@ -15,7 +15,7 @@ import pytest
 
 import hypercorn_cli.run
 from hypercorn_cli import main
-from hypercorn_cli._workers import WorkerClassError, resolve_worker
+from hypercorn_cli._workers import WorkerClassError, check_worker, resolve_worker
 from hypercorn_protocol.config import Config
 from tests.cli._support import ASGI_APP, free_port
 
@@ -336,6 +336,15 @@ def test_missing_trio_names_its_extra(monkeypatch: pytest.MonkeyPatch, missing: 
 
     with pytest.raises(WorkerClassError, match=r"pip install 'hypercorn\[trio\]'"):
         resolve_worker("trio")
+    with pytest.raises(WorkerClassError, match=r"pip install 'hypercorn\[trio\]'"):
+        check_worker("trio")
+
+
+def test_check_worker_accepts_the_installed_backends_and_refuses_unknown_ones() -> None:
+    for worker_class in ("asyncio", "uvloop", "trio"):
+        check_worker(worker_class)
+    with pytest.raises(WorkerClassError, match="unknown worker class 'gevent'"):
+        check_worker("gevent")
 
 
 def test_asyncio_worker_is_the_driver_function() -> None:

@@ -12,7 +12,7 @@ import h2.settings
 import pytest
 
 from hypercorn_protocol import ServerConnection, events as ev
-from hypercorn_protocol.http2.connection import PREFACE
+from hypercorn_protocol.connection import PREFACE
 from tests.helpers.events import app_messages, starts
 from tests.helpers.h2client import H2Harness
 from tests.helpers.protocol import Settings

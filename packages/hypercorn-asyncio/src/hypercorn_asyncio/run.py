@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
-from hypercorn_asyncio._quic import QuicSocket
 from hypercorn_asyncio._tcp import HTTPConnection, serve_proxied
 from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
@@ -49,6 +48,8 @@ from hypercorn_protocol.worker import (
 
 if TYPE_CHECKING:
     import ssl
+
+    from hypercorn_asyncio._quic import QuicSocket
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 BoundCallback = Callable[[list[str]], object]
@@ -172,6 +173,8 @@ async def _serve_quic(context: WorkerContext, sockets: Sockets) -> list[QuicSock
     """HTTP/3 on each ``quic_bind`` socket, advertised by Alt-Svc on the TCP responses."""
     if not sockets.quic_sockets:
         return []
+    # aioquic and the HTTP/3 stack are imported only when a QUIC socket is bound.
+    from hypercorn_asyncio._quic import QuicSocket
     from hypercorn_protocol.server.quic import build_quic_configuration
 
     config = context.config

@@ -11,6 +11,8 @@ a one-line error that names the extra to install.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 
 from hypercorn_protocol.config import WORKER_CLASSES
 from hypercorn_protocol.worker import WorkerFunction
@@ -23,6 +25,47 @@ class WorkerClassError(Exception):
 def _missing(worker_class: str, extra: str) -> WorkerClassError:
     return WorkerClassError(
         f"worker class {worker_class!r} is not installed: pip install 'hypercorn[{extra}]'"
+    )
+
+
+# What each worker class imports, for check_worker: (module, the extra that installs it).
+_REQUIRED_MODULES = {
+    "asyncio": (("hypercorn_asyncio", "asyncio"),),
+    "uvloop": (("uvloop", "uvloop"), ("hypercorn_asyncio", "uvloop")),
+    "trio": (("trio", "trio"), ("hypercorn_trio", "trio")),
+}
+
+
+def check_worker(worker_class: str) -> None:
+    """Fail as :func:`resolve_worker` would, without importing the backend.
+
+    The supervisor calls this: it never runs the event loop itself, so importing trio
+    or the drivers there would only cost start-up time and memory.
+
+    Raises:
+        WorkerClassError: unknown class, or its backend package is missing.
+    """
+    required = _REQUIRED_MODULES.get(worker_class)
+    if required is None:
+        raise _unknown(worker_class)
+    for module, extra in required:
+        if not _installed(module):
+            raise _missing(worker_class, extra)
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: blocked, as an import would fail
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _unknown(worker_class: str) -> WorkerClassError:
+    return WorkerClassError(
+        f"unknown worker class {worker_class!r}: use {', '.join(WORKER_CLASSES[:-1])} "
+        f"or {WORKER_CLASSES[-1]}"
     )
 
 
@@ -57,7 +100,4 @@ def resolve_worker(worker_class: str) -> WorkerFunction:
             raise _missing("trio", "trio") from exc
         trio_worker: WorkerFunction = trio_run.trio_worker
         return trio_worker
-    raise WorkerClassError(
-        f"unknown worker class {worker_class!r}: use {', '.join(WORKER_CLASSES[:-1])} "
-        f"or {WORKER_CLASSES[-1]}"
-    )
+    raise _unknown(worker_class)

@@ -21,7 +21,7 @@ from hypercorn_cli._activation import activated_fds, apply_socket_activation
 from hypercorn_cli._pidfile import remove_pid_file, write_pid_file
 from hypercorn_cli._privileges import chown_unix_sockets
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
-from hypercorn_cli._workers import resolve_worker
+from hypercorn_cli._workers import check_worker, resolve_worker
 from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
@@ -61,13 +61,16 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
         WorkerClassError: unknown worker class, or its backend is not installed.
         BindError: a bind address (or ``metrics_bind``) is in use or not permitted.
     """
-    worker = resolve_worker(config.worker_class)
+    supervised = not (config.workers == 0 and not config.use_reloader)
+    # A supervisor only checks that the backend is installed; its workers import it.
+    worker = None if supervised else resolve_worker(config.worker_class)
+    if supervised:
+        check_worker(config.worker_class)
     log = error_logger(config)  # builds the loggers (handlers, levels) before anything logs
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConfigWarning)
         _check_tls(config)
     _log_config_warnings(caught, log)
-    supervised = not (config.workers == 0 and not config.use_reloader)
     metrics = None
     if config.metrics_bind is not None:
         check_installed()
@@ -84,7 +87,7 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
 
 def _run(
     config: Config,
-    worker: WorkerFunction,
+    worker: WorkerFunction | None,
     log: logging.Logger,
     metrics: SupervisorMetrics | None,
     config_loader: Callable[[], Config] | None,
@@ -102,7 +105,7 @@ def _run(
         if config.pid_path is not None:
             write_pid_file(config.pid_path)
         try:
-            if config.workers == 0 and not config.use_reloader:
+            if worker is not None:
                 worker(config, sockets=sockets)
                 return 0
             reloader = None

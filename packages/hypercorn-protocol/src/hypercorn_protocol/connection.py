@@ -21,7 +21,7 @@ Nothing here raises because of what the peer sent; errors become responses and a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn_protocol.asgi.scope import Address, ScopeBuilder
 from hypercorn_protocol.asgi.stream import ConnectionContext
@@ -29,9 +29,22 @@ from hypercorn_protocol.asgi.tls import TLSFacts, tls_extension
 from hypercorn_protocol.events import Event
 from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.http1.connection import HTTP11Connection
-from hypercorn_protocol.http2.connection import PREFACE, HTTP2Connection
 from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import Headers, Message
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.http2.connection import HTTP2Connection
+
+# What HTTP/2 with prior knowledge starts with (RFC 9113 §3.4). Spelled out here so
+# that h2 and hpack are imported only once a connection speaks HTTP/2: a worker that
+# serves only HTTP/1.1 starts faster and smaller.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def _http2_connection() -> type[HTTP2Connection]:
+    from hypercorn_protocol.http2.connection import HTTP2Connection
+
+    return HTTP2Connection
 
 
 class ServerConnection:
@@ -77,7 +90,7 @@ class ServerConnection:
         self._context = ConnectionContext(settings, scopes, dates or DateCache())
         self._protocol: HTTP11Connection | HTTP2Connection
         if alpn == "h2":
-            self._protocol = HTTP2Connection(self._context, now)
+            self._protocol = _http2_connection()(self._context, now)
             self._sniffed: bytes | None = None
         else:
             self._protocol = HTTP11Connection(self._context, now, on_h2c=self._switch_to_h2c)
@@ -93,7 +106,7 @@ class ServerConnection:
         events = []
         while (event := old.next_event()) is not None:
             events.append(event)
-        self._protocol = HTTP2Connection(
+        self._protocol = _http2_connection()(
             self._context,
             now,
             upgrade=(request, settings),
@@ -117,7 +130,7 @@ class ServerConnection:
             return
         self._sniffed = None
         if seen.startswith(PREFACE):
-            self._protocol = HTTP2Connection(self._context, now)
+            self._protocol = _http2_connection()(self._context, now)
         if seen:
             self._protocol.receive_data(seen, now)
         if not data:
@@ -180,7 +193,7 @@ class ServerConnection:
     def writable(self, stream_id: int) -> bool:
         """False while the stream waits for flow-control window (HTTP/2)."""
         protocol = self._protocol
-        return protocol.writable(stream_id) if isinstance(protocol, HTTP2Connection) else True
+        return True if isinstance(protocol, HTTP11Connection) else protocol.writable(stream_id)
 
     def app_consumed(self, stream_id: int) -> None:
         """The app of ``stream_id`` took one message from its receive queue."""
@@ -219,7 +232,7 @@ class ServerConnection:
     @property
     def http_version(self) -> str:
         """``"1.1"`` or ``"2"``: the protocol this connection speaks now."""
-        return "2" if isinstance(self._protocol, HTTP2Connection) else "1.1"
+        return "1.1" if isinstance(self._protocol, HTTP11Connection) else "2"
 
     @property
     def idle(self) -> bool:

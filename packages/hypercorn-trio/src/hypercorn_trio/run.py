@@ -24,7 +24,7 @@ import signal
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
@@ -44,9 +44,11 @@ from hypercorn_protocol.worker import (
 )
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
-from hypercorn_trio._quic import QuicSocket
 from hypercorn_trio._tcp import serve_connection
 from hypercorn_trio.wsgi import TrioWSGIApp
+
+if TYPE_CHECKING:
+    from hypercorn_trio._quic import QuicSocket
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 
@@ -192,7 +194,9 @@ def _quic_sockets(context: WorkerContext, sockets: Sockets) -> list[QuicSocket]:
     """HTTP/3 on each ``quic_bind`` socket, advertised by Alt-Svc on the TCP responses."""
     if not sockets.quic_sockets:
         return []
+    # aioquic and the HTTP/3 stack are imported only when a QUIC socket is bound.
     from hypercorn_protocol.server.quic import build_quic_configuration
+    from hypercorn_trio._quic import QuicSocket
 
     config = context.config
     configuration = build_quic_configuration(config)

@@ -80,7 +80,6 @@ from hypercorn_protocol.http2.scheduling import (
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
 from hypercorn_protocol.websocket.stream import Reply, WebSocket
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HIGH_WATER = 64 * 1024
 _PUSH_PATH = re.compile(rb"/[\x21-\x7e]*")
 # A client that resets more streams than this within _RESET_WINDOW seconds is
