@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,14 @@ pytestmark = pytest.mark.usefixtures("http1_wire")  # every test on each HTTP/1.
 
 Receive = Any
 Send = Any
+
+# Paths whose request reached the app, so a test can wait for "in flight" instead of
+# sleeping a guess (a loaded machine can take longer than any fixed sleep).
+ARRIVED: dict[str, threading.Event] = {}
+
+
+def wait_until_arrived(path: str, timeout: float = 10.0) -> None:
+    assert ARRIVED.setdefault(path, threading.Event()).wait(timeout), f"{path} never arrived"
 
 
 async def echo_app(scope: ASGIScope, receive: Receive, send: Send) -> None:
@@ -39,6 +48,7 @@ async def echo_app(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if not message.get("more_body", False):
             break
     path = scope["path"]
+    ARRIVED.setdefault(path, threading.Event()).set()
     if path == "/error":
         raise RuntimeError("app failure")
     if path == "/slow":
@@ -226,8 +236,8 @@ def test_several_binds_at_once(loop_name: str) -> None:
 
 def test_graceful_shutdown_finishes_in_flight_and_refuses_new(loop_name: str) -> None:
     results: dict[str, Any] = {}
+    ARRIVED.pop("/slow", None)
     with run_server(echo_app, make_config(graceful_timeout=5), loop_name) as server:
-        import threading
 
         def slow_request() -> None:
             with httpx.Client() as client:
@@ -235,7 +245,7 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new(loop_name: str) ->
 
         thread = threading.Thread(target=slow_request)
         thread.start()
-        time.sleep(0.2)
+        wait_until_arrived("/slow")
         stop_started = time.monotonic()
         server.stop()
         results["stop_seconds"] = time.monotonic() - stop_started
@@ -248,9 +258,8 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new(loop_name: str) ->
 
 
 def test_graceful_timeout_cancels_stuck_requests(loop_name: str) -> None:
+    ARRIVED.pop("/forever", None)
     with run_server(echo_app, make_config(graceful_timeout=0.5), loop_name) as server:
-        import threading
-
         errors: list[BaseException] = []
 
         def stuck_request() -> None:
@@ -262,7 +271,7 @@ def test_graceful_timeout_cancels_stuck_requests(loop_name: str) -> None:
 
         thread = threading.Thread(target=stuck_request)
         thread.start()
-        time.sleep(0.2)
+        wait_until_arrived("/forever")
         started = time.monotonic()
         server.stop()
         elapsed = time.monotonic() - started
