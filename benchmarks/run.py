@@ -25,8 +25,11 @@ Tests (``--tests``, default ``h1,close``):
   h1     wrk -t1 -c64 --latency, keep-alive GET /, hello app
   close  the same with ``Connection: close`` (a new TCP connection per request)
   h2c    h2load -c16 -m32, HTTP/2 prior knowledge, hello app (Hypercorn-style servers)
+  h2tls  the same over TLS (ALPN h2; the server gets a self-signed certificate)
   post   wrk -t1 -c16 with post64k.lua, 64 KiB POST to the echo app
   ws     ws_client.py --conns 16 (peers' python, ``websockets``): WebSocket echo round trips
+  wsh2   ws_client.py --conns 16 --http2: the same echo, each WebSocket on its own
+         HTTP/2 connection (RFC 8441 extended CONNECT over h2c; h2 + wsproto client)
   wsgi   wrk -t1 -c64 --latency, keep-alive GET /, WSGI hello app
   h3     16 gtlsclient connections at once, each ``-n`` many requests (up to the server's
          stream limit in flight), HTTP/3 over QUIC, hello app (Hypercorn-style servers)
@@ -37,7 +40,7 @@ Tests (``--tests``, default ``h1,close``):
   file-readloop
          the same with pathsend hidden from Starlette: its read loop on every server
 
-The HTTP/3 tests start the server with a self-signed certificate (made with openssl),
+The HTTP/3 tests and h2tls start the server with a self-signed certificate (made with openssl),
 ``--certfile/--keyfile`` and ``--quic-bind`` on a free UDP port; the load is Debian's
 ``gtlsclient`` (ngtcp2-client, a C client), so the client is neither aioquic nor ours.
 
@@ -94,6 +97,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -120,6 +124,9 @@ LOAD_TOOLS = {
     "openssl": "openssl",
 }
 H3_TESTS = ("h3", "h3dl")
+TLS_TESTS = ("h2tls",)
+# started with benchmarks/h2c.toml (Hypercorn-style servers): h2load does not reconnect
+H2_CONFIG_TESTS = ("h2c", "h2tls", "wsh2")
 H3_DOWNLOAD = 20 * 1024 * 1024
 
 BASELINES = ("hypercorn-asyncio", "uvicorn-h11-asyncio")
@@ -153,7 +160,7 @@ class Test:
 
     name: str
     app: str
-    tool: str  # "wrk", "h2load", "ws" (ws_client.py), "h3" or "h3dl" (gtlsclient)
+    tool: str  # "wrk", "h2load", "ws"/"wsh2" (ws_client.py), "h3" or "h3dl" (gtlsclient)
     conns: int
     wrk_args: tuple[str, ...] = ()
     title: str = ""
@@ -173,6 +180,13 @@ TESTS: dict[str, Test] = {
         ),
         Test("h2c", "hello:app", "h2load", 16, title="HTTP/2 h2c hello (h2load -c16 -m32)"),
         Test(
+            "h2tls",
+            "hello:app",
+            "h2load",
+            16,
+            title="HTTP/2 over TLS hello (h2load -c16 -m32, ALPN h2)",
+        ),
+        Test(
             "post",
             "echo:app",
             "wrk",
@@ -186,6 +200,13 @@ TESTS: dict[str, Test] = {
             "ws",
             16,
             title="WebSocket echo round trips (ws_client.py, 16 conns)",
+        ),
+        Test(
+            "wsh2",
+            "ws_echo:app",
+            "wsh2",
+            16,
+            title="WebSocket over HTTP/2 echo round trips (RFC 8441, 16 h2c conns)",
         ),
         Test("wsgi", "wsgi_hello:app", "wrk", 64, title="WSGI hello, keep-alive (wrk -t1 -c64)"),
         Test(
@@ -228,6 +249,7 @@ class Server:
     argv: Callable[[str, int, bool], list[str]]  # (app, port, h2c config?) -> argv
     tests: tuple[str, ...]
     project: bool = False
+    tls_flags: tuple[str, str] = ("--certfile", "--keyfile")  # how it takes cert and key
 
 
 def hypercorn_argv(
@@ -305,7 +327,10 @@ def build_servers(
     uvi = [os.path.join(peers_venv, "bin", "uvicorn")]
     granian = [os.path.join(peers_venv, "bin", "granian")]
     gunicorn = [os.path.join(peers_venv, "bin", "gunicorn")]
-    every = ("h1", "close", "h2c", "post", "ws", "wsgi", "file", "file-readloop", *H3_TESTS)
+    every = (
+        *("h1", "close", "h2c", "h2tls", "post", "ws", "wsh2", "wsgi", "file", "file-readloop"),
+        *H3_TESTS,
+    )
     no_h2 = ("h1", "close", "post", "ws", "file", "file-readloop")
     servers: list[Server] = [
         Server("project-asyncio", hypercorn_argv(ours, "asyncio"), every, project=True),
@@ -350,12 +375,14 @@ def build_servers(
                 "--http2",
                 app,
             ],
-            ("h1", "h2c"),
+            ("h1", "h2c", "h2tls"),
+            tls_flags=("--ssl-certfile", "--ssl-keyfile"),
         ),
         Server(
             "granian",
             granian_argv(granian, "asgi"),
-            ("h1", "close", "h2c", "post", "ws", "file", "file-readloop"),
+            ("h1", "close", "h2c", "h2tls", "post", "ws", "file", "file-readloop"),
+            tls_flags=("--ssl-certificate", "--ssl-keyfile"),
         ),
         Server("granian-wsgi", granian_argv(granian, "wsgi"), ("wsgi",)),
         Server("gunicorn-sync", gunicorn_argv(gunicorn), ("wsgi",)),
@@ -534,13 +561,19 @@ def running_server(argv: list[str], cpu: int, log_path: str) -> Iterator[subproc
         stop_server(proc)
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float, tls: bool = False) -> bool:
     """Poll ``GET /`` until the server answers 200 (or exits, or ``timeout`` passes)."""
     request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     deadline = time.monotonic() + timeout
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # our own test cert
+    context.set_alpn_protocols(["http/1.1"])
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as s:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=2.0) as raw,
+                context.wrap_socket(raw) if tls else raw as s,
+            ):
                 s.sendall(request)
                 if re.match(rb"HTTP/1\.[01] 200 ", s.recv(4096)):
                     return True
@@ -647,6 +680,7 @@ def ws_client_argv(test: Test, port: int, opts: Options) -> list[str]:
         str(opts.duration),
         "--warmup",
         str(opts.warmup),
+        *(["--http2"] if test.tool == "wsh2" else []),
     ]
 
 
@@ -709,7 +743,7 @@ def measure_ws(test: Test, port: int, opts: Options, server_pids: Sequence[int])
 
 def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) -> Record:
     """Warm up, then run one timed measurement; returns load and CPU figures."""
-    if test.tool == "ws":
+    if test.tool in ("ws", "wsh2"):
         return measure_ws(test, port, opts, server_pids)
     if test.tool == "h3":
         return measure_h3(test, port, opts, server_pids)
@@ -732,7 +766,7 @@ def measure(test: Test, port: int, opts: Options, server_pids: Sequence[int]) ->
             str(max(1, round(opts.warmup))),
             "--log-file",
             log_path,
-            f"http://127.0.0.1:{port}/",
+            f"{'https' if test.name in TLS_TESTS else 'http'}://127.0.0.1:{port}/",
         ]
     # this script is left out too: the load generator's time lands in its cutime
     exclude = {os.getpid(), *server_pids}
@@ -1096,7 +1130,9 @@ def meta_record(opts: Options, run_id: str) -> Record:
             if opts.project_python
             else None,
             "wrk": tool_version(["wrk", "-v"]),
-            "h2load": tool_version(["h2load", "--version"]) if "h2c" in opts.tests else None,
+            "h2load": tool_version(["h2load", "--version"])
+            if any(t in ("h2c", "h2tls") for t in opts.tests)
+            else None,
             "peers_aioquic": version_of(peers_py, "aioquic"),
             "project_aioquic": version_of(opts.project_python, "aioquic")
             if opts.project_python
@@ -1119,13 +1155,14 @@ def run(opts: Options, servers: dict[str, Server]) -> list[Record]:
         for name in order:
             server = servers[name]
             tests = [t for t in opts.tests if runs(opts, name, t, server)]
-            # one server start per (app, config); h2c needs its own config file, HTTP/3
-            # TLS and a QUIC socket
-            groups: dict[tuple[str, bool, bool], list[Test]] = defaultdict(list)
+            # one server start per (app, config): the HTTP/2 tests need their own config
+            # file, h2tls TLS, HTTP/3 TLS and a QUIC socket
+            groups: dict[tuple[str, bool, bool, bool], list[Test]] = defaultdict(list)
             for t in tests:
-                groups[(TESTS[t].app, t == "h2c", t in H3_TESTS)].append(TESTS[t])
-            for (app, h2c, quic), group in groups.items():
-                records += run_group(opts, server, app, h2c, quic, group, pass_no, run_id)
+                key = (TESTS[t].app, t in H2_CONFIG_TESTS, t in TLS_TESTS, t in H3_TESTS)
+                groups[key].append(TESTS[t])
+            for (app, h2c, tls, quic), group in groups.items():
+                records += run_group(opts, server, app, h2c, tls, quic, group, pass_no, run_id)
     print(f"# done -> {opts.out}", flush=True)
     return records
 
@@ -1140,6 +1177,7 @@ def run_group(
     server: Server,
     app: str,
     h2c: bool,
+    tls: bool,
     quic: bool,
     tests: list[Test],
     pass_no: int,
@@ -1147,14 +1185,18 @@ def run_group(
 ) -> list[Record]:
     """Start one server for one app and run the given tests against it.
 
-    With ``quic`` the server also gets TLS and a QUIC socket, and the tests load that.
+    With ``tls`` the server gets a certificate; with ``quic`` also a QUIC socket, and the
+    tests load that.
     """
     port = free_port()
     argv = server.argv(app, port, h2c)
-    if quic:
+    if tls or quic:
         cert, key = certificate(opts)
+        cert_flag, key_flag = server.tls_flags
+        argv += [cert_flag, cert, key_flag, key]
+    if quic:
         quic_port = free_udp_port()
-        argv += ["--certfile", cert, "--keyfile", key, "--quic-bind", f"127.0.0.1:{quic_port}"]
+        argv += ["--quic-bind", f"127.0.0.1:{quic_port}"]
     log_path = os.path.join(opts.logdir, f"{server.name}-p{pass_no}-{port}.log")
     base: Record = {"kind": "result", "run_id": run_id, "pass": pass_no, "server": server.name}
     records: list[Record] = []
@@ -1163,7 +1205,7 @@ def run_group(
             ready = wait_ready_h3(quic_port, proc, opts.ready_timeout)
             port = quic_port  # what the HTTP/3 tests load
         else:
-            ready = wait_ready(port, proc, opts.ready_timeout)
+            ready = wait_ready(port, proc, opts.ready_timeout, tls=tls)
         if not ready:
             print(f"p{pass_no} {server.name}: not ready (log: {log_path})", flush=True)
             for test in tests:
@@ -1480,10 +1522,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     peer_bins = {
         a for s in chosen if not servers[s].project for a in servers[s].argv("a", 1, False)[:1]
     }
-    tools = ["taskset", "wrk"] + (["h2load"] if "h2c" in tests else [])
+    tools = ["taskset", "wrk"] + (["h2load"] if {"h2c", "h2tls"} & set(tests) else [])
     if any(t in H3_TESTS for t in tests):
         tools += ["gtlsclient", "openssl"]
-    if "ws" in tests:
+    if "h2tls" in tests:
+        tools.append("openssl")
+    if {"ws", "wsh2"} & set(tests):
         peer_bins.add(os.path.join(peers_venv, "bin", "python"))
     if missing := [t for t in tools if shutil.which(t) is None] + [
         b for b in peer_bins if not os.path.exists(b)

@@ -13,6 +13,10 @@ CPU seconds inside the window, and errors.
 It uses the ``websockets`` library (not this project) on uvloop when installed::
 
     benchmarks/.peers-venv/bin/python benchmarks/ws_client.py ws://127.0.0.1:8000/ --conns 16
+
+With ``--http2`` each connection is instead HTTP/2 with prior knowledge carrying one
+WebSocket (RFC 8441 extended CONNECT), spoken with the ``h2`` library and wsproto's
+frame codec (both from the peers' environment, as Hypercorn 0.18 depends on them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 
@@ -83,6 +88,108 @@ async def connection(url: str, message: str, window: Window) -> None:
         window.errors.append(repr(exc))
 
 
+class H2WebSocket:
+    """One WebSocket over an HTTP/2 connection (RFC 8441), for strict round trips."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.config
+        import h2.connection
+        from wsproto.frame_protocol import FrameProtocol
+
+        self._reader, self._writer = reader, writer
+        self._h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self._frames = FrameProtocol(client=True, extensions=[])
+        self._stream_id = 0
+        self._status: int | None = None
+        self._received: list[Any] = []
+
+    @classmethod
+    async def open(cls, url: str) -> H2WebSocket:
+        import h2.settings
+
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        ws = cls(reader, writer)
+        ws._h2.initiate_connection()
+        await ws._flush()
+        code = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
+        while ws._h2.remote_settings.get(code) != 1:  # the server must offer RFC 8441
+            await ws._pump()
+        ws._stream_id = ws._h2.get_next_available_stream_id()
+        ws._h2.send_headers(
+            ws._stream_id,
+            [
+                (":method", "CONNECT"),
+                (":protocol", "websocket"),
+                (":scheme", "http"),
+                (":path", parts.path or "/"),
+                (":authority", parts.netloc),
+                ("sec-websocket-version", "13"),
+            ],
+        )
+        await ws._flush()
+        while ws._status is None:
+            await ws._pump()
+        if ws._status != 200:
+            raise RuntimeError(f"extended CONNECT answered {ws._status}")
+        return ws
+
+    async def send(self, text: str) -> None:
+        self._h2.send_data(self._stream_id, bytes(self._frames.send_data(text, fin=True)))
+        await self._flush()
+
+    async def recv(self) -> Any:
+        while not self._received:
+            await self._pump()
+        return self._received.pop(0)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    async def _flush(self) -> None:
+        self._writer.write(self._h2.data_to_send())
+        await self._writer.drain()
+
+    async def _pump(self) -> None:
+        import h2.events
+
+        data = await self._reader.read(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        for event in self._h2.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                self._status = int(dict(event.headers)[b":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                self._frames.receive_bytes(event.data)
+                self._received += [frame.payload for frame in self._frames.received_frames()]
+            elif isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                raise ConnectionError(f"the server ended the WebSocket: {event}")
+        await self._flush()
+
+
+async def connection_h2(url: str, message: str, window: Window) -> None:
+    """As :func:`connection`, over HTTP/2."""
+    try:
+        ws = await H2WebSocket.open(url)
+        try:
+            while True:
+                sent = time.perf_counter()
+                if sent >= window.end:
+                    return
+                await ws.send(message)
+                echo = await ws.recv()
+                done = time.perf_counter()
+                if echo != message:
+                    window.errors.append("echo differs from the message sent")
+                elif window.start <= done < window.end:
+                    window.latencies.append(done - sent)
+        finally:
+            ws.close()
+    except Exception as exc:
+        window.errors.append(repr(exc))
+
+
 def percentile_ms(sorted_values: list[float], pct: int) -> float | None:
     """The ``pct`` percentile of sorted seconds, in milliseconds."""
     if not sorted_values:
@@ -96,8 +203,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     now = time.perf_counter()
     window = Window(start=now + args.warmup, end=now + args.warmup + args.duration)
     message = "x" * args.size
+    connect_one = connection_h2 if args.http2 else connection
     jobs: list[Coroutine[Any, Any, None]] = [
-        connection(args.url, message, window) for _ in range(args.conns)
+        connect_one(args.url, message, window) for _ in range(args.conns)
     ]
     await asyncio.wait_for(
         asyncio.gather(clock(window), *jobs), timeout=args.warmup + args.duration + 30
@@ -122,6 +230,9 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds of the timed window")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before it")
     p.add_argument("--size", type=int, default=13, help="message length (text characters)")
+    p.add_argument(
+        "--http2", action="store_true", help="WebSocket over HTTP/2 (RFC 8441, h2c prior knowledge)"
+    )
     args = p.parse_args()
     try:
         import uvloop  # optional: a faster client leaves more headroom for fast servers
