@@ -173,11 +173,14 @@ def console_script() -> Path:
     return scripts / name
 
 
-def run_command(*args: str, cwd: Path, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hypercorn ARGS`` to completion."""
+def run_command(
+    *args: str, cwd: Path, timeout: float = 30.0, pass_fds: tuple[int, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hypercorn ARGS`` to completion (``pass_fds`` stay open in it)."""
     return subprocess.run(
         [*hypercorn_command(), *args],
         cwd=cwd,
+        pass_fds=pass_fds,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
