@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli._support import StartServer, run_command
-from tests.e2e.http3._support import write_tls_files
+from tests.helpers.tls import write_tls_files
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import trustme
-
 from tests.cli._support import Server, hypercorn_command
+from tests.helpers.tls import TLSFiles, write_tls_files
 
 MIB = 1024 * 1024
 
@@ -115,24 +114,6 @@ BLOCK = bytes(range(251))
 def pattern(size: int) -> bytes:
     """What ``/download/SIZE`` answers (and what the upload tests send)."""
     return (BLOCK * (size // len(BLOCK) + 1))[:size]
-
-
-@dataclass
-class TLSFiles:
-    cafile: Path
-    certfile: Path
-    keyfile: Path
-
-
-def write_tls_files(directory: Path) -> TLSFiles:
-    """A trustme CA and a certificate for 127.0.0.1 and localhost, as PEM files."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = TLSFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    ca.cert_pem.write_to_path(str(files.cafile))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(files.certfile))
-    cert.private_key_pem.write_to_path(str(files.keyfile))
-    return files
 
 
 @dataclass
