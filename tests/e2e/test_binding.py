@@ -350,7 +350,9 @@ def test_quic_bind_to_an_inherited_unix_datagram_socket_is_refused(tmp_path: Pat
 def test_quic_bind_adopts_an_inherited_udp_socket() -> None:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
-    config = config_with(certfile="c.pem", keyfile="k.pem", bind=[], quic_bind=f"fd://{udp.fileno()}")
+    config = config_with(
+        certfile="c.pem", keyfile="k.pem", bind=[], quic_bind=f"fd://{udp.fileno()}"
+    )
     sockets = create_sockets(config)
     (quic,) = sockets.quic_sockets
     try:

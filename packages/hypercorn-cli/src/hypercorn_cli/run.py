@@ -55,7 +55,8 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
     Raises:
         NoAppError: the application cannot be imported.
         ConfigError: the TLS certificate or key cannot be loaded, ``quic_bind`` is
-            set without TLS or is a unix socket, or ``metrics_bind`` is set without ``prometheus_client``.
+            set without TLS or is a unix socket, or ``metrics_bind`` is set without
+            ``prometheus_client``.
         WorkerStartupError: a worker exited before it was ready (lifespan startup
             failed, ...); the server was stopped.
         LifespanFailureError: ``workers = 0`` and lifespan startup or shutdown failed.

@@ -108,7 +108,9 @@ class ConnectionIO(Protocol[S_co]):
 class ConnectionMetrics(Protocol):
     """Where a connection's numbers go (``metrics_bind``: Prometheus); None when off.
 
-    ``protocol`` is ``"h1"`` or ``"h2"`` (what the connection speaks now).
+    ``protocol`` is ``"h1"``, ``"h2"`` (what the connection speaks now) or ``"h3"``.
+    ``transferred`` adds bytes read and written since its last call: the HTTP bytes
+    (inside TLS) for h1 and h2, the UDP payloads of a QUIC connection's datagrams for h3.
     """
 
     def connection_opened(self, protocol: str) -> None: ...
@@ -116,7 +118,7 @@ class ConnectionMetrics(Protocol):
     def websocket_opened(self, protocol: str) -> None: ...
     def websocket_closed(self, protocol: str) -> None: ...
     def request_completed(self, event: RequestCompleted) -> None: ...
-    def transferred(self, received: int, sent: int) -> None: ...
+    def transferred(self, protocol: str, received: int, sent: int) -> None: ...
     def refused(self, reason: str) -> None: ...
 
 
@@ -331,7 +333,9 @@ class DriverBase(Generic[S, C]):
         metrics = self._metrics
         if metrics is not None:
             received, sent = self._reported
-            metrics.transferred(self.bytes_received - received, self.bytes_sent - sent)
+            metrics.transferred(
+                self.protocol, self.bytes_received - received, self.bytes_sent - sent
+            )
             self._reported = (self.bytes_received, self.bytes_sent)
 
     def _close(self, discard: bool = False) -> None:
