@@ -208,7 +208,7 @@ def test_body_messages_queued_together_are_received_as_one() -> None:
     io = _IO(reader)
     io.feed(_chunked_upload(b"aaa", b"bbb", b"ccc"))  # all queued before the app runs
     queue = io.driver.streams[1].queue
-    core_stream = io.driver.conn._protocol._streams[1]  # type: ignore[attr-defined]
+    core_stream = io.driver.conn._protocol._streams[1]
     assert len(queue) >= 3  # one message per chunk, at least
     assert core_stream.unconsumed == len(queue)
     io.tasks[0].send(None)  # up to the _Suspend
