@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.cli._support import Server, hypercorn_command
+from tests.helpers.lifespan import LIFESPAN_SOURCE
 from tests.helpers.tls import TLSFiles, write_tls_files
 
 MIB = 1024 * 1024
@@ -17,7 +18,9 @@ MIB = 1024 * 1024
 #: ``/`` hello; ``/scope`` the scope as JSON; ``/download/N`` N bytes of ``pattern``;
 #: ``/upload`` the length and SHA-256 of the body; ``/barrier/KEY/N[/ANY]`` answers once N
 #: requests with that KEY are in the app at the same time; ``/ws`` a WebSocket echo.
-APP = r"""
+APP = (
+    LIFESPAN_SOURCE
+    + r"""
 import hashlib
 import json
 
@@ -57,13 +60,8 @@ async def websocket(scope, receive, send):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] == "websocket":
         await websocket(scope, receive, send)
         return
@@ -107,6 +105,7 @@ async def app(scope, receive, send):
     else:
         await respond(send, 404, b"not found")
 """
+)
 
 BLOCK = bytes(range(251))
 
