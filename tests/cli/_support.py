@@ -14,21 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-ASGI_APP = """
+from tests.helpers.lifespan import LIFESPAN_SOURCE
+
+ASGI_APP = (
+    LIFESPAN_SOURCE
+    + """
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     body = f"hello from {scope['path']}".encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": body})
 """
+)
 
 WSGI_APP = """
 def app(environ, start_response):
@@ -43,7 +43,9 @@ async def app(scope, receive, send):
 """
 
 #: Answers "<worker pid> <uid> <root_path> <VERSION>"; ``/slow`` takes a second.
-PID_APP = """
+PID_APP = (
+    LIFESPAN_SOURCE
+    + """
 import asyncio
 import os
 
@@ -51,13 +53,8 @@ VERSION = "v1"
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["path"] == "/slow":
         await asyncio.sleep(1.0)
     body = f"{os.getpid()} {os.getuid()} {scope['root_path'] or '-'} {VERSION}".encode()
@@ -65,6 +62,7 @@ async def app(scope, receive, send):
                 "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": body})
 """
+)
 
 BROKEN_IMPORT_APP = """
 import a_dependency_that_is_not_installed
@@ -173,11 +171,14 @@ def console_script() -> Path:
     return scripts / name
 
 
-def run_command(*args: str, cwd: Path, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hypercorn ARGS`` to completion."""
+def run_command(
+    *args: str, cwd: Path, timeout: float = 30.0, pass_fds: tuple[int, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hypercorn ARGS`` to completion (``pass_fds`` stay open in it)."""
     return subprocess.run(
         [*hypercorn_command(), *args],
         cwd=cwd,
+        pass_fds=pass_fds,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

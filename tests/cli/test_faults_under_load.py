@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli._support import Server, StartServer, fetch, free_port
+from tests.helpers.lifespan import LIFESPAN_SOURCE
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,7 +27,9 @@ pytestmark = [
 ]
 
 #: ``/hold?SECONDS``: the worker's pid as the first chunk, then SECONDS later "done".
-HOLD_APP = """
+HOLD_APP = (
+    LIFESPAN_SOURCE
+    + """
 import asyncio
 import os
 
@@ -41,13 +44,8 @@ async def sleep(seconds):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": f"{os.getpid()}\\n".encode(),
@@ -56,6 +54,7 @@ async def app(scope, receive, send):
         await sleep(float(scope["query_string"] or 0))
     await send({"type": "http.response.body", "body": b"done"})
 """
+)
 
 _WORKER_PID = re.compile(r"\[(\d+)\] \[INFO\] Running on")
 _FIRST_CHUNK = re.compile(rb"\r\n\r\n[0-9a-fA-F]+\r\n(\d+)\n\r\n")

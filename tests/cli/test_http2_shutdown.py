@@ -18,6 +18,7 @@ import pytest
 
 from tests.cli._support import StartServer, console_script, free_port
 from tests.helpers.backends import BACKENDS
+from tests.helpers.lifespan import LIFESPAN_SOURCE
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,7 +26,9 @@ pytestmark = [
 ]
 
 #: ``/slow...`` answers after half a second, on whichever loop serves it.
-SLOW_APP = """
+SLOW_APP = (
+    LIFESPAN_SOURCE
+    + """
 import pathlib
 import sys
 
@@ -44,13 +47,8 @@ async def pause(seconds):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["path"].startswith("/slow"):
         # Tell the test this request is in the app (a loaded machine may be slow to get here).
         pathlib.Path(__file__).with_name("arrived" + scope["path"].replace("/", "-")).touch()
@@ -58,6 +56,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200})
     await send({"type": "http.response.body", "body": scope["path"].encode()})
 """
+)
 
 
 def _raw_request(port: int, path: bytes) -> tuple[socket.socket, h2.connection.H2Connection]:

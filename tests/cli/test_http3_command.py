@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli._support import StartServer, run_command
-from tests.e2e.http3._support import write_tls_files
+from tests.helpers.tls import write_tls_files
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,6 +40,68 @@ def test_quic_bind_without_certfile_and_keyfile_is_one_line(app_dir: Path, tls: 
     assert "--quic-bind" in line
     assert "--certfile" in line
     assert "--keyfile" in line
+
+
+@pytest.mark.parametrize("workers", [[], ["-w", "0"]], ids=["supervisor", "in-process"])
+def test_quic_bind_to_a_unix_socket_is_one_line(app_dir: Path, workers: list[str]) -> None:
+    write_tls_files(app_dir)
+    path = app_dir / "quic.sock"
+
+    result = run_command(
+        "app:app",
+        "-b",
+        "127.0.0.1:0",
+        "--quic-bind",
+        f"unix:{path}",
+        "--certfile",
+        "cert.pem",
+        "--keyfile",
+        "key.pem",
+        *workers,
+        cwd=app_dir,
+    )
+
+    assert result.returncode == 2
+    line = _only_line(result.stderr)
+    assert f"--quic-bind unix:{path}" in line
+    assert "UDP" in line
+    assert "host:port" in line
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("family", ["unix-datagram", "tcp"])
+def test_quic_bind_to_an_inherited_socket_that_is_not_udp_is_one_line(
+    app_dir: Path, family: str
+) -> None:
+    write_tls_files(app_dir)
+    if family == "tcp":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        expected = ["SOCK_DGRAM", "SOCK_STREAM"]
+    else:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(app_dir / "dgram.sock"))
+        expected = [f"fd://{sock.fileno()}", "UDP", "unix socket"]
+    with sock:
+        result = run_command(
+            "app:app",
+            "-b",
+            "127.0.0.1:0",
+            "--quic-bind",
+            f"fd://{sock.fileno()}",
+            "--certfile",
+            "cert.pem",
+            "--keyfile",
+            "key.pem",
+            cwd=app_dir,
+            pass_fds=(sock.fileno(),),
+        )
+
+    assert result.returncode == 2
+    line = _only_line(result.stderr)
+    for text in expected:
+        assert text in line
 
 
 def test_udp_port_in_use_is_one_line_in_process_too(app_dir: Path) -> None:

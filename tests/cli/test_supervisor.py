@@ -23,6 +23,7 @@ from tests.cli._support import (
     run_command,
     wait_until_gone,
 )
+from tests.helpers.lifespan import LIFESPAN_SOURCE
 
 pytestmark = [
     pytest.mark.slow,
@@ -55,19 +56,16 @@ def test_reuse_port_spreads_connections_evenly_across_workers(start_server: Star
 
 #: ``/block`` blocks its worker's event loop (a sync call in an async app) for 2 s,
 #: ``/busy`` for 20 ms; every answer is the worker's pid.
-BLOCKING_APP = """
+BLOCKING_APP = (
+    LIFESPAN_SOURCE
+    + """
 import os
 import time
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["path"] == "/block":
         time.sleep(2)
     elif scope["path"] == "/busy":
@@ -75,6 +73,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
 """
+)
 
 
 def test_no_connection_waits_behind_a_blocked_worker_by_default(

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hypercorn_protocol.config import Config, ConfigWarning
+from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.server.binding import (
+    QUIC_NEEDS_UDP,
     BindError,
     FDBind,
     Sockets,
@@ -322,6 +323,46 @@ def test_fd_bind_checks_the_socket_type() -> None:
         tcp.close()
 
 
+def test_quic_bind_to_a_unix_path_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "quic.sock"
+    config = config_with(certfile="c.pem", keyfile="k.pem", quic_bind=f"unix:{path}")
+    with pytest.raises(ConfigError) as info:
+        create_sockets(config)
+    assert str(info.value) == f"quic_bind unix:{path}: {QUIC_NEEDS_UDP}"
+    assert not path.exists()
+
+
+def test_quic_bind_to_an_inherited_unix_datagram_socket_is_refused(tmp_path: Path) -> None:
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    unix.bind(str(tmp_path / "dgram.sock"))
+    bind = f"fd://{unix.fileno()}"
+    config = config_with(certfile="c.pem", keyfile="k.pem", bind=[], quic_bind=bind)
+    try:
+        with pytest.raises(ConfigError) as info:
+            create_sockets(config)
+        assert str(info.value) == f"quic_bind {bind}: {QUIC_NEEDS_UDP}"
+        # The inherited fd is left open for its owner.
+        assert unix.getsockname() == str(tmp_path / "dgram.sock")
+    finally:
+        unix.close()
+
+
+def test_quic_bind_adopts_an_inherited_udp_socket() -> None:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    config = config_with(
+        certfile="c.pem", keyfile="k.pem", bind=[], quic_bind=f"fd://{udp.fileno()}"
+    )
+    sockets = create_sockets(config)
+    (quic,) = sockets.quic_sockets
+    try:
+        assert quic.fileno() == udp.fileno()
+        assert quic.getsockname() == udp.getsockname()
+    finally:
+        quic.detach()
+        udp.close()
+
+
 def test_fd_bind_of_a_closed_fd() -> None:
     sock = socket.socket()
     fd = sock.fileno()
@@ -387,18 +428,20 @@ def test_partial_failure_closes_everything(tmp_path: Path) -> None:
         blocker.close()
 
 
-def test_partial_failure_with_tls_closes_secure_sockets(tmp_path: Path) -> None:
-    before = open_fds()
-    config = config_with(
-        certfile="c.pem",
-        keyfile="k.pem",
-        bind="127.0.0.1:0",
-        insecure_bind="127.0.0.1:0",
-        quic_bind=f"unix:{tmp_path / 'no' / 'dir.sock'}",
-    )
-    with pytest.raises(BindError):
-        create_sockets(config)
-    assert open_fds() == before
+def test_partial_failure_with_tls_closes_secure_sockets() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        before = open_fds()
+        config = config_with(
+            certfile="c.pem",
+            keyfile="k.pem",
+            bind="127.0.0.1:0",
+            insecure_bind="127.0.0.1:0",
+            quic_bind=f"127.0.0.1:{taken.getsockname()[1]}",
+        )
+        with pytest.raises(BindError):
+            create_sockets(config)
+        assert open_fds() == before
 
 
 def test_describe_bind_forms(tmp_path: Path, created: list[Sockets]) -> None:

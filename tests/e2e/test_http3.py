@@ -1,7 +1,8 @@
 """HTTP/3 end to end: a real UDP socket on every backend, aioquic's asyncio client.
 
 The client runs its own asyncio loop in the test's thread; the server runs in a
-background thread (``tests.helpers.server.run_server``), TLS with a trustme certificate.
+background thread (``tests.helpers.server.run_server``), TLS with a trustme certificate
+(``tests.helpers.tls``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trustme
 
 pytest.importorskip("aioquic")
 
@@ -28,27 +28,16 @@ from aioquic.quic.events import QuicEvent, StreamReset
 
 from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 from tests.helpers.backends import BACKENDS
-from tests.helpers.server import RunningServer, make_config, run_server, sleep
+from tests.helpers.lifespan import serve_lifespan
+from tests.helpers.server import RunningServer, make_config, quic_port, run_server, sleep
+from tests.helpers.tls import TLSFiles, write_tls_files
 
 BIG = 20 * 1024 * 1024
 
 
-@dataclass
-class TLSFiles:
-    ca: trustme.CA
-    certfile: str
-    keyfile: str
-
-
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    directory = tmp_path_factory.mktemp("h3-e2e")
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
-    cert.cert_chain_pems[0].write_to_path(str(certfile))
-    cert.private_key_pem.write_to_path(str(keyfile))
-    return TLSFiles(ca, str(certfile), str(keyfile))
+    return write_tls_files(tmp_path_factory.mktemp("h3-e2e"))
 
 
 disconnects: list[str] = []
@@ -56,13 +45,8 @@ disconnects: list[str] = []
 
 async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
@@ -179,18 +163,20 @@ class H3Client(QuicConnectionProtocol):
 @pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tls_files: TLSFiles) -> Iterator[RunningServer]:
     config = make_config(
-        certfile=tls_files.certfile, keyfile=tls_files.keyfile, quic_bind=["127.0.0.1:0"]
+        certfile=str(tls_files.certfile),
+        keyfile=str(tls_files.keyfile),
+        quic_bind=["127.0.0.1:0"],
     )
     with run_server(app, config, request.param) as running:
         (alt_svc,) = config.quic_alt_svc
-        running.quic_port = int(alt_svc.split(":")[1].split('"')[0])  # type: ignore[attr-defined]
+        running.quic_port = quic_port(config)  # type: ignore[attr-defined]
         running.alt_svc = alt_svc  # type: ignore[attr-defined]
         yield running
 
 
 def h3(server: RunningServer, tls_files: TLSFiles, scenario: Any) -> Any:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN)
-    configuration.load_verify_locations(cadata=tls_files.ca.cert_pem.bytes())
+    configuration.load_verify_locations(cafile=str(tls_files.cafile))
     configuration.server_name = "localhost"
     port: int = server.quic_port  # type: ignore[attr-defined]
 
@@ -216,7 +202,7 @@ def test_hello_and_alt_svc(server: RunningServer, tls_files: TLSFiles) -> None:
     assert headers[b"x-scheme"] == b"https"
     assert b"alt-svc" not in headers
     # the TCP side advertises the UDP port
-    ssl_context = ssl.create_default_context(cadata=tls_files.ca.cert_pem.bytes().decode())
+    ssl_context = ssl.create_default_context(cafile=str(tls_files.cafile))
     with httpx.Client(verify=ssl_context) as tcp:
         tcp_response = tcp.get(server.url.replace("127.0.0.1", "localhost"))
     assert tcp_response.headers["alt-svc"] == server.alt_svc  # type: ignore[attr-defined]

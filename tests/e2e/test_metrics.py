@@ -1,18 +1,24 @@
 """``metrics_bind`` with ``serve()`` in one process, on every backend: the process serves
-its own ``/metrics``, including the PROXY header refusals."""
+its own ``/metrics``, including the PROXY header refusals and HTTP/3's bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
 from tests.cli._support import free_port
 from tests.e2e.test_proxy_protocol import assert_closed_silently, v1, whoami
 from tests.helpers.backends import BACKENDS
+from tests.helpers.h3client import h3_connect
 from tests.helpers.metrics import scrape, value
-from tests.helpers.server import make_config, run_server
+from tests.helpers.server import make_config, quic_port, run_server
+from tests.helpers.tls import write_tls_files
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -71,3 +77,64 @@ def test_metrics_bind_in_use_fails_startup() -> None:
             run_server(whoami, config, "asyncio"),
         ):
             pass
+
+
+async def sized_app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+    """``/download/N``: N bytes; any other path reads the body and answers its length."""
+    if scope["type"] != "http":
+        return
+    received = 0
+    while True:
+        message = await receive()
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    path = scope["path"]
+    body = b"d" * int(path.rsplit("/", 1)[1]) if path.startswith("/download/") else b"%d" % received
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_http3_bytes_are_counted_under_protocol_h3(backend: str, tmp_path: Path) -> None:
+    """QUIC datagram bytes (UDP payloads), reported per request and when a connection ends."""
+    size = 256 * 1024
+    metrics_port = free_port()
+    tls = write_tls_files(tmp_path)
+    config = make_config(
+        certfile=str(tls.certfile),
+        keyfile=str(tls.keyfile),
+        quic_bind=["127.0.0.1:0"],
+        metrics_bind=f"127.0.0.1:{metrics_port}",
+    )
+
+    async def main(port: int) -> None:
+        async with h3_connect("127.0.0.1", port, str(tls.cafile)) as client:
+            upload = await client.request("POST", "/upload", body=b"u" * size)
+            download = await client.request("GET", f"/download/{size}")
+        assert (upload.status, upload.body) == (200, b"%d" % size)
+        assert (download.status, len(download.body)) == (200, size)
+
+    with run_server(sized_app, config, backend):
+        asyncio.run(main(quic_port(config)))
+        deadline = time.monotonic() + 30
+        while True:  # the connection's last bytes are reported once it is gone
+            samples = scrape(metrics_port)
+            if value(samples, "hypercorn_open_connections", protocol="h3") == 0:
+                break
+            assert time.monotonic() < deadline, samples
+            time.sleep(0.1)
+
+    received = value(samples, "hypercorn_received_bytes_total", protocol="h3")
+    sent = value(samples, "hypercorn_sent_bytes_total", protocol="h3")
+    # The bodies, plus QUIC's and TLS's own bytes (handshake, packet headers, ACKs, tags):
+    # more than the body, and not twice it (that would be a datagram counted twice).
+    assert size < received < size * 1.5 + 64 * 1024
+    assert size < sent < size * 1.5 + 64 * 1024
+    assert value(samples, "hypercorn_received_bytes_total", protocol="h1") == 0
+    assert value(samples, "hypercorn_sent_bytes_total", protocol="h1") == 0
+    for method in ("POST", "GET"):
+        requests = value(
+            samples, "hypercorn_requests_total", method=method, status="200", protocol="h3"
+        )
+        assert requests == 1

@@ -1,18 +1,23 @@
-"""StatsD metrics from a running server, received on a loopback UDP listener."""
+"""StatsD metrics from a running server, received on a loopback UDP listener
+(HTTP/1.1 through httpx, HTTP/3 through aioquic's client)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from hypercorn_protocol.typing import ASGIScope
-from tests.helpers.server import make_config, run_server
+from tests.helpers.h3client import h3_connect
+from tests.helpers.server import make_config, quic_port, run_server
+from tests.helpers.tls import write_tls_files
 
 
 async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
@@ -107,3 +112,37 @@ def test_metrics_flow_without_an_access_log(loop_name: str, listener: socket.soc
         datagrams = receive_datagrams(listener, 3)
 
     assert b"hypercorn.requests:1|c|@1.0" in datagrams
+
+
+def test_http3_requests_are_counted_and_timed_like_the_others(
+    loop_name: str, listener: socket.socket, tmp_path: Path
+) -> None:
+    port = listener.getsockname()[1]
+    tls = write_tls_files(tmp_path)
+    config = make_config(
+        statsd_host=f"127.0.0.1:{port}",
+        statsd_prefix="web",
+        certfile=str(tls.certfile),
+        keyfile=str(tls.keyfile),
+        quic_bind=["127.0.0.1:0"],
+    )
+
+    async def main(quic: int) -> list[int]:
+        async with h3_connect("127.0.0.1", quic, str(tls.cafile)) as client:
+            responses = [await client.request("GET", path) for path in ("/200", "/404")]
+        return [response.status for response in responses]
+
+    with run_server(app, config, loop_name):
+        assert asyncio.run(main(quic_port(config))) == [200, 404]
+
+        timers, counters = split(receive_datagrams(listener, 6))
+
+    assert counters == sorted(
+        [
+            b"web.hypercorn.requests:1|c|@1.0",
+            b"web.hypercorn.requests:1|c|@1.0",
+            b"web.hypercorn.request.status.200:1|c|@1.0",
+            b"web.hypercorn.request.status.404:1|c|@1.0",
+        ]
+    )
+    assert [timer.partition(b":")[0] for timer in timers] == [b"web.hypercorn.request.duration"] * 2

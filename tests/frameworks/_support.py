@@ -3,7 +3,8 @@ framework's tests share.
 
 One process serves both protocols: ``--insecure-bind`` is plain HTTP/1.1 and ``--bind``
 is TLS, where ALPN offers HTTP/2 and HTTP/1.1; the ``proto`` a test is parametrised
-with picks which one its client speaks.
+with picks which one its client speaks. With ``quic=True`` it serves HTTP/3 as well
+(``--quic-bind`` on a port the kernel picks, read from the startup line).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import hashlib
 import os
 import random
+import re
 import signal
 import ssl
 import time
@@ -71,6 +73,7 @@ class Served:
     https_port: int
     state_dir: Path
     certs: Certs
+    quic_port: int | None = None
 
     def base_url(self, proto: str) -> str:
         if proto == "h2":
@@ -93,7 +96,17 @@ class Served:
         return httpx.Client(base_url=self.base_url(proto), timeout=30, **kwargs)
 
 
-def start(application: str, backend: str, certs: Certs, state_dir: Path, *args: str) -> Served:
+_RUNNING_QUIC = re.compile(r"Running on https://127\.0\.0\.1:(\d+) \(QUIC\)")
+
+
+def start(
+    application: str,
+    backend: str,
+    certs: Certs,
+    state_dir: Path,
+    *args: str,
+    quic: bool = False,
+) -> Served:
     """Start ``hypercorn -k BACKEND APPLICATION`` from the repository root."""
     state_dir.mkdir(parents=True, exist_ok=True)
     download = state_dir / "download.bin"
@@ -113,24 +126,31 @@ def start(application: str, backend: str, certs: Certs, state_dir: Path, *args: 
         str(certs.cert_file),
         "--keyfile",
         str(certs.key_file),
+        *(["--quic-bind", "127.0.0.1:0"] if quic else []),
         *args,
         application,
     ]
     server = Server(command, ROOT, env)
+    quic_port = None
     try:
         server.wait_for(f"Running on https://127.0.0.1:{https_port}", timeout=60)
         server.wait_for(f"Running on http://127.0.0.1:{http_port}", timeout=60)
+        if quic:
+            line = server.wait_for("(QUIC)", timeout=60)[0]
+            found = _RUNNING_QUIC.search(line)
+            assert found is not None, line
+            quic_port = int(found[1])
     except BaseException:
         server.close()
         raise
-    return Served(server, http_port, https_port, state_dir, certs)
+    return Served(server, http_port, https_port, state_dir, certs, quic_port)
 
 
 @contextmanager
 def serving(
-    application: str, backend: str, certs: Certs, state_dir: Path, *args: str
+    application: str, backend: str, certs: Certs, state_dir: Path, *args: str, quic: bool = False
 ) -> Iterator[Served]:
-    served = start(application, backend, certs, state_dir, *args)
+    served = start(application, backend, certs, state_dir, *args, quic=quic)
     try:
         yield served
     finally:

@@ -178,6 +178,12 @@ def _in_thread(
         server.error = holder.get("error")
 
 
+def quic_port(config: Config) -> int:
+    """The UDP port of the first ``quic_bind`` socket of a running server's ``config``."""
+    alt_svc = config.quic_alt_svc[0]  # h3=":PORT"; ma=3600
+    return int(alt_svc.split('":', 1)[1].split('"', 1)[0])
+
+
 def make_config(**values: Any) -> Config:
     config = Config()
     config.bind = ["127.0.0.1:0"]

@@ -10,6 +10,7 @@ import random
 
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn_protocol.typing import ASGIReceive, ASGIScope, ASGISend
+from tests.helpers.lifespan import serve_lifespan
 
 
 def body_of(size: int) -> bytes:
@@ -18,13 +19,8 @@ def body_of(size: int) -> bytes:
 
 async def inner(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     headers = {name.decode(): value.decode() for name, value in scope["headers"]}
     seen = {
         "client": list(scope["client"]) if scope.get("client") else None,

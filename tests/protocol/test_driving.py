@@ -184,6 +184,58 @@ def test_receive_serves_the_queue_then_the_driver_pumps() -> None:
     assert got == [{"type": "http.request", "body": b"", "more_body": False}]
 
 
+def _chunked_upload(*chunks: bytes, end: bool = True) -> bytes:
+    client = h11.Connection(h11.CLIENT)
+    head = h11.Request(
+        method="POST", target="/", headers=[("host", "x"), ("transfer-encoding", "chunked")]
+    )
+    data = client.send(head) or b""
+    for chunk in chunks:
+        data += client.send(h11.Data(data=chunk)) or b""
+    if end:
+        data += client.send(h11.EndOfMessage()) or b""
+    return data
+
+
+def test_body_messages_queued_together_are_received_as_one() -> None:
+    got: list[Message] = []
+
+    async def reader(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+        got.append(await receive())
+        await _Suspend()
+        await hello(scope, receive, send)
+
+    io = _IO(reader)
+    io.feed(_chunked_upload(b"aaa", b"bbb", b"ccc"))  # all queued before the app runs
+    queue = io.driver.streams[1].queue
+    core_stream = io.driver.conn._protocol._streams[1]
+    assert len(queue) >= 3  # one message per chunk, at least
+    assert core_stream.unconsumed == len(queue)
+    io.tasks[0].send(None)  # up to the _Suspend
+    assert got == [{"type": "http.request", "body": b"aaabbbccc", "more_body": False}]
+    assert not queue
+    # every message joined counts as consumed (flow control, pause and resume)
+    assert core_stream.unconsumed == 0
+    _run(io.tasks[0])
+
+
+def test_joining_stops_at_a_message_that_is_not_body() -> None:
+    got: list[Message] = []
+
+    async def reader(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+        got.append(await receive())
+        got.append(await receive())
+
+    io = _IO(reader)
+    io.feed(_chunked_upload(b"aaa", b"bbb", end=False))
+    io.driver.lost(NOW)  # the client went away mid-body: http.disconnect is queued next
+    _run(io.tasks[0])
+    assert got == [
+        {"type": "http.request", "body": b"aaabbb", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+
 def test_http2_output_waits_for_one_flush_per_turn() -> None:
     io = _IO(hello, alpn="h2")
     assert io.driver.multiplexed

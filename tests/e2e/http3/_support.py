@@ -9,16 +9,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import trustme
-
 from tests.cli._support import Server, hypercorn_command
+from tests.helpers.lifespan import LIFESPAN_SOURCE
+from tests.helpers.tls import TLSFiles, write_tls_files
 
 MIB = 1024 * 1024
 
 #: ``/`` hello; ``/scope`` the scope as JSON; ``/download/N`` N bytes of ``pattern``;
 #: ``/upload`` the length and SHA-256 of the body; ``/barrier/KEY/N[/ANY]`` answers once N
 #: requests with that KEY are in the app at the same time; ``/ws`` a WebSocket echo.
-APP = r"""
+APP = (
+    LIFESPAN_SOURCE
+    + r"""
 import hashlib
 import json
 
@@ -58,13 +60,8 @@ async def websocket(scope, receive, send):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] == "websocket":
         await websocket(scope, receive, send)
         return
@@ -108,6 +105,7 @@ async def app(scope, receive, send):
     else:
         await respond(send, 404, b"not found")
 """
+)
 
 BLOCK = bytes(range(251))
 
@@ -115,24 +113,6 @@ BLOCK = bytes(range(251))
 def pattern(size: int) -> bytes:
     """What ``/download/SIZE`` answers (and what the upload tests send)."""
     return (BLOCK * (size // len(BLOCK) + 1))[:size]
-
-
-@dataclass
-class TLSFiles:
-    cafile: Path
-    certfile: Path
-    keyfile: Path
-
-
-def write_tls_files(directory: Path) -> TLSFiles:
-    """A trustme CA and a certificate for 127.0.0.1 and localhost, as PEM files."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = TLSFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    ca.cert_pem.write_to_path(str(files.cafile))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(files.certfile))
-    cert.private_key_pem.write_to_path(str(files.keyfile))
-    return files
 
 
 @dataclass

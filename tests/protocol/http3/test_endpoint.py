@@ -371,6 +371,42 @@ def test_migration_keeps_the_connection(tls: TLS) -> None:
     assert handler.connection.remote_address == ("203.0.113.9", 6000)
 
 
+def test_each_connection_counts_the_datagram_bytes_it_received_and_sent(tls: TLS) -> None:
+    """What metrics report as h3 bytes: the UDP payloads routed to and sent by each one."""
+    endpoint = make_endpoint(tls)
+    first = Client(tls.client_configuration(), ("198.51.100.7", 5000))
+    second = Client(tls.client_configuration(), ("198.51.100.8", 5000))
+    network = Network(endpoint, first, second)
+    to_server: dict[Address, int] = {first.addr: 0, second.addr: 0}
+
+    def count(datagrams: Datagrams) -> Datagrams:
+        for data, addr in datagrams:
+            to_server[addr] += len(data)
+        return datagrams
+
+    network.to_server = count
+    first.connect(network.now)
+    second.connect(network.now)
+    network.run(lambda: first.connected and second.connected)
+    stream_id = first.request("/upload", b"u" * 50_000)
+    network.run(lambda: first.done(stream_id))
+    # A stray datagram for no connection (unknown version, answered statelessly).
+    stray = _with_version(first_initial(tls), 0x1A2A3A4A)
+    endpoint.receive_datagram(stray, ("198.51.100.9", 1), network.now)
+    network.step()
+
+    by_addr = {echo.connection.remote_address: echo.connection for echo in H3Echo.instances}
+    for client in (first, second):
+        connection = by_addr[client.addr]
+        sent = sum(len(data) for data, addr in network.server_sent if addr == client.addr)
+        assert connection.bytes_received == to_server[client.addr]
+        assert connection.bytes_sent == sent
+    assert by_addr[first.addr].bytes_received > 50_000  # the upload, encrypted and framed
+    assert by_addr[first.addr].bytes_sent > 50_000  # the echo
+    assert by_addr[second.addr].bytes_sent < 10_000  # only its handshake
+    assert any(addr == ("198.51.100.9", 1) for _, addr in network.server_sent)
+
+
 # -- Retry --------------------------------------------------------------------------------
 
 

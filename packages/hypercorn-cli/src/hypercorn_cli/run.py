@@ -24,6 +24,7 @@ from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error
 from hypercorn_cli._workers import check_worker, resolve_worker
 from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
+from hypercorn_protocol.server.binding import QUIC_NEEDS_UDP
 from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
 from hypercorn_protocol.server.reloading import SourceFilter, app_root, make_watcher
 from hypercorn_protocol.worker import WorkerFunction
@@ -54,7 +55,8 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
     Raises:
         NoAppError: the application cannot be imported.
         ConfigError: the TLS certificate or key cannot be loaded, ``quic_bind`` is
-            set without TLS, or ``metrics_bind`` is set without ``prometheus_client``.
+            set without TLS or is a unix socket, or ``metrics_bind`` is set without
+            ``prometheus_client``.
         WorkerStartupError: a worker exited before it was ready (lifespan startup
             failed, ...); the server was stopped.
         LifespanFailureError: ``workers = 0`` and lifespan startup or shutdown failed.
@@ -136,6 +138,9 @@ def _log_config_warnings(caught: list[warnings.WarningMessage], log: logging.Log
 
 def _check_tls(config: Config) -> None:
     # Workers would each fail the same way, after the sockets are bound: fail here.
+    for bind in config.quic_bind:
+        if bind.startswith("unix:"):  # fd:// ones are checked once adopted (create_sockets)
+            raise ConfigError(f"--quic-bind {bind}: {QUIC_NEEDS_UDP}")
     if config.quic_bind and not config.ssl_enabled:
         raise ConfigError("--quic-bind requires --certfile and --keyfile (HTTP/3 is TLS only)")
     config.create_ssl_context()

@@ -108,7 +108,9 @@ class ConnectionIO(Protocol[S_co]):
 class ConnectionMetrics(Protocol):
     """Where a connection's numbers go (``metrics_bind``: Prometheus); None when off.
 
-    ``protocol`` is ``"h1"`` or ``"h2"`` (what the connection speaks now).
+    ``protocol`` is ``"h1"``, ``"h2"`` (what the connection speaks now) or ``"h3"``.
+    ``transferred`` adds bytes read and written since its last call: the HTTP bytes
+    (inside TLS) for h1 and h2, the UDP payloads of a QUIC connection's datagrams for h3.
     """
 
     def connection_opened(self, protocol: str) -> None: ...
@@ -116,7 +118,7 @@ class ConnectionMetrics(Protocol):
     def websocket_opened(self, protocol: str) -> None: ...
     def websocket_closed(self, protocol: str) -> None: ...
     def request_completed(self, event: RequestCompleted) -> None: ...
-    def transferred(self, received: int, sent: int) -> None: ...
+    def transferred(self, protocol: str, received: int, sent: int) -> None: ...
     def refused(self, reason: str) -> None: ...
 
 
@@ -331,7 +333,9 @@ class DriverBase(Generic[S, C]):
         metrics = self._metrics
         if metrics is not None:
             received, sent = self._reported
-            metrics.transferred(self.bytes_received - received, self.bytes_sent - sent)
+            metrics.transferred(
+                self.protocol, self.bytes_received - received, self.bytes_sent - sent
+            )
             self._reported = (self.bytes_received, self.bytes_sent)
 
     def _close(self, discard: bool = False) -> None:
@@ -422,9 +426,11 @@ class DriverBase(Generic[S, C]):
         self.conn.app_receive_waiting(stream_id, now)
         self.pump()
 
-    def app_consumed(self, stream_id: int) -> None:
-        """The app's ``receive()`` took one message from the stream's FIFO."""
-        self.conn.app_consumed(stream_id)
+    def app_consumed(self, stream_id: int, count: int = 1) -> None:
+        """The app's ``receive()`` took ``count`` messages from the stream's FIFO."""
+        conn = self.conn
+        for _ in range(count):
+            conn.app_consumed(stream_id)
         if self.reading_paused or self.multiplexed:
             self.pump()  # may resume reading, or owe the peer an HTTP/2 WINDOW_UPDATE
 
@@ -520,6 +526,18 @@ class ConnectionDriver(DriverBase[S, ServerConnection]):
 FILE_CHUNK = 64 * 1024
 
 
+def _join_bodies(first: Message, queue: deque[Message]) -> tuple[Message, int]:
+    """``first`` and the ``http.request`` messages right behind it in ``queue`` as one
+    message (taken off the queue), and how many messages that was."""
+    bodies = [first.get("body", b"")]
+    more = True
+    while more and queue and queue[0]["type"] == "http.request":
+        message = queue.popleft()
+        bodies.append(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+    return {"type": "http.request", "body": b"".join(bodies), "more_body": more}, len(bodies)
+
+
 class StreamBase:
     """The loop-independent half of a driver's stream: its receive FIFO, and files.
 
@@ -540,13 +558,27 @@ class StreamBase:
         self.queue: deque[Message] = deque()
 
     async def receive(self) -> Message:
-        """The app's ``receive()``."""
+        """The app's ``receive()``.
+
+        Request body messages queued behind one another are handed over as one (their
+        bodies joined, the last one's ``more_body``): an app that fell behind catches up
+        in one call instead of one call per packet or frame (HTTP/3 delivers a body in
+        pieces of about a kilobyte, each a message). What is joined was queued already,
+        so this holds no more than the queue did, and each joined message counts as
+        consumed (its flow-control window goes back to the peer).
+        """
         driver = self._driver
         queue = self.queue
         if not queue:
             driver.app_receive_waiting(self.stream_id, driver.clock())
-        message = queue.popleft() if queue else await self._wait()
-        driver.app_consumed(self.stream_id)
+            message = await self._wait()
+            driver.app_consumed(self.stream_id)
+            return message
+        message = queue.popleft()
+        count = 1
+        if queue and message.get("more_body") and message["type"] == "http.request":
+            message, count = _join_bodies(message, queue)
+        driver.app_consumed(self.stream_id, count)
         return message
 
     async def _wait(self) -> Message:

@@ -69,9 +69,13 @@ class DatagramIO(Protocol[S]):
 
 
 class QuicConnectionDriver(DriverBase[S, HTTP3Connection]):
-    """The shared connection driver, on an HTTP/3 connection."""
+    """The shared connection driver, on an HTTP/3 connection.
 
-    __slots__ = ("quic_server",)
+    Its byte counts (for metrics) are the endpoint's for the connection: the UDP
+    payloads of the datagrams routed to it and sent by it.
+    """
+
+    __slots__ = ("endpoint_connection", "quic_server")
 
     def __init__(
         self,
@@ -79,9 +83,17 @@ class QuicConnectionDriver(DriverBase[S, HTTP3Connection]):
         worker: Worker,
         conn: HTTP3Connection,
         clock: Callable[[], float],
+        endpoint_connection: EndpointConnection,
     ) -> None:
+        self.endpoint_connection = endpoint_connection
         super().__init__(_ConnectionIO(server, self), worker, conn, clock=clock)
         self.quic_server = server
+
+    def _report_transfer(self) -> None:
+        connection = self.endpoint_connection
+        self.bytes_received = connection.bytes_received
+        self.bytes_sent = connection.bytes_sent
+        super()._report_transfer()
 
 
 class _ConnectionIO(Generic[S]):
@@ -263,7 +275,9 @@ class QuicServer(Generic[S]):
         )
         context = ConnectionContext(config, scopes, worker.dates)
         conn = HTTP3Connection(context, connection)
-        driver: QuicConnectionDriver[S] = QuicConnectionDriver(self, worker, conn, self._clock)
+        driver: QuicConnectionDriver[S] = QuicConnectionDriver(
+            self, worker, conn, self._clock, connection
+        )
         self.drivers[driver] = None
         if self.shutting_down:
             driver.start_shutdown(self._clock())

@@ -178,6 +178,8 @@ class EndpointConnection:
     __slots__ = (
         "_endpoint",
         "_first_address",
+        "bytes_received",
+        "bytes_sent",
         "cids",
         "closed",
         "handler",
@@ -200,6 +202,10 @@ class EndpointConnection:
         self.closed = False
         #: The deadline this connection has in the endpoint's heap (endpoint-owned).
         self.timer_at: float | None = None
+        #: UDP payload bytes of the datagrams routed to this connection (the Initial that
+        #: opened it included) and of those it sent: its QUIC packets, TLS and all.
+        self.bytes_received = 0
+        self.bytes_sent = 0
 
     @property
     def remote_address(self) -> NetworkAddress:
@@ -378,6 +384,7 @@ class QuicEndpoint:
 
         connection = self._by_cid.get(header.destination_cid)
         if connection is not None:
+            connection.bytes_received += len(data)
             connection.quic.receive_datagram(data, addr, now)
             self._process(connection, now)
             return
@@ -428,6 +435,7 @@ class QuicEndpoint:
             self.stats.datagrams_dropped += 1
             return
         connection = EndpointConnection(self, quic, addr)
+        connection.bytes_received = len(data)
         connection.handler = self._handler_factory(connection)
         self._connections[connection] = None
         self.stats.connections_opened += 1
@@ -488,7 +496,10 @@ class QuicEndpoint:
             for connection in dirty:
                 if connection.closed:
                     continue
-                datagrams.extend(connection.quic.datagrams_to_send(now))
+                sent = connection.quic.datagrams_to_send(now)
+                if sent:
+                    connection.bytes_sent += sum(len(data) for data, _ in sent)
+                    datagrams.extend(sent)
                 self._process(connection, now, flushed=True)
         return datagrams
 

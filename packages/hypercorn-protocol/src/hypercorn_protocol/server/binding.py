@@ -7,6 +7,9 @@ Bind strings (Hypercorn 0.18 syntax):
 * ``unix:/path``: a unix socket; an existing socket file there is replaced;
 * ``fd://N``: adopt inherited file descriptor N (its type is checked, it is not re-bound).
 
+QUIC runs over UDP: a ``quic_bind`` must be a host:port, or ``fd://N`` of a UDP socket;
+a unix socket there is refused with a ``ConfigError``.
+
 Sockets are bound once (in the supervisor), made non-blocking and inheritable so worker
 processes can share them, and stream sockets are already listening.
 """
@@ -142,6 +145,10 @@ def parse_bind(bind: str) -> TCPBind | UnixBind | FDBind:
     return TCPBind(host, port, family)
 
 
+#: Why a ``quic_bind`` cannot be a unix socket (the CLI says it too, naming the flag).
+QUIC_NEEDS_UDP = "HTTP/3 runs over UDP and needs a host:port, not a unix socket"
+
+
 def create_sockets(config: Config) -> Sockets:
     """Bind every address of ``config`` (see ``Config.create_sockets``).
 
@@ -152,6 +159,8 @@ def create_sockets(config: Config) -> Sockets:
     Raises:
         BindError: An address could not be bound; sockets made so far are closed.
         SocketTypeError: An ``fd://`` socket has the wrong type.
+        ConfigError: A ``quic_bind`` is a unix socket (``unix:/path``, or ``fd://N`` of
+            a unix datagram socket).
     """
     created: list[socket.socket] = []
     adopted: set[int] = set()
@@ -225,10 +234,14 @@ def _bind_all(
     sockets = []
     for bind in binds:
         address = parse_bind(bind)
+        if kind == socket.SOCK_DGRAM and isinstance(address, UnixBind):
+            raise ConfigError(f"quic_bind {bind}: {QUIC_NEEDS_UDP}")
         if isinstance(address, FDBind):
             sock = _adopt_fd(address.fd, kind, bind)
             adopted.add(id(sock))
             created.append(sock)
+            if kind == socket.SOCK_DGRAM and sock.family not in (socket.AF_INET, socket.AF_INET6):
+                raise ConfigError(f"quic_bind {bind}: {QUIC_NEEDS_UDP}")
         else:
             sock = _new_socket(address, kind, bind)
             created.append(sock)
@@ -478,6 +491,7 @@ def _no_password() -> str:
 __all__ = [
     "reset_on_close",
     "DEFAULT_PORT",
+    "QUIC_NEEDS_UDP",
     "BindError",
     "FDBind",
     "SocketTypeError",

@@ -102,9 +102,17 @@ class PrometheusMetrics:
             registry=registry,
         )
         self._received = counter(
-            PREFIX + "received_bytes", "Bytes read from clients", registry=registry
+            PREFIX + "received_bytes",
+            "Bytes read from clients, by protocol (h3: UDP payloads of QUIC datagrams)",
+            ["protocol"],
+            registry=registry,
         )
-        self._sent = counter(PREFIX + "sent_bytes", "Bytes written to clients", registry=registry)
+        self._sent = counter(
+            PREFIX + "sent_bytes",
+            "Bytes written to clients, by protocol (h3: UDP payloads of QUIC datagrams)",
+            ["protocol"],
+            registry=registry,
+        )
         self._refusals = counter(
             PREFIX + "refusals",
             "Connections or requests refused by a deadline or a limit, by reason",
@@ -132,11 +140,11 @@ class PrometheusMetrics:
     def websocket_closed(self, protocol: str) -> None:
         self._websockets.labels(protocol).dec()
 
-    def transferred(self, received: int, sent: int) -> None:
+    def transferred(self, protocol: str, received: int, sent: int) -> None:
         if received:
-            self._received.inc(received)
+            self._received.labels(protocol).inc(received)
         if sent:
-            self._sent.inc(sent)
+            self._sent.labels(protocol).inc(sent)
 
     def refused(self, reason: str) -> None:
         self._refusals.labels(reason).inc()
