@@ -53,6 +53,38 @@ def test_the_supervisor_has_exactly_its_workers_as_children(
     print(f"-w {workers}: {1 + len(children)} processes, {total_mib:.1f} MiB RSS in total")
 
 
+#: Records the pid of every process that imports it.
+IMPORT_RECORDING_APP = """
+import os
+
+with open("importers.txt", "a") as log:
+    log.write(f"{os.getpid()}\\n")
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_only_the_workers_import_the_application(
+    start_server: StartServer, app_dir: Path, workers: int
+) -> None:
+    # A supervisor holding a large application's modules would double -w 1's memory.
+    (app_dir / "recorded.py").write_text(IMPORT_RECORDING_APP)
+    port = free_port()
+    server = start_server("recorded:app", "-b", f"127.0.0.1:{port}", "-w", str(workers))
+    server.wait_for(f"Running on http://127.0.0.1:{port}", count=workers)
+
+    importers = (app_dir / "importers.txt").read_text().split()
+    assert sorted(importers) == sorted(str(pid) for pid in _children(server.process.pid))
+    assert str(server.process.pid) not in importers
+    assert server.stop() == 0
+
+
 def test_a_worker_whose_supervisor_is_killed_drains_and_exits(start_server: StartServer) -> None:
     port = free_port()
     server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "1")
