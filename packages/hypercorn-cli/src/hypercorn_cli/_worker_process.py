@@ -14,7 +14,6 @@ from __future__ import annotations
 import signal
 import sys
 import warnings
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 from hypercorn_cli._errors import (
@@ -31,6 +30,7 @@ from hypercorn_protocol.config import Config, ConfigWarning
 from hypercorn_protocol.server.binding import Sockets
 
 if TYPE_CHECKING:
+    from hypercorn_cli._pipe import Channel
     from hypercorn_cli._spawn import StopPipe
 
 READY = "ready"
@@ -41,7 +41,7 @@ FAILED = "failed"
 class _Channel:
     """The reports to the supervisor; remembers whether ``READY`` was sent."""
 
-    def __init__(self, channel: Connection) -> None:
+    def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.ready = False
 
@@ -54,9 +54,7 @@ class _Channel:
             pass  # the supervisor is gone; so is its end of the stop pipe, which stops us
 
 
-def worker_process_main(
-    config: Config, sockets: Sockets, stop: StopPipe, channel: Connection
-) -> None:
+def worker_process_main(config: Config, sockets: Sockets, stop: StopPipe, channel: Channel) -> None:
     """Serve ``sockets`` in this spawned process until ``stop`` is set.
 
     Ctrl-C in a terminal reaches the whole process group; only the supervisor acts on

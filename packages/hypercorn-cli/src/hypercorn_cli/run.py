@@ -23,6 +23,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hypercorn_cli._activation import activated_fds, apply_socket_activation
 from hypercorn_cli._pidfile import remove_pid_file, write_pid_file
@@ -30,9 +31,11 @@ from hypercorn_cli._privileges import chown_unix_sockets
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
 from hypercorn_cli._workers import check_worker, resolve_worker
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
-from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
-from hypercorn_protocol.server.reloading import SourceFilter, app_root, make_watcher
-from hypercorn_protocol.worker import WorkerFunction
+
+if TYPE_CHECKING:
+    # Type-only: each is imported where its feature is switched on.
+    from hypercorn_protocol.server.metrics import SupervisorMetrics
+    from hypercorn_protocol.worker import WorkerFunction
 
 
 def run(config: Config, *, config_loader: Callable[[], Config] | None = None) -> int:
@@ -81,6 +84,8 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
     _log_config_warnings(caught, log)
     metrics = None
     if config.metrics_bind is not None:
+        from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
+
         check_installed()
         if supervised:
             # Before the app is imported here: prometheus_client picks its storage then.
@@ -120,6 +125,12 @@ def _run(
                 return 0
             reloader = None
             if config.use_reloader:
+                from hypercorn_protocol.server.reloading import (
+                    SourceFilter,
+                    app_root,
+                    make_watcher,
+                )
+
                 if config.workers == 0:
                     log.info("--reload with 0 workers: serving from one worker process")
                 root = app_root(config.application_path)
