@@ -85,6 +85,26 @@ def test_only_the_workers_import_the_application(
     assert server.stop() == 0
 
 
+def _maps_openssl(pid: int) -> bool:
+    # The ssl module's extension (and with it libssl/libcrypto) mapped into the process.
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return any("/_ssl." in line or "libssl" in line for line in maps.splitlines())
+
+
+def test_a_supervisor_without_tls_never_loads_openssl(start_server: StartServer) -> None:
+    # About 5 MiB of RSS in a process that never makes a TLS connection. Its asyncio
+    # worker does load it (asyncio imports ssl), which shows the check can fail.
+    port = free_port()
+    server = start_server("app:app", "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "asyncio")
+    server.wait_for(f"Running on http://127.0.0.1:{port}")
+    assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+
+    (worker,) = _children(server.process.pid)
+    assert not _maps_openssl(server.process.pid)
+    assert _maps_openssl(worker)
+    assert server.stop() == 0
+
+
 def test_a_worker_whose_supervisor_is_killed_drains_and_exits(start_server: StartServer) -> None:
     port = free_port()
     server = start_server("pidapp:app", "-b", f"127.0.0.1:{port}", "-w", "1")
