@@ -441,6 +441,20 @@ def tree_rss_mib(pids: Sequence[int]) -> float:
     return round(kib / 1024, 1)
 
 
+def rss_each_mib(pids: Sequence[int]) -> list[float]:
+    """The resident set size of each of the given processes (in their order), in MiB."""
+    sizes = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        sizes.append(round(int(line.split()[1]) / 1024, 1))
+        except OSError:
+            continue
+    return sizes
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds spent busy (user, nice, system, irq, softirq) over all CPUs since boot."""
     with open("/proc/stat") as f:
@@ -1227,6 +1241,8 @@ def run_group(
                     "clean": clean,
                     **res,
                     "rss_mib": tree_rss_mib(process_tree(proc.pid)),
+                    # the server's own process first, then its children (workers)
+                    "rss_each_mib": rss_each_mib(process_tree(proc.pid)),
                     "quiet_wait_s": waited,
                     "busy_before_pct": idle_busy,
                 }
@@ -1345,8 +1361,40 @@ def summarize(records: Sequence[Record]) -> str:
         lines.append("")
     if any(line.startswith("| ") and "* |" in line for line in lines):
         lines += ["`*` a pass had no attempt without other load on the machine.", ""]
+    lines += memory_table(records)
     lines += target_table(rps, cpu)
     return "\n".join(lines)
+
+
+#: The memory target of ``-w 1`` (issue 12): the whole process tree, after the run.
+MEMORY_TARGET_MIB = 45.0
+
+
+def memory_table(records: Sequence[Record]) -> list[str]:
+    """Lines of the memory table: each server's RSS after its last measurement.
+
+    The last record of a server is taken after every test it ran, so it shows what the
+    load left behind; each process of the tree is listed (the server's own first).
+    """
+    last: dict[str, Record] = {}
+    for rec in records:
+        if rec.get("kind") == "result" and rec.get("rss_mib") is not None:
+            last[rec["server"]] = rec
+    if not last:
+        return []
+    lines = [
+        "### Memory (RSS after the last test)",
+        "",
+        f"| server | processes | RSS per process (MiB) | total MiB | <= {MEMORY_TARGET_MIB:.0f} |",
+        "|---|---:|---|---:|---|",
+    ]
+    for server, rec in last.items():
+        each = rec.get("rss_each_mib") or []
+        per_process = " + ".join(f"{v:.1f}" for v in each) if each else "-"
+        total = float(rec["rss_mib"])
+        met = "yes" if total <= MEMORY_TARGET_MIB else "no"
+        lines.append(f"| {server} | {len(each) or '-'} | {per_process} | {total:.1f} | {met} |")
+    return [*lines, ""]
 
 
 def target_table(

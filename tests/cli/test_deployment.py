@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli._support import (
@@ -121,6 +122,12 @@ def test_as_root_workers_drop_to_the_user_and_group(public_app_dir: Path) -> Non
         ids = dict(line.split(":", 1) for line in status if line.startswith(("Uid:", "Gid:")))
         assert ids["Uid"].split() == ids["Gid"].split() == [str(NOBODY)] * 4
         assert (path.stat().st_uid, path.stat().st_gid) == (NOBODY, NOBODY)
+        # h2 is imported on first use, which here comes after the switch to nobody (who
+        # may not be able to read the installed packages): imported before it instead.
+        with httpx.Client(http1=False, http2=True) as client:
+            response = client.get(f"http://127.0.0.1:{port}/")
+        assert response.http_version == "HTTP/2"
+        assert response.text.split()[0] == str(reply.pid)
         assert server.stop() == 0
     finally:
         server.close()

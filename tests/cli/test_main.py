@@ -267,7 +267,7 @@ def in_app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_bad_app_path_fails_before_binding(
+def test_bad_app_path_is_one_line_and_leaves_nothing_bound(
     in_app_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = free_port()

@@ -1,13 +1,16 @@
 """What a process imports before it serves: start-up time and memory.
 
 A worker replaced after a crash must serve within a second (docs/deployment.md), and
-``-w 1`` should cost little memory. So each process imports only what it uses: the
-supervisor no event loop, a worker not the command line, and h2 / aioquic only once a
-connection or a bind needs them. Each check runs in a fresh interpreter.
+``-w 1`` should cost little memory (issue 12: at most 45 MiB in total). So each process
+imports only what it uses: the supervisor no event loop, no TLS library without TLS and
+not the application; a worker not the command line; h2 / aioquic only once a connection
+or a bind needs them, wsproto only with the first WebSocket, h11 only when it is the
+wire. Each check runs in a fresh interpreter.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -37,6 +40,48 @@ def test_the_supervisor_checks_the_backend_without_importing_it() -> None:
         assert module not in loaded, module
 
 
+#: What the supervisor does without: each costs RSS in a process that only supervises.
+SUPERVISOR_NEVER = (
+    "ssl",  # maps OpenSSL: about 5 MiB (loaded only when TLS is configured)
+    "_hashlib",
+    "multiprocessing",  # about 2.5 MiB; the worker channel is hypercorn_cli._pipe
+    "tempfile",
+    "json",
+    "difflib",
+    "pathlib",
+    "asyncio",
+    "h11",
+    "wsproto",
+    "hypercorn_protocol.apps.loading",  # the application is the workers' business
+    "hypercorn_protocol.apps.wsgi",
+    "hypercorn_protocol.server.reloading",  # --reload only
+    "hypercorn_protocol.server.metrics",  # metrics_bind only
+)
+
+
+def test_the_command_line_loads_no_tls_multiprocessing_reloader_or_app_loader() -> None:
+    loaded = _modules_after(
+        """
+        import hypercorn.__main__, hypercorn_cli.run, hypercorn_cli._supervisor
+        from hypercorn_cli._options import parse_args
+        parse_args(["-w", "1", "-b", "127.0.0.1:0", "app:app"])
+        """
+    )
+    assert "hypercorn_cli._pipe" in loaded
+    for module in SUPERVISOR_NEVER:
+        assert module not in loaded, module
+
+
+def test_tls_flags_still_load_ssl_when_given() -> None:
+    loaded = _modules_after(
+        """
+        from hypercorn_cli._options import parse_args
+        parse_args(["--verify-mode", "CERT_REQUIRED", "app:app"])
+        """
+    )
+    assert "ssl" in loaded
+
+
 @pytest.mark.parametrize("driver", ["hypercorn_asyncio.run", "hypercorn_trio.run"])
 def test_a_worker_imports_neither_the_command_line_nor_http2_nor_quic(driver: str) -> None:
     loaded = _modules_after(f"import hypercorn_cli._spawn, hypercorn_cli._worker_process, {driver}")
@@ -49,6 +94,14 @@ def test_a_worker_imports_neither_the_command_line_nor_http2_nor_quic(driver: st
         "aioquic",
         "hypercorn_protocol.http2.connection",
         "hypercorn_protocol.quic_driving",
+        "multiprocessing",
+        "argparse",
+        "hypercorn_cli._options",
+        "wsproto",
+        "hypercorn_protocol.websocket.stream",
+        "hypercorn_asyncio.wsgi",
+        "hypercorn_trio.wsgi",
+        "hypercorn_protocol.server.reloading",
     ):
         assert module not in loaded, module
 
@@ -67,3 +120,41 @@ def test_http2_is_imported_by_the_first_connection_that_speaks_it() -> None:
     assert "h2" not in http1
     http2 = _modules_after(serve.format(data=b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
     assert {"h2", "hypercorn_protocol.http2.connection"} <= http2
+
+
+HTTPTOOLS = importlib.util.find_spec("httptools") is not None
+
+_SERVE = """
+    from hypercorn_protocol import ServerConnection
+    from hypercorn_protocol.config import Config
+    config = Config()
+    config.http_parser = {parser!r}
+    conn = ServerConnection(config, client=None, server=None, scheme="http", now=0.0)
+    conn.receive_data({data!r}, 0.0)
+    while conn.next_event() is not None:
+        pass
+    """
+
+_GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+_UPGRADE = (
+    b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_wsproto_is_imported_by_the_first_websocket_upgrade() -> None:
+    http = _modules_after(_SERVE.format(parser="auto", data=_GET))
+    assert "hypercorn_protocol.asgi.stream" in http
+    assert "wsproto" not in http
+    assert "hypercorn_protocol.websocket.stream" not in http
+    upgrade = _modules_after(_SERVE.format(parser="auto", data=_UPGRADE))
+    assert {"wsproto", "hypercorn_protocol.websocket.stream"} <= upgrade
+
+
+def test_h11_is_imported_only_when_it_is_the_wire() -> None:
+    # With httptools installed the default ("auto") wire is httptools, and h11 stays out.
+    auto = _modules_after(_SERVE.format(parser="auto", data=_GET))
+    assert ("h11" in auto) is not HTTPTOOLS
+    assert ("httptools" in auto) is HTTPTOOLS
+    chosen = _modules_after(_SERVE.format(parser="h11", data=_GET))
+    assert {"h11", "hypercorn_protocol.http1.h11_wire"} <= chosen

@@ -10,7 +10,6 @@ from hypercorn_asyncio.__about__ import __version__
 from hypercorn_asyncio.run import BoundCallback, ReloadTrigger, worker_serve
 from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.server.reloading import restart_process
 
 
 async def serve(
@@ -47,6 +46,8 @@ async def serve(
     reload = ReloadTrigger(shutdown_trigger)
     await worker_serve(wrapper, config, shutdown_trigger=reload.wait, on_bound=on_bound)
     if reload.requested:
+        from hypercorn_protocol.server.reloading import restart_process
+
         restart_process()
 
 

@@ -29,13 +29,11 @@ from typing import TYPE_CHECKING, Any
 from hypercorn_asyncio._context import WorkerContext
 from hypercorn_asyncio._lifespan import Lifespan
 from hypercorn_asyncio._tcp import HTTPConnection, serve_proxied
-from hypercorn_asyncio.wsgi import AsyncioWSGIApp
 from hypercorn_protocol.apps.loading import AppWrapper, load_application
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
 from hypercorn_protocol.server.metrics import worker_metrics
-from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     SHUTDOWN_SIGNALS,
     STOP_POLL_INTERVAL,
@@ -50,6 +48,7 @@ if TYPE_CHECKING:
     import ssl
 
     from hypercorn_asyncio._quic import QuicSocket
+    from hypercorn_protocol.typing import ASGIApp
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
 BoundCallback = Callable[[list[str]], object]
@@ -82,7 +81,13 @@ async def worker_serve(
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_exception_handler)
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
-    asgi_app = AsyncioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
+    if isinstance(app, WSGIWrapper):
+        # WSGI apps only: the bridge and its thread pool
+        from hypercorn_asyncio.wsgi import AsyncioWSGIApp
+
+        asgi_app: ASGIApp = AsyncioWSGIApp(app)
+    else:
+        asgi_app = app.app
     metrics, endpoint = worker_metrics(config)
     context = WorkerContext(asgi_app, config, loop, metrics)
     try:
@@ -299,6 +304,8 @@ class ReloadTrigger:
         await _first_of(self._trigger or _signal_trigger, self._watch)
 
     async def _watch(self) -> None:
+        from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
+
         reloader = ProgramReloader()
         try:
             while not reloader.poll():

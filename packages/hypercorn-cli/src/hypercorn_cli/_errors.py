@@ -6,7 +6,6 @@ import sys
 import traceback
 from typing import Any
 
-from hypercorn_cli._options import UsageError
 from hypercorn_cli._workers import WorkerClassError
 from hypercorn_protocol.config import ConfigError
 from hypercorn_protocol.errors import LifespanFailureError, LifespanTimeoutError, NoAppError
@@ -41,6 +40,9 @@ def debug_traceback(exc: BaseException, config: Any) -> None:
 
 def usage_errors() -> tuple[type[Exception], ...]:
     """Errors caused by what the user asked for: exit code 2."""
+    # Imported here: a worker process (which uses this module) never parses a command line.
+    from hypercorn_cli._options import UsageError
+
     return (UsageError, ConfigError, NoAppError, SocketTypeError, WorkerClassError)
 
 

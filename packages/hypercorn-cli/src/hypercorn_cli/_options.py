@@ -9,15 +9,17 @@ replace the file's list only when given at least once.
 from __future__ import annotations
 
 import argparse
-import ssl
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hypercorn_cli.__about__ import __version__
 from hypercorn_protocol.config import HTTP_PARSERS, WORKER_CLASSES
 from hypercorn_protocol.proxy import TrustedProxies
+
+if TYPE_CHECKING:
+    import ssl
 
 #: The usage line (the full list of flags is for ``--help``).
 USAGE = "hypercorn [OPTIONS] APPLICATION"
@@ -106,6 +108,8 @@ def _octal(value: str) -> int:
 
 
 def _verify_mode(value: str) -> ssl.VerifyMode:
+    import ssl  # only for this flag: it maps OpenSSL, which a server without TLS never needs
+
     try:
         return ssl.VerifyMode[value]
     except KeyError:
@@ -114,6 +118,8 @@ def _verify_mode(value: str) -> ssl.VerifyMode:
 
 
 def _cert_reqs(value: str) -> ssl.VerifyMode:
+    import ssl
+
     try:
         return ssl.VerifyMode(_whole_number(value))
     except (ValueError, argparse.ArgumentTypeError):

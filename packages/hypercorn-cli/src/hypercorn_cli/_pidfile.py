@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 
 def write_pid_file(path: str) -> None:
     """Write this process's id to ``path`` (atomically: readers never see a partial file)."""
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(f"{os.getpid()}\n")
-    os.replace(temporary, target)
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    with open(temporary, "w") as file:
+        file.write(f"{os.getpid()}\n")
+    os.replace(temporary, path)
 
 
 def remove_pid_file(path: str) -> None:
@@ -21,7 +21,8 @@ def remove_pid_file(path: str) -> None:
     A newer server may have replaced the file since (a restart overlapping this one's
     shutdown); its pid file is left alone.
     """
-    target = Path(path)
     with contextlib.suppress(OSError, ValueError):
-        if int(target.read_text().strip()) == os.getpid():
-            target.unlink()
+        with open(path) as file:
+            pid = int(file.read().strip())
+        if pid == os.getpid():
+            os.unlink(path)

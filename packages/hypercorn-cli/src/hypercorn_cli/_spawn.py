@@ -9,7 +9,7 @@ shared memory) yet costs about 12 MiB of RSS. A worker here is a plain
   inherited descriptor is which socket (the descriptors themselves pass by ``pass_fds``
   and keep their numbers);
 * a **channel** pipe carries the worker's reports (``READY``, ``DRAINING``, ``FAILED``)
-  as a ``multiprocessing.connection.Connection``; EOF there means the worker is gone;
+  as length-prefixed pickles (``_pipe.Channel``); EOF there means the worker is gone;
 * a **stop** pipe is held open by the supervisor: closing it (or the supervisor dying,
   whichever way) tells the worker to drain. That also makes an orphaned worker stop.
 
@@ -26,8 +26,8 @@ import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection, wait
 
+from hypercorn_cli._pipe import Channel
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
 
@@ -71,7 +71,7 @@ class WorkerProcess:
             for fd in child_fds:
                 os.close(fd)
         self.pid = self._popen.pid
-        self.channel: Connection = Connection(channel_read, writable=False)
+        self.channel = Channel(channel_read)
         self.sentinel = os.pidfd_open(self.pid) if life_read < 0 else life_read
         # sys.path first, on its own: the worker sets it before unpickling the rest.
         payload = pickle.dumps(list(sys.path)) + pickle.dumps((config, socket_fds))
@@ -119,7 +119,9 @@ class StopPipe:
         threading.Thread(target=self._watch, name="hypercorn-stop-watch", daemon=True).start()
 
     def _watch(self) -> None:
-        wait([self._fd])
+        with contextlib.suppress(OSError):
+            while os.read(self._fd, 4096):  # nothing is ever written: this waits for EOF
+                pass
         self.flagged = True
 
     def is_set(self) -> bool:
@@ -145,5 +147,5 @@ def child_main() -> None:
         config,
         Sockets(secure, insecure, quic),
         StopPipe(stop_fd),
-        Connection(channel_fd, readable=False),
+        Channel(channel_fd),
     )

@@ -36,23 +36,27 @@ loop in the main thread that wakes at least every ``TICK``:
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hypercorn_cli._errors import one_line
+from hypercorn_cli._pipe import Channel, HasFileno, wait
 from hypercorn_cli._reuseport import slot_sockets
 from hypercorn_cli._signals import SignalCounts, sigint_ignored
 from hypercorn_cli._spawn import WorkerProcess
 from hypercorn_cli._worker_process import DRAINING, FAILED, READY
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets
-from hypercorn_protocol.server.metrics import SupervisorMetrics
-from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
+
+if TYPE_CHECKING:
+    # Type-only: metrics and the reloader are imported where they are switched on.
+    from hypercorn_protocol.server.metrics import SupervisorMetrics
+    from hypercorn_protocol.server.reloading import ImportCheck, SourceFilter, Watcher
 
 #: Extra seconds a worker gets beyond ``graceful_timeout`` (lifespan shutdown, exit).
 SHUTDOWN_MARGIN = 5.0
@@ -112,7 +116,7 @@ def worker_count(config: Config) -> int:
 class _Worker:
     slot: _Slot
     process: WorkerProcess
-    channel: Connection | None
+    channel: Channel | None
     ready_at: float | None = None
     stopping: bool = False  # told to drain, or draining on its own
     failure: tuple[int, str] | None = None  # (exit code, message) it could not start with
@@ -244,13 +248,13 @@ class Supervisor:
         return self.exit_code
 
     def _wait(self) -> None:
-        waitables: list[object] = [worker.process.sentinel for worker in self.workers]
+        waitables: list[int | HasFileno] = [worker.process.sentinel for worker in self.workers]
         waitables += [worker.channel for worker in self.workers if worker.channel is not None]
         timeout = TICK
         if not waitables:
             time.sleep(timeout)
             return
-        wait(waitables, timeout=timeout)  # type: ignore[arg-type]
+        wait(waitables, timeout=timeout)
         for worker in list(self.workers):
             self._read_messages(worker)
 
@@ -499,7 +503,9 @@ class Supervisor:
             return
         changed = self.reloader.watcher.changes()
         if changed:
-            names = ", ".join(sorted({Path(path).name for path in changed}))
+            from hypercorn_protocol.server.reloading import ImportCheck
+
+            names = ", ".join(sorted({os.path.basename(path) for path in changed}))
             self.log.info("Change detected in %s; checking that the application imports", names)
             if self.check is not None:
                 self.check.cancel()

@@ -11,10 +11,11 @@ the supervisor starts the replacement at once, while this one finishes its reque
 
 from __future__ import annotations
 
+import importlib
+import os
 import signal
 import sys
 import warnings
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 from hypercorn_cli._errors import (
@@ -31,7 +32,13 @@ from hypercorn_protocol.config import Config, ConfigWarning
 from hypercorn_protocol.server.binding import Sockets
 
 if TYPE_CHECKING:
+    from hypercorn_cli._pipe import Channel
     from hypercorn_cli._spawn import StopPipe
+
+#: What serving imports on first use (the first WebSocket, HTTP/2 connection, WSGI
+#: app, QUIC socket), per driver package; see :func:`_import_what_serving_needs`.
+_DRIVER_PACKAGES = {"asyncio": "hypercorn_asyncio", "uvloop": "hypercorn_asyncio"}
+_ON_FIRST_USE = ("hypercorn_protocol.http2.connection", "hypercorn_protocol.websocket.stream")
 
 READY = "ready"
 DRAINING = "draining"
@@ -41,7 +48,7 @@ FAILED = "failed"
 class _Channel:
     """The reports to the supervisor; remembers whether ``READY`` was sent."""
 
-    def __init__(self, channel: Connection) -> None:
+    def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.ready = False
 
@@ -54,9 +61,7 @@ class _Channel:
             pass  # the supervisor is gone; so is its end of the stop pipe, which stops us
 
 
-def worker_process_main(
-    config: Config, sockets: Sockets, stop: StopPipe, channel: Connection
-) -> None:
+def worker_process_main(config: Config, sockets: Sockets, stop: StopPipe, channel: Channel) -> None:
     """Serve ``sockets`` in this spawned process until ``stop`` is set.
 
     Ctrl-C in a terminal reaches the whole process group; only the supervisor acts on
@@ -79,6 +84,8 @@ def worker_process_main(
         # they are surely readable; the application is imported after.
         worker = resolve_worker(config.worker_class)
         config.log  # noqa: B018 - each process builds its own loggers (they are not pickled)
+        if _drops_privileges(config):
+            _import_what_serving_needs(config)
         drop_privileges(config.user, config.group)
         worker(
             config,
@@ -95,3 +102,30 @@ def worker_process_main(
         else:
             reports.notify((FAILED, code, one_line(exc)))
         sys.exit(code)
+
+
+def _drops_privileges(config: Config) -> bool:
+    return (
+        os.name == "posix"
+        and (config.user is not None or config.group is not None)
+        and os.geteuid() == 0
+    )
+
+
+def _import_what_serving_needs(config: Config) -> None:
+    """Import now what serving would import on first use.
+
+    A worker imports h2, wsproto, the HTTP/1.1 wire, the WSGI bridge and the QUIC
+    stack only when a connection or the application needs them, to start smaller. One
+    that is about to give up root may then no longer be able to read the installed
+    packages (a virtual environment under /root, say), so it imports them all first.
+    """
+    from hypercorn_protocol.http1.parsers import wire_factory
+
+    wire_factory(config.http_parser)
+    package = _DRIVER_PACKAGES.get(config.worker_class, "hypercorn_trio")
+    names = [*_ON_FIRST_USE, f"{package}.wsgi"]
+    if config.quic_bind:
+        names += ["aioquic", "hypercorn_protocol.server.quic", f"{package}._quic"]
+    for name in names:
+        importlib.import_module(name)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from typing import TYPE_CHECKING
 
 from hypercorn_protocol.config import WORKER_CLASSES
-from hypercorn_protocol.worker import WorkerFunction
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.worker import WorkerFunction
 
 
 class WorkerClassError(Exception):

@@ -1,12 +1,19 @@
 """``run(config)``: serve ``config.application_path`` in-process or with worker processes.
 
 Order of start-up, chosen so that a mistake fails before anything is bound or spawned:
-the worker class, the TLS certificate and key (loaded into a context) and the
-application (imported here) are checked, systemd socket-activated descriptors are
-taken as binds, the sockets are bound (once, here),
-the pid file is written; then either this process serves (``workers = 0``) or the
-supervisor (``_supervisor``) runs the worker processes. On the way out the pid file is
-removed and the sockets are closed.
+the worker class and the TLS certificate and key (loaded into a context) are checked,
+systemd socket-activated descriptors are taken as binds, the sockets are bound (once,
+here), the pid file is written; then either this process serves (``workers = 0``) or
+the supervisor (``_supervisor``) runs the worker processes. On the way out the pid file
+is removed and the sockets are closed.
+
+Where the application is imported: in the process that serves it. With ``workers = 0``
+that is this one (before the sockets are bound, so a bad path binds nothing); with
+workers, only the workers import it: a worker that cannot reports the one-line error
+before it is ready, and the supervisor stops with it (``WorkerStartupError``, exit code
+2, no retry). The supervisor of a large application would otherwise hold tens of MiB
+of modules it never runs. ``--reload`` is the exception, as in Hypercorn 0.18: the
+supervisor imports the application to learn which files to watch.
 """
 
 from __future__ import annotations
@@ -16,18 +23,20 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hypercorn_cli._activation import activated_fds, apply_socket_activation
 from hypercorn_cli._pidfile import remove_pid_file, write_pid_file
 from hypercorn_cli._privileges import chown_unix_sockets
 from hypercorn_cli._supervisor import Reloader, Supervisor, close_sockets, error_logger
 from hypercorn_cli._workers import check_worker, resolve_worker
-from hypercorn_protocol.apps.loading import load_application
 from hypercorn_protocol.config import Config, ConfigError, ConfigWarning
 from hypercorn_protocol.server.binding import QUIC_NEEDS_UDP
-from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
-from hypercorn_protocol.server.reloading import SourceFilter, app_root, make_watcher
-from hypercorn_protocol.worker import WorkerFunction
+
+if TYPE_CHECKING:
+    # Type-only: each is imported where its feature is switched on.
+    from hypercorn_protocol.server.metrics import SupervisorMetrics
+    from hypercorn_protocol.worker import WorkerFunction
 
 
 def run(config: Config, *, config_loader: Callable[[], Config] | None = None) -> int:
@@ -53,7 +62,9 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
         a worker did not shut down cleanly).
 
     Raises:
-        NoAppError: the application cannot be imported.
+        NoAppError: the application cannot be imported (``workers = 0`` or
+            ``use_reloader``; otherwise the workers import it, and a worker that
+            cannot is a ``WorkerStartupError`` with the same message and exit code 2).
         ConfigError: the TLS certificate or key cannot be loaded, ``quic_bind`` is
             set without TLS or is a unix socket, or ``metrics_bind`` is set without
             ``prometheus_client``.
@@ -75,6 +86,8 @@ def run(config: Config, *, config_loader: Callable[[], Config] | None = None) ->
     _log_config_warnings(caught, log)
     metrics = None
     if config.metrics_bind is not None:
+        from hypercorn_protocol.server.metrics import SupervisorMetrics, check_installed
+
         check_installed()
         if supervised:
             # Before the app is imported here: prometheus_client picks its storage then.
@@ -94,7 +107,9 @@ def _run(
     metrics: SupervisorMetrics | None,
     config_loader: Callable[[], Config] | None,
 ) -> int:
-    _import_application(config)
+    _application_importable(config)
+    if worker is not None or config.use_reloader:
+        _import_application(config)
     apply_socket_activation(config, activated_fds())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConfigWarning)
@@ -112,6 +127,12 @@ def _run(
                 return 0
             reloader = None
             if config.use_reloader:
+                from hypercorn_protocol.server.reloading import (
+                    SourceFilter,
+                    app_root,
+                    make_watcher,
+                )
+
                 if config.workers == 0:
                     log.info("--reload with 0 workers: serving from one worker process")
                 root = app_root(config.application_path)
@@ -153,10 +174,15 @@ def _check_tls(config: Config) -> None:
             raise ConfigError(str(exc)) from None
 
 
-def _import_application(config: Config) -> None:
+def _application_importable(config: Config) -> None:
     # The current directory is importable, as for ``python -m``; spawned workers
     # inherit this sys.path.
     cwd = os.getcwd()
     if sys.path[:1] != [cwd]:
         sys.path.insert(0, cwd)
+
+
+def _import_application(config: Config) -> None:
+    from hypercorn_protocol.apps.loading import load_application
+
     load_application(config.application_path, config.wsgi_max_body_size)

@@ -18,7 +18,6 @@ module of ``server/`` is imported at module level (this module sits above them).
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import logging
 import os
@@ -561,6 +560,8 @@ def _short_repr(value: object) -> str:
 
 
 def _warn_unknown(key: str) -> None:
+    import difflib  # only for a misspelt key
+
     close = difflib.get_close_matches(key, sorted(OPTIONS), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     warnings.warn(f"unknown config option {key!r} ignored{hint}", ConfigWarning, stacklevel=4)

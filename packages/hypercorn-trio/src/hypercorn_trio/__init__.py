@@ -8,7 +8,6 @@ from typing import Any, Literal
 import trio
 from hypercorn_protocol.apps.loading import wrap_app
 from hypercorn_protocol.config import Config
-from hypercorn_protocol.server.reloading import restart_process
 from hypercorn_trio.__about__ import __version__
 from hypercorn_trio.run import ReloadTrigger, ShutdownTrigger, worker_serve
 
@@ -52,6 +51,8 @@ async def serve(
     reload = ReloadTrigger(shutdown_trigger)
     await worker_serve(wrapper, config, shutdown_trigger=reload.wait, task_status=task_status)
     if reload.requested:
+        from hypercorn_protocol.server.reloading import restart_process
+
         restart_process()
 
 

@@ -32,7 +32,6 @@ from hypercorn_protocol.apps.wsgi import WSGIWrapper
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.server.binding import Sockets, describe_bind
 from hypercorn_protocol.server.metrics import worker_metrics
-from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
 from hypercorn_protocol.worker import (
     SHUTDOWN_SIGNALS,
     STOP_POLL_INTERVAL,
@@ -45,9 +44,9 @@ from hypercorn_protocol.worker import (
 from hypercorn_trio._context import WorkerContext
 from hypercorn_trio._lifespan import Lifespan
 from hypercorn_trio._tcp import serve_connection
-from hypercorn_trio.wsgi import TrioWSGIApp
 
 if TYPE_CHECKING:
+    from hypercorn_protocol.typing import ASGIApp
     from hypercorn_trio._quic import QuicSocket
 
 ShutdownTrigger = Callable[[], Awaitable[object]]
@@ -78,7 +77,13 @@ async def worker_serve(
             (``["http://127.0.0.1:8000", ...]``) once connections are accepted.
     """
     config.log  # noqa: B018  (creating the Logger configures hypercorn.error / .access)
-    asgi_app = TrioWSGIApp(app) if isinstance(app, WSGIWrapper) else app.app
+    if isinstance(app, WSGIWrapper):
+        # WSGI apps only: the bridge and its thread pool
+        from hypercorn_trio.wsgi import TrioWSGIApp
+
+        asgi_app: ASGIApp = TrioWSGIApp(app)
+    else:
+        asgi_app = app.app
     metrics, endpoint = worker_metrics(config)
     context = WorkerContext(asgi_app, config, metrics)
     error: Exception | None = None
@@ -285,6 +290,8 @@ class ReloadTrigger:
         await _first_of(self._trigger or _signal_trigger, self._watch)
 
     async def _watch(self) -> None:
+        from hypercorn_protocol.server.reloading import POLL_INTERVAL, ProgramReloader
+
         reloader = ProgramReloader()
         try:
             while not reloader.poll():

@@ -26,7 +26,6 @@ import re
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from hypercorn_protocol.apps.wsgi import WSGIWrapper
@@ -225,20 +224,20 @@ def _raised_at(error: BaseException) -> str:
 def _import_module(path: str, module_part: str) -> Any:
     is_file_path = module_part.endswith(".py") or "/" in module_part or os.sep in module_part
     if is_file_path:
-        location = Path(module_part).resolve()
-        if module_part.endswith(".py") and not location.is_file():
+        location = os.path.realpath(module_part)
+        if module_part.endswith(".py") and not os.path.isfile(location):
             raise NoAppError(
                 f"Cannot load application from {path!r}: file {module_part!r} not found"
             )
-        if not location.exists():
+        if not os.path.exists(location):
             raise NoAppError(f"Cannot load application from {path!r}: {module_part!r} not found")
-        directory = location.parent
-        import_name = location.stem if location.is_file() else location.name
+        directory, name = os.path.split(location)
+        import_name = os.path.splitext(name)[0] if os.path.isfile(location) else name
     else:
-        directory = Path.cwd()
+        directory = os.getcwd()
         import_name = module_part
-    if not sys.path or sys.path[0] != str(directory):
-        sys.path.insert(0, str(directory))
+    if not sys.path or sys.path[0] != directory:
+        sys.path.insert(0, directory)
 
     try:
         return importlib.import_module(import_name)

@@ -72,7 +72,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from hypercorn_protocol.asgi.scope import ScopeBuilder, split_target
 from hypercorn_protocol.errors import InvalidMessageError, UnexpectedMessageError
@@ -97,14 +97,16 @@ from hypercorn_protocol.headers import (
 from hypercorn_protocol.settings import ProtocolSettings
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
 from hypercorn_protocol.websocket.handshake import HandshakeOffer
-from hypercorn_protocol.websocket.stream import (
+from hypercorn_protocol.websocket.replies import (
     AcceptReply,
     Reply,
     ResponseBody,
     ResponseStart,
-    WebSocket,
     WebSocketOptions,
 )
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.websocket.stream import WebSocket
 
 DISCONNECT: Final[Message] = {"type": "http.disconnect"}
 _EMPTY_BODY: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
@@ -605,6 +607,9 @@ class StreamConnection(Generic[S]):
         offer = HandshakeOffer.from_headers(headers)
         scope = self._scopes.websocket(http_version, raw_path, query, headers, offer.subprotocols)
         stream = self._new_stream(stream_id, scope, method, now)
+        # Imported by the first upgrade: a server that never sees one never loads wsproto.
+        from hypercorn_protocol.websocket.stream import WebSocket
+
         stream.ws = WebSocket(offer, self._websocket_options, now)
         self._open(stream)
         return stream

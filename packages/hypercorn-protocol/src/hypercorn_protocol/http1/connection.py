@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from hypercorn_protocol.asgi.scope import split_target
 from hypercorn_protocol.asgi.stream import (
@@ -75,7 +76,10 @@ from hypercorn_protocol.websocket.handshake import (
     asks_for_websocket,
     handshake_problem,
 )
-from hypercorn_protocol.websocket.stream import WebSocket, WebSocketState
+from hypercorn_protocol.websocket.replies import WebSocketState
+
+if TYPE_CHECKING:
+    from hypercorn_protocol.websocket.stream import WebSocket
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")

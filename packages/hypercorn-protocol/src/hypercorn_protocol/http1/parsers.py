@@ -2,7 +2,8 @@
 
 ``"h11"`` is the reference parser (always installed); ``"httptools"`` is llhttp in C
 (``hypercorn-protocol[fast]``); ``"auto"`` takes httptools when it can be imported.
-httptools is imported once, on first use, not by importing this module.
+Each wire is imported once, on first use, not by importing this module: a server on
+httptools never loads h11 (unless a WebSocket brings it, with wsproto).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hypercorn_protocol.errors import LocalProtocolError
-from hypercorn_protocol.http1.h11_wire import H11Wire
 from hypercorn_protocol.http1.wire import HTTP1Wire
 
 WireFactory = Callable[[int], HTTP1Wire]
 _fast: list[WireFactory | None] = []  # [] until looked up, then [class or None]
+_h11: list[WireFactory] = []  # [] until first used
 
 
 def httptools_wire() -> WireFactory | None:
@@ -29,15 +30,24 @@ def httptools_wire() -> WireFactory | None:
     return _fast[0]
 
 
+def h11_wire() -> WireFactory:
+    """The h11 wire class (the reference; h11 is always installed)."""
+    if not _h11:
+        from hypercorn_protocol.http1.h11_wire import H11Wire
+
+        _h11.append(H11Wire)
+    return _h11[0]
+
+
 def wire_factory(http_parser: str) -> WireFactory:
     """The wire for ``http_parser`` ("auto", "h11" or "httptools")."""
     if http_parser == "h11":
-        return H11Wire
+        return h11_wire()
     fast = httptools_wire()
     if fast is not None:
         return fast
     if http_parser == "auto":
-        return H11Wire
+        return h11_wire()
     if http_parser == "httptools":
         raise LocalProtocolError("http_parser 'httptools' needs: pip install 'hypercorn[fast]'")
     raise LocalProtocolError(f"unknown http_parser {http_parser!r}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import ssl
 import stat
 import struct
 import warnings
@@ -31,6 +30,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from hypercorn_protocol.server.config_files import ConfigError, ConfigWarning, reason
 
 if TYPE_CHECKING:
+    import ssl
+
     from hypercorn_protocol.config import Config
 
 DEFAULT_PORT = 8000
@@ -431,6 +432,8 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
     """
     if not config.ssl_enabled:
         return None
+    import ssl  # here: it maps OpenSSL (about 5 MiB of RSS) into a process without TLS
+
     certfile, keyfile = config.certfile, config.keyfile
     assert certfile is not None  # ssl_enabled checked both
     assert keyfile is not None

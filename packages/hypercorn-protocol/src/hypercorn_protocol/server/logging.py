@@ -10,13 +10,11 @@ for the atoms. With ``access_log_json`` it is one JSON object instead (``access_
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
@@ -103,6 +101,7 @@ def _level_number(level: str) -> int:
 
 def _apply_logconfig(config: Config) -> None:
     """Apply ``logconfig`` (``json:``, ``toml:`` or an ini path) or else ``logconfig_dict``."""
+    import json
     import logging.config
 
     if config.logconfig is not None:
@@ -266,6 +265,10 @@ def access_json(atoms: Mapping[str, str]) -> str:
     :data:`JSON_ACCESS_FIELDS`, then ``pid``. Missing values (``-``) are null; status,
     bytes and duration (microseconds) are numbers.
     """
+    # Imported on use: only a JSON access log needs them.
+    import json
+    from datetime import datetime, timezone
+
     record: dict[str, object] = {
         "time": datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
     }

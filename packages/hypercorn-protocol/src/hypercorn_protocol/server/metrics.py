@@ -21,8 +21,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from types import ModuleType
@@ -159,6 +157,8 @@ class MultiprocessDirectory:
     """The supervisor's private ``PROMETHEUS_MULTIPROC_DIR``: made, exported, removed."""
 
     def __init__(self) -> None:
+        import tempfile  # here: a server without metrics need not load it
+
         self.path = tempfile.mkdtemp(prefix="hypercorn-metrics-")  # mode 0700
         self._previous = os.environ.get(MULTIPROCESS_ENV)
         os.environ[MULTIPROCESS_ENV] = self.path  # spawned workers inherit both
@@ -182,6 +182,8 @@ class MultiprocessDirectory:
             os.environ.pop(MULTIPROCESS_ENV, None)
         else:
             os.environ[MULTIPROCESS_ENV] = self._previous
+        import shutil
+
         shutil.rmtree(self.path, ignore_errors=True)
 
 

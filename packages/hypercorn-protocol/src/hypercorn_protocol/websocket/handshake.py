@@ -6,14 +6,20 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass
 
-from wsproto.utilities import generate_accept_token
-
 from hypercorn_protocol.headers import header_value, tokens
 from hypercorn_protocol.typing import Headers
 
 __all__ = ["HandshakeOffer", "accept_token", "asks_for_websocket", "handshake_problem"]
 
-accept_token = generate_accept_token
+
+def accept_token(key: bytes) -> bytes:
+    """The ``Sec-WebSocket-Accept`` value for the client's ``Sec-WebSocket-Key`` (wsproto's)."""
+    # Imported here: wsproto (and h11 with it) loads with the first WebSocket, not before.
+    from wsproto.utilities import generate_accept_token
+
+    return generate_accept_token(key)
+
+
 #: Sent with a 400 for an unsupported ``Sec-WebSocket-Version``.
 VERSION_HEADERS: Headers = [(b"sec-websocket-version", b"13")]
 

@@ -41,8 +41,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
@@ -62,83 +60,28 @@ from hypercorn_protocol.errors import (
     WebSocketClosedError,
 )
 from hypercorn_protocol.headers import normalise_app_headers
-from hypercorn_protocol.settings import WebSocketSettings
 from hypercorn_protocol.typing import Headers, Message
 from hypercorn_protocol.websocket.deflate import BoundedDeflate
 from hypercorn_protocol.websocket.handshake import HandshakeOffer
+from hypercorn_protocol.websocket.replies import (
+    AbortReply,
+    AcceptReply,
+    Reply,
+    ResponseBody,
+    ResponseStart,
+    WebSocketOptions,
+    WebSocketState,
+)
 
 ABNORMAL_CLOSURE = 1006
-#: How long the server waits for the peer's close frame after sending its own.
-CLOSE_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class WebSocketOptions:
-    """The settings one WebSocket runs with (see :meth:`from_settings`)."""
-
-    max_message_size: int
-    ping_interval: float | None
-    pong_timeout: float | None
-    compression: bool
-    max_queue: int
-    close_timeout: float = CLOSE_TIMEOUT
-
-    @classmethod
-    def from_settings(cls, settings: WebSocketSettings) -> WebSocketOptions:
-        """Read the ``websocket_*`` settings (and ``max_app_queue_size``)."""
-        return cls(
-            max_message_size=settings.websocket_max_message_size,
-            ping_interval=settings.websocket_ping_interval,
-            pong_timeout=settings.websocket_pong_timeout,
-            compression=settings.websocket_compression,
-            max_queue=max(settings.max_app_queue_size, 1),
-        )
-
-
-# Replies: what the owner must put on the wire for a handshake-phase app message.
-@dataclass(frozen=True, slots=True)
-class AcceptReply:
-    """Complete the handshake (101 on HTTP/1.1, 200 on HTTP/2) adding ``headers``."""
-
-    headers: Headers
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseStart:
-    """Refuse the handshake with an HTTP response: its status and validated headers."""
-
-    status: int
-    headers: Headers
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseBody:
-    """A piece of the refusal response's body."""
-
-    body: bytes
-    more_body: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AbortReply:
-    """The refusal response cannot be completed: cut the connection or reset the stream."""
-
-
-Reply = AcceptReply | ResponseStart | ResponseBody | AbortReply
 _NO_REPLY: tuple[Reply, ...] = ()
 _FORBIDDEN = (ResponseStart(403, [(b"content-length", b"0")]), ResponseBody(b"", False))
 _SERVER_ERROR = (ResponseStart(500, [(b"content-length", b"0")]), ResponseBody(b"", False))
 
 
 # ---------------------------------------------------------------------- the stream
-class WebSocketState(Enum):
-    HANDSHAKE = "handshake"
-    RESPONDING = "sending a refusal response"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
 class WebSocket:
     """One WebSocket: fed by its owner, which forwards messages and bytes.
 
