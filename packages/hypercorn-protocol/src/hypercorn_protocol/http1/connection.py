@@ -78,7 +78,6 @@ from hypercorn_protocol.websocket.handshake import (
 from hypercorn_protocol.websocket.stream import WebSocket, WebSocketState
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
-_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 # How long a connection accepted just before a graceful shutdown may take to send
 # its first request (see start_shutdown).
 _FIRST_REQUEST_GRACE = 1.0
@@ -485,20 +484,19 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._out.append(self._wire.informational(status, headers + self._default_headers.get(now)))
 
     def _send_head(self, stream: Stream, message: Message, now: float) -> None:
-        headers = stream.headers
-        single_message = not message.get("more_body", False)
-        if (
-            single_message
-            and body_allowed(stream.method, stream.status)
-            and not any(name.lower() in _FRAMING_HEADERS for name, _ in headers)
-        ):
-            headers = [*headers, (b"content-length", b"%d" % len(message.get("body", b"")))]
-        if self._must_close_after_response():
-            headers = [*headers, (b"connection", b"close")]
-        headers = headers + self._default_headers.get(now)
-        stream.headers = headers
-        reason = _REASONS.get(stream.status, b"")
-        self._out.append(self._wire.response_head(stream.status, headers, reason))
+        status = stream.status
+        body_length = -1 if message.get("more_body", False) else len(message.get("body", b""))
+        defaults, default_lines = self._default_headers.rendered(now)
+        head, stream.headers = self._wire.response_head(
+            status,
+            stream.headers,
+            _REASONS.get(status, b""),
+            body_length,
+            self._must_close_after_response(),
+            defaults,
+            default_lines,
+        )
+        self._out.append(head)
         stream.response = _BODY
 
     def _send_body(self, stream: Stream, message: Message, now: float) -> bool:
