@@ -258,7 +258,8 @@ class StreamConnection(Generic[S]):
         # the Server (``hypercorn-<protocol>``), Alt-Svc and Date headers
         self._default_headers = DefaultHeaders(settings, protocol, context.dates)
         self._max_queue = max(settings.max_app_queue_size, 1)
-        self._websocket_options = WebSocketOptions.from_settings(settings)
+        self._settings = settings
+        self._websocket_options: WebSocketOptions | None = None  # read on the first WebSocket
         self._events: deque[Event] = events if events is not None else deque()
         self._out: list[bytes] = out if out is not None else []
         self._streams: dict[int, S] = {}
@@ -605,7 +606,10 @@ class StreamConnection(Generic[S]):
         offer = HandshakeOffer.from_headers(headers)
         scope = self._scopes.websocket(http_version, raw_path, query, headers, offer.subprotocols)
         stream = self._new_stream(stream_id, scope, method, now)
-        stream.ws = WebSocket(offer, self._websocket_options, now)
+        options = self._websocket_options
+        if options is None:
+            options = self._websocket_options = WebSocketOptions.from_settings(self._settings)
+        stream.ws = WebSocket(offer, options, now)
         self._open(stream)
         return stream
 

@@ -97,6 +97,11 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
+_VERSION_TEXT = {b"1.1": "1.1", b"1.0": "1.0"}
+_METHOD_TEXT = {
+    method.encode("ascii"): method
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")
+}
 # The wire's entry in _paused_by: pipelined requests wait in its buffer.
 _WIRE = 0
 H2CSwitch = Callable[[Headers, bytes, bytes, bool, float], None]
@@ -342,15 +347,16 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._requests += 1
         self._last_stream_id += 1
         raw_path, query = split_target(head.target)
+        method = head.method
         scope = self._scopes.http(
-            head.http_version.decode("ascii"),
-            head.method.decode("ascii"),
+            _VERSION_TEXT.get(head.http_version) or head.http_version.decode("ascii"),
+            _METHOD_TEXT.get(method) or method.decode("ascii"),
             raw_path,
             query,
             head.raw_headers if self._pass_raw_headers else head.headers,
             {"http.response.pathsend": {}},
         )
-        stream = Stream(self._last_stream_id, scope, head.method, now)
+        stream = Stream(self._last_stream_id, scope, method, now)
         stream.expects_continue = head.expects_continue
         self._stream = self._streams[stream.stream_id] = stream
         self._events.append(StartApp(stream.stream_id, scope))  # _open, inline: per request
