@@ -67,6 +67,7 @@ from hypercorn_protocol.http1.wire import (
     Body,
     HTTP1Wire,
     RequestHead,
+    WireReplaced,
 )
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
 from hypercorn_protocol.websocket.handshake import (
@@ -310,14 +311,14 @@ class HTTP11Connection(StreamConnection[Stream]):
             except RemoteProtocolError as exc:
                 self._protocol_error(exc, now)
                 return
-            if type(event) is Body:
-                self._receive_body(event.data, now)
-            elif event is END_OF_BODY:
-                self._end_of_body(now)
-            elif type(event) is RequestHead:
+            if type(event) is RequestHead:
                 self._start_request(event, now)
                 if self._ws is not None:
                     return  # h11 is done with: the rest belongs to the WebSocket
+            elif event is END_OF_BODY:
+                self._end_of_body(now)
+            elif type(event) is Body:
+                self._receive_body(event.data, now)
             elif event is NEED_DATA:
                 self._flush_pending_body()
                 return
@@ -332,6 +333,8 @@ class HTTP11Connection(StreamConnection[Stream]):
             elif event is PEER_CLOSED:
                 self._peer_closed(now)
                 return
+            elif type(event) is WireReplaced:
+                wire = self._wire = event.wire  # a request only h11 can parse
 
     def _start_request(self, head: RequestHead, now: float) -> None:
         error = self._check_head(head)

@@ -45,12 +45,19 @@ class Paused:
     __slots__ = ()
 
 
+@dataclass(slots=True)
+class WireReplaced:
+    """From now on ``wire`` parses this connection (it holds the bytes not parsed yet)."""
+
+    wire: HTTP1Wire
+
+
 END_OF_BODY = EndOfBody()
 PEER_CLOSED = PeerClosed()
 NEED_DATA = NeedData()
 PAUSED = Paused()
 
-WireEvent = RequestHead | Body | EndOfBody | PeerClosed | NeedData | Paused
+WireEvent = RequestHead | Body | EndOfBody | PeerClosed | NeedData | Paused | WireReplaced
 
 
 class HTTP1Wire(Protocol):
