@@ -57,7 +57,7 @@ from hypercorn_protocol.asgi.stream import (
 )
 from hypercorn_protocol.errors import RemoteProtocolError
 from hypercorn_protocol.events import PauseReading, ResumeReading, StartApp
-from hypercorn_protocol.headers import body_allowed, header_value, tokens
+from hypercorn_protocol.headers import header_value, tokens
 from hypercorn_protocol.http1.parsers import wire_factory
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
@@ -512,11 +512,15 @@ class HTTP11Connection(StreamConnection[Stream]):
         if stream.response is _STARTED:
             self._send_head(stream, message, now)
         body = message.get("body", b"")
-        if body and body_allowed(stream.method, stream.status):
-            self._out.append(self._wire.body(body))
-            stream.body_bytes += len(body)
+        if body:
+            data = self._wire.body(body)  # b"" where no body is allowed (HEAD, 204, 304)
+            if data:
+                self._out.append(data)
+                stream.body_bytes += len(body)
         if not message.get("more_body", False):
-            self._out.append(self._wire.end())
+            end = self._wire.end()
+            if end:
+                self._out.append(end)
             stream.response = _DONE
             self._complete(stream, now)
             self._disconnect(stream)

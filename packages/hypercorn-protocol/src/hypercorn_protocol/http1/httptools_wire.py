@@ -145,11 +145,13 @@ class HttptoolsWire(ResponseFramer):
         version_text = parser.get_http_version()
         version = _VERSIONS.get(version_text)
         url = self._url
-        headers = [(name.lower(), value) for name, value in raw]
+        headers: Headers = []
         hosts = 0
         te: bytes | None = None
         close = upgrade = expects_continue = False
-        for name, value in headers:
+        for name, value in raw:
+            name = name.lower()
+            headers.append((name, value))
             if name in _WATCHED:
                 if name == b"host":
                     hosts += 1
@@ -353,25 +355,24 @@ class HttptoolsWire(ResponseFramer):
             if self._upgrade:
                 return PAUSED
             return PEER_CLOSED if self._closed_seen else NEED_DATA
-        if not queue and self._held:
-            held = bytes(self._held)
-            self._held.clear()
-            self._feed(held)
-        if self._fallback is not None and not queue:
-            return self._replaced()
-        if queue:
-            event = queue.popleft()
-            if event is END_OF_BODY:
-                self._cycle_done = True
-            elif type(event) is RequestHead:
-                self._keep_alive, self._http10, self._head_only, self._upgrade = (
-                    self._flags.popleft()
-                )
-            elif type(event) is RemoteProtocolError:
-                queue.appendleft(event)  # the parser is dead: every later call raises
-                raise event
-            return event  # type: ignore[return-value]
-        return PEER_CLOSED if self._closed_seen else NEED_DATA
+        if not queue:
+            if self._held:
+                held = bytes(self._held)
+                self._held.clear()
+                self._feed(held)
+            if not queue:
+                if self._fallback is not None:
+                    return self._replaced()
+                return PEER_CLOSED if self._closed_seen else NEED_DATA
+        event = queue.popleft()
+        if type(event) is RequestHead:
+            self._keep_alive, self._http10, self._head_only, self._upgrade = self._flags.popleft()
+        elif event is END_OF_BODY:
+            self._cycle_done = True
+        elif type(event) is RemoteProtocolError:
+            queue.appendleft(event)  # the parser is dead: every later call raises
+            raise event
+        return event  # type: ignore[return-value]
 
     def _replaced(self) -> WireEvent:
         """An h11 wire, given every byte from the request llhttp could not parse on."""
