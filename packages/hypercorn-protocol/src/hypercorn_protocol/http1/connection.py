@@ -366,18 +366,9 @@ class HTTP11Connection(StreamConnection[Stream]):
 
     def _check_head(self, head: RequestHead) -> tuple[int, str] | None:
         """Refuse what h11 lets through but smuggling or routing bugs feed on."""
-        content_lengths = 0
-        declared: bytes | None = None
-        transfer_encoding = False
-        upgrade = False
-        for name, value in head.headers:
-            if name == b"content-length":
-                content_lengths += 1
-                declared = value
-            elif name == b"transfer-encoding":
-                transfer_encoding = True
-            elif name == b"upgrade":
-                upgrade = True
+        content_lengths = head.content_lengths
+        declared = head.content_length
+        transfer_encoding = head.transfer_encoding
         if head.http_version not in _HTTP1_VERSIONS:
             # h11 takes any "HTTP/d.d"; RFC 9110 section 15.6.6 answers 505 for another
             # major version (and ASGI has no "2.0" over HTTP/1.1 framing).
@@ -401,7 +392,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             return 413, "content-length over max_request_body_size"
         if self._server_names and header_value(head.headers, b"host") not in self._server_names:
             return 404, "host not in server_names"
-        if upgrade:
+        if head.upgrade:
             if asks_for_websocket(head.headers):
                 return _WEBSOCKET
             if (

@@ -24,6 +24,7 @@ fed without progress.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 from httptools import (  # type: ignore[import-not-found,unused-ignore]
@@ -53,7 +54,11 @@ _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 # for answers (reading is paused long before, unless the driver ignores it).
 _MAX_HELD = 1 << 20
 _STRIP = b" \t"
-_WATCHED = frozenset({b"host", b"transfer-encoding", b"connection", b"upgrade", b"expect"})
+# METHOD SP target SP HTTP/x.y, each space single (the version itself llhttp checks)
+_REQUEST_LINE = re.compile(rb"[^ ]+ [^ ]+ HTTP/[^ ]*")
+_WATCHED = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"expect"}
+)
 _Queued = WireEvent | RemoteProtocolError
 
 
@@ -148,18 +153,24 @@ class HttptoolsWire(ResponseFramer):
         headers: Headers = []
         hosts = 0
         te: bytes | None = None
-        close = upgrade = expects_continue = False
+        close = upgrade = upgrade_field = expects_continue = False
+        lengths = 0
+        length: bytes | None = None
         for name, value in raw:
             name = name.lower()
             headers.append((name, value))
             if name in _WATCHED:
                 if name == b"host":
                     hosts += 1
+                elif name == b"content-length":
+                    lengths += 1
+                    length = value
                 elif name == b"transfer-encoding":
                     te = value if te is None else te + b"," + value
                 elif name == b"connection":
                     close = close or b"close" in value.lower()
                 elif name == b"upgrade":
+                    upgrade_field = True
                     upgrade = upgrade or bool(value)
                 else:
                     expects_continue = value.lower() == b"100-continue"
@@ -190,7 +201,18 @@ class HttptoolsWire(ResponseFramer):
             )
         http10 = version == b"1.0"
         self._queue.append(
-            RequestHead(method, url, version, headers, raw, expects_continue and not http10)
+            RequestHead(
+                method,
+                url,
+                version,
+                headers,
+                raw,
+                expects_continue and not http10,
+                lengths,
+                length,
+                te is not None,
+                upgrade_field,
+            )
         )
         self._flags.append((not (http10 or close or upgrade), http10, method == b"HEAD", upgrade))
 
@@ -314,14 +336,7 @@ class HttptoolsWire(ResponseFramer):
                 return False
             line = line[start:]
             end -= start
-        first = line.find(b" ", 0, end)
-        last = line.rfind(b" ", 0, end)
-        return (
-            first < 1
-            or line.find(b" ", first + 1, end) != last
-            or last == first + 1
-            or not line.startswith(b"HTTP/", last + 1, end)
-        )
+        return _REQUEST_LINE.fullmatch(line, 0, end) is None
 
     def _serve_upgrade_body(self, rest: bytes) -> None:
         """An Upgrade request with a body: llhttp skipped the body, but the connection

@@ -22,6 +22,11 @@ class RequestHead:
     headers: Headers  # lower-cased names, as ASGI wants
     raw_headers: Headers  # names as the client spelled them
     expects_continue: bool
+    # What the connection checks, noted by the wire while it walked the fields:
+    content_lengths: int  # how many content-length fields
+    content_length: bytes | None  # the last one's value
+    transfer_encoding: bool  # any transfer-encoding field
+    upgrade: bool  # any upgrade field
 
 
 @dataclass(slots=True)
