@@ -39,7 +39,7 @@ from typing import Any
 from hypercorn_protocol import ServerConnection
 from hypercorn_protocol.config import Config
 from hypercorn_protocol.driving import ConnectionDriver, StreamBase
-from hypercorn_protocol.events import AppMessage, CloseConnection, StartApp
+from hypercorn_protocol.events import StartApp
 from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.typing import ASGIScope, Message
 
@@ -239,9 +239,7 @@ def _callgrind(args: argparse.Namespace) -> None:
                 print(f"kept {kept}")
     per_request = (counts[1] - counts[0]) / (args.requests * 4)
     shape = "close" if args.close else "keep-alive"
-    print(
-        f"{args.mode} {args.parser} {shape}: {per_request / 1000:.1f}k instructions per request"
-    )
+    print(f"{args.mode} {args.parser} {shape}: {per_request / 1000:.1f}k instructions per request")
 
 
 def main() -> None:

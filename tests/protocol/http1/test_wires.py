@@ -279,7 +279,7 @@ def test_extension_methods_are_served(method: bytes) -> None:
 def test_extension_method_later_on_a_connection_and_after_it() -> None:
     """The switch happens at the request that needs it; the connection goes on."""
     h = Harness()
-    (first,) = starts(h.feed(GET))
+    assert len(starts(h.feed(GET))) == 1
     h.respond(1)
     h.wire = b""
     (second,) = starts(h.feed(b"FROB /f HTTP/1.1\r\nhost: a\r\n\r\n"))
@@ -303,6 +303,7 @@ def test_extension_method_split_across_reads() -> None:
 def test_extension_method_with_peer_closing_after_it() -> None:
     h = Harness()
     (start,) = starts(h.feed(b"FROB / HTTP/1.1\r\nhost: a\r\n\r\n"))
+    assert start.scope["method"] == "FROB"
     h.feed(b"")
     h.respond(1)
     assert h.wire.startswith(b"HTTP/1.1 200 ")

@@ -28,8 +28,8 @@ from hypercorn_protocol.typing import ASGIScope, Headers, Message
 _T = TypeVar("_T")
 
 
-def _frozen(cls: type[_T]) -> type[_T]:
-    """``@dataclass(frozen=True, slots=True)``, with an ``__init__`` that fills the slots
+def _fast_init(frozen: type[_T]) -> type[_T]:
+    """Give a ``@dataclass(frozen=True, slots=True)`` an ``__init__`` that fills the slots
     directly.
 
     The ``__init__`` dataclasses generates for a frozen class goes through
@@ -38,7 +38,6 @@ def _frozen(cls: type[_T]) -> type[_T]:
     The replacement has the same signature and defaults; the instances stay frozen
     (assignment still raises ``FrozenInstanceError``).
     """
-    frozen = dataclass(frozen=True, slots=True)(cls)
     namespace: dict[str, Any] = {"_NO_VALUE": object()}
     params = []
     body = []
@@ -56,7 +55,7 @@ def _frozen(cls: type[_T]) -> type[_T]:
             params.append(name)
         body.append(f"    _set_{name}(self, {name})")
     source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass")
-    exec(source, namespace)  # noqa: S102  (built from the field names above only)
+    exec(source, namespace)  # built from the field names above only
     init = namespace["__init__"]
     init.__qualname__ = f"{frozen.__qualname__}.__init__"
     init.__doc__ = frozen.__init__.__doc__
@@ -70,7 +69,8 @@ class Event:
     __slots__ = ()
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class StartApp(Event):
     """Run the ASGI app for ``stream_id`` with ``scope``."""
 
@@ -78,7 +78,8 @@ class StartApp(Event):
     scope: ASGIScope
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class AppMessage(Event):
     """Queue ``message`` for the app of ``stream_id`` (its next ``receive()``)."""
 
@@ -86,24 +87,28 @@ class AppMessage(Event):
     message: Message
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class PauseReading(Event):
     """Stop reading from the peer until :class:`ResumeReading`."""
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class ResumeReading(Event):
     """Reading may continue."""
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class StreamWritable(Event):
     """The app of ``stream_id`` may send more body data."""
 
     stream_id: int
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class ResponseSummary:
     """What the access log needs to know of a response."""
 
@@ -112,7 +117,8 @@ class ResponseSummary:
     body_bytes: int = 0
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class RequestCompleted(Event):
     """A request finished; ``response`` is None when none was sent.
 
@@ -136,7 +142,8 @@ REFUSAL_REASONS = (
 )
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class RequestRefused(Event):
     """A deadline or a limit ended a request: ``reason`` is the option's name.
 
@@ -152,7 +159,8 @@ class RequestRefused(Event):
     stream_id: int = 0
 
 
-@_frozen
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class CloseConnection(Event):
     """Flush ``data_to_send()`` and close. ``error`` says why, when it was the peer.
 

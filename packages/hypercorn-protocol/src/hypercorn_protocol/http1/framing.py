@@ -12,7 +12,6 @@ from __future__ import annotations
 from hypercorn_protocol.errors import LocalProtocolError
 from hypercorn_protocol.typing import Headers
 
-
 _CLOSE_FIELD = (b"connection", b"close")
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 # What an app's header fields say about framing, by the fields (see _fields); bounded,

@@ -67,10 +67,10 @@ class HttptoolsWire(ResponseFramer):
 
     __slots__ = (
         "_at_start",
+        "_begun",
         "_check_line",
         "_closed_seen",
         "_cycle_done",
-        "_begun",
         "_data",
         "_fallback",
         "_flags",
