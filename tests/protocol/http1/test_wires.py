@@ -260,12 +260,70 @@ def test_registered_methods_are_served(method: bytes) -> None:
     assert start.scope["method"] == method.decode()
 
 
+@pytest.mark.parametrize(
+    "method", [b"FROB", b"PoST", b"get", b"M-SEARCH-X", b"BREW", b"X!#$%&'*+.^_`|~1"]
+)
+def test_extension_methods_are_served(method: bytes) -> None:
+    """Any token is a method (RFC 9110 section 9.1); llhttp knows a fixed list, in
+    upper case, so the httptools wire hands such a request to h11."""
+    h = Harness()
+    got = h.feed(method + b" /x?q=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\n\r\nhi")
+    (start,) = starts(got)
+    assert start.scope["method"] == method.decode()
+    assert start.scope["path"] == "/x"
+    assert body_of(got) == b"hi"
+    h.respond(1)
+    assert h.wire.startswith(b"HTTP/1.1 200 ")
+
+
+def test_extension_method_later_on_a_connection_and_after_it() -> None:
+    """The switch happens at the request that needs it; the connection goes on."""
+    h = Harness()
+    assert len(starts(h.feed(GET))) == 1
+    h.respond(1)
+    h.wire = b""
+    (second,) = starts(h.feed(b"FROB /f HTTP/1.1\r\nhost: a\r\n\r\n"))
+    assert (second.stream_id, second.scope["method"]) == (2, "FROB")
+    h.respond(2, body=b"frob")
+    assert h.wire.startswith(b"HTTP/1.1 200 ") and h.wire.endswith(b"frob")
+    h.wire = b""
+    (third,) = starts(h.feed(b"POST /p HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\n\r\nz"))
+    assert (third.stream_id, third.scope["method"]) == (3, "POST")
+    assert b"".join(bytes(m.get("body", b"")) for m in app_messages(h.events, 3)) == b"z"  # type: ignore[call-overload]
+
+
+def test_extension_method_split_across_reads() -> None:
+    h = Harness()
+    assert not starts(h.feed(b"PRO"))
+    assert not starts(h.feed(b"PFOO /a HTTP/1"))
+    (start,) = starts(h.feed(b".1\r\nhost: a\r\n\r\n"))
+    assert start.scope["method"] == "PROPFOO"
+
+
+def test_extension_method_with_peer_closing_after_it() -> None:
+    h = Harness()
+    (start,) = starts(h.feed(b"FROB / HTTP/1.1\r\nhost: a\r\n\r\n"))
+    assert start.scope["method"] == "FROB"
+    h.feed(b"")
+    h.respond(1)
+    assert h.wire.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"FR\x00B / HTTP/1.1\r\nhost: a\r\n\r\n"],
+)
+def test_garbage_instead_of_a_method_is_refused(request_bytes: bytes) -> None:
+    h = Harness()
+    got = h.feed(request_bytes)
+    got += h.feed(b"")
+    refused(h, got, 400)
+
+
 # ---------------------------------------------------------- where they differ
 def test_wire_differences(http1_wire: str) -> None:
     """h11 takes these; llhttp refuses them (documented in docs/http1.md)."""
     for request in (
-        b"FROB / HTTP/1.1\r\nhost: a\r\n\r\n",  # a method llhttp does not know
-        b"PoST / HTTP/1.1\r\nhost: a\r\n\r\n",  # llhttp knows methods in upper case only
         b"GET / HTTP/1.1\nhost: a\n\n",  # bare LF line ends
         b"GET / HTTP/1.1\r\nhost: a\r\nx: a\x7fb\r\n\r\n",  # DEL in a field value
         b"GET / HTTP/1.1\r\nhost: a\r\nx: a\r\n  b\r\n\r\n",  # obs-fold (h11 unfolds it)
@@ -276,3 +334,19 @@ def test_wire_differences(http1_wire: str) -> None:
             assert starts(got), request
         else:
             refused(h, got, 400)
+
+
+def test_pipelined_extension_method(http1_wire: str) -> None:
+    """Behind another request in the same read, llhttp's refusal cannot be handed to
+    h11 (where the request begins is not known): httptools answers it 400."""
+    h = Harness()
+    got = h.feed(GET + b"FROB / HTTP/1.1\r\nhost: a\r\n\r\n")
+    assert len(starts(got)) == 1
+    h.respond(1)
+    if http1_wire == "h11":
+        (_, start) = starts(h.events)
+        assert start.scope["method"] == "FROB"
+    else:
+        assert len(starts(h.events)) == 1
+        assert h.wire.startswith(b"HTTP/1.1 200 ")
+        assert b"HTTP/1.1 400 " in h.wire

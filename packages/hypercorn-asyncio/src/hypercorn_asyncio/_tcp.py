@@ -117,6 +117,10 @@ class HTTPConnection(asyncio.BufferedProtocol):
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
         self.request_refused = context.request_refused
+        # Bound once, used per request (start_app).
+        self._create_task = self.loop.create_task
+        self._track = context.tasks.add
+        self._untrack = context.tasks.discard
 
     # -------------------------------------------------------- asyncio's callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -214,13 +218,10 @@ class HTTPConnection(asyncio.BufferedProtocol):
 
     def start_app(self, stream_id: int, scope: ASGIScope) -> _AppStream:
         stream = _AppStream(self, stream_id)
-        task = self.loop.create_task(
-            self.driver.run_app(stream_id, scope, stream.receive, stream.send)
-        )
+        task = self._create_task(self.driver.run_app(stream_id, scope, stream.receive, stream.send))
         stream.task = task
-        tasks = self.context.tasks  # cancelled at shutdown
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        self._track(task)  # cancelled at shutdown
+        task.add_done_callback(self._untrack)
         return stream
 
     def arm_timer(self, deadline: float) -> None:

@@ -64,7 +64,8 @@ class ServerConnection:
             then carries the ASGI ``tls`` extension.
     """
 
-    __slots__ = ("_context", "_protocol", "_sniffed")
+    # __dict__: the per-request methods are bound to the active protocol (see _bind).
+    __slots__ = ("__dict__", "_context", "_protocol", "_sniffed")
 
     def __init__(
         self,
@@ -97,6 +98,28 @@ class ServerConnection:
             # HTTP/2 with prior knowledge starts with a fixed preface; until it is
             # ruled in or out, the first bytes wait here.
             self._sniffed = b""
+        self._bind()
+
+    def _bind(self) -> None:
+        """Point the per-request methods straight at the active protocol.
+
+        Each method below only forwards to ``self._protocol``; as instance attributes
+        bound to it they save a call each, a dozen or more per request. A subclass
+        (which may override them) keeps the methods as they are.
+        """
+        if type(self) is not ServerConnection:
+            return
+        protocol = self._protocol
+        methods = vars(self)
+        methods["next_event"] = protocol.next_event
+        methods["data_to_send"] = protocol.data_to_send
+        methods["get_timer"] = protocol.get_timer
+        methods["app_send"] = protocol.app_send
+        methods["app_consumed"] = protocol.app_consumed
+        methods["app_receive_waiting"] = protocol.app_receive_waiting
+        methods["app_finished"] = protocol.app_finished
+        if self._sniffed is None:
+            methods["receive_data"] = protocol.receive_data
 
     def _switch_to_h2c(
         self, request: Headers, settings: bytes, leftover: bytes, peer_closed: bool, now: float
@@ -113,6 +136,7 @@ class ServerConnection:
             output_prefix=old.data_to_send(),
             pending_events=events,
         )
+        self._bind()
         if leftover:
             self._protocol.receive_data(leftover, now)
         if peer_closed:
@@ -131,6 +155,9 @@ class ServerConnection:
         self._sniffed = None
         if seen.startswith(PREFACE):
             self._protocol = _http2_connection()(self._context, now)
+            self._bind()
+        elif type(self) is ServerConnection:
+            vars(self)["receive_data"] = self._protocol.receive_data  # sniffing is over
         if seen:
             self._protocol.receive_data(seen, now)
         if not data:

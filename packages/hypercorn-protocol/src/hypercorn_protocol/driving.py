@@ -255,14 +255,29 @@ class DriverBase(Generic[S, C]):
         return "h2" if self.multiplexed else "h1"
 
     # --------------------------------------------------------------- the pump
-    def pump(self) -> None:
-        """Act on the core's events, then write its output (now, or once this turn ends)."""
+    def pump(self, settled: bool = False) -> None:
+        """Act on the core's events, then write its output (now, or once this turn ends).
+
+        ``settled``: the input was an app's (``send``, its end), after which an HTTP/1.1
+        connection that has no events and nothing to write has no earlier deadline
+        either, so the timer is left alone (two of a request's four pumps).
+        """
         conn = self.conn
         io = self._io
         close = False
         discard = False
         refused = False
-        while (event := conn.next_event()) is not None:
+        event = conn.next_event()
+        if event is None and settled and not self.multiplexed:
+            if not self.closing:
+                data = conn.data_to_send()
+                if data:
+                    self.bytes_sent += len(data)
+                    io.write(data)
+                    if not self.closing:
+                        self._arm()
+            return
+        while event is not None:
             if type(event) is AppMessage:
                 stream = self.streams.get(event.stream_id)
                 if stream is not None:
@@ -305,6 +320,7 @@ class DriverBase(Generic[S, C]):
             elif type(event) is RequestRefused:
                 refused = True  # counted here, not again by its CloseConnection
                 io.request_refused(event)
+            event = conn.next_event()
         if self.closing:
             return
         if close:
@@ -418,7 +434,7 @@ class DriverBase(Generic[S, C]):
     def app_send(self, stream_id: int, message: Message, now: float) -> bool:
         """The app's ``send(message)``; False when it must wait (see :meth:`waiting_for_window`)."""
         may_continue = self.conn.app_send(stream_id, message, now)
-        self.pump()
+        self.pump(True)
         return may_continue
 
     def app_receive_waiting(self, stream_id: int, now: float) -> None:
@@ -487,7 +503,7 @@ class DriverBase(Generic[S, C]):
             if cancelled and not self.closing:
                 self._close()
             self.conn.app_finished(stream_id, exc, self.clock())
-            self.pump()
+            self.pump(True)
 
 
 class ConnectionDriver(DriverBase[S, ServerConnection]):

@@ -59,7 +59,7 @@ class DateCache:
 class DefaultHeaders:
     """The headers the server adds to every response of one protocol."""
 
-    __slots__ = ("_dates", "_static", "include_date")
+    __slots__ = ("_date", "_dates", "_lines", "_list", "_static", "include_date")
 
     def __init__(self, settings: ProtocolSettings, protocol: str, dates: DateCache) -> None:
         static: Headers = []
@@ -75,11 +75,24 @@ class DefaultHeaders:
         self._static = static
         self._dates = dates
         self.include_date = settings.include_date_header
+        self._date: bytes | None = None  # the Date value _list and _lines hold
+        self._list: Headers = []
+        self._lines = b""
 
     def get(self, now: float) -> Headers:
         if self.include_date:
             return [(b"date", self._dates.get(now)), *self._static]
         return list(self._static)
+
+    def rendered(self, now: float) -> tuple[Headers, bytes]:
+        """The headers, and the same rendered as HTTP/1.1 field lines; both shared
+        (made once per second of ``now``): do not change the list."""
+        date = self._dates.get(now) if self.include_date else b""
+        if date is not self._date:
+            self._date = date
+            self._list = self.get(now)
+            self._lines = b"".join([b"%s: %s\r\n" % pair for pair in self._list])
+        return self._list, self._lines
 
 
 def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -95,6 +108,13 @@ def tokens(value: bytes) -> list[bytes]:
     return [token.strip() for token in value.lower().split(b",")]
 
 
+#: App header fields already validated, as sent: ``(name, value)`` -> the checked pair.
+#: Shared by every connection of the process (the check depends on the field alone),
+#: bounded: past the limit new fields are checked every time.
+_VALID_FIELDS: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+_VALID_FIELDS_LIMIT = 4096
+
+
 def normalise_app_headers(raw: Iterable[Any]) -> Headers:
     """Validate the headers an app sent; names keep the app's casing, values are stripped.
 
@@ -103,16 +123,33 @@ def normalise_app_headers(raw: Iterable[Any]) -> Headers:
         InvalidMessageError: (a ValueError) a name or value the RFC 9110 grammar refuses.
     """
     headers: Headers = []
+    known = _VALID_FIELDS
     for item in raw:
-        name, value = item
-        name = bytes(name)
-        value = bytes(value).strip()
-        if _TOKEN.fullmatch(name) is None:
-            raise InvalidMessageError(f"Invalid header name {name!r}")
-        if _FIELD_VALUE.fullmatch(value) is None:
-            raise InvalidMessageError(f"Invalid header value {value!r} for {name!r}")
-        headers.append((name, value))
+        try:
+            field = known.get(item)
+        except TypeError:  # a list pair, or a bytearray: checked every time
+            field = None
+        if field is None:
+            field = _check_field(item)
+        headers.append(field)
     return headers
+
+
+def _check_field(item: Any) -> tuple[bytes, bytes]:
+    name, value = item
+    name = bytes(name)
+    value = bytes(value).strip()
+    if _TOKEN.fullmatch(name) is None:
+        raise InvalidMessageError(f"Invalid header name {name!r}")
+    if _FIELD_VALUE.fullmatch(value) is None:
+        raise InvalidMessageError(f"Invalid header value {value!r} for {name!r}")
+    field = (name, value)
+    if type(item) is tuple and len(_VALID_FIELDS) < _VALID_FIELDS_LIMIT:
+        try:
+            _VALID_FIELDS[item] = field
+        except TypeError:
+            pass  # a part that is not hashable
+    return field
 
 
 def body_allowed(method: bytes, status: int) -> bool:

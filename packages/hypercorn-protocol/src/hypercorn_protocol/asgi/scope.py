@@ -29,7 +29,8 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
 def decode_path(raw_path: bytes) -> str:
     # The bytes are ASCII on the wire (h11 and h2 enforce it); percent-escapes may
     # hold UTF-8, and invalid sequences are replaced rather than failing the request.
-    return unquote(raw_path.decode("latin-1"))
+    text = raw_path.decode("latin-1")
+    return unquote(text) if b"%" in raw_path else text
 
 
 class ScopeBuilder:
@@ -63,16 +64,18 @@ class ScopeBuilder:
         headers: Headers,
         extensions: dict[str, Any],
     ) -> ASGIScope:
-        """The ASGI ``http`` scope of one request."""
+        """The ASGI ``http`` scope of one request (built in one literal: it is per request)."""
         if self.tls is not None:
             extensions["tls"] = dict(self.tls)
+        text = raw_path.decode("latin-1")
+        state = self.state
         scope: ASGIScope = {
             "type": "http",
-            "asgi": dict(HTTP_ASGI),
+            "asgi": {"version": "3.0", "spec_version": "2.3"},  # HTTP_ASGI
             "http_version": http_version,
             "method": method,
             "scheme": self.scheme,
-            "path": decode_path(raw_path),
+            "path": unquote(text) if b"%" in raw_path else text,  # decode_path, inline
             "raw_path": raw_path,
             "query_string": query_string,
             "root_path": self.root_path,
@@ -81,8 +84,8 @@ class ScopeBuilder:
             "server": self.server,
             "extensions": extensions,
         }
-        if self.state is not None:
-            scope["state"] = dict(self.state)
+        if state is not None:
+            scope["state"] = state.copy()
         return scope
 
     def websocket(

@@ -260,7 +260,8 @@ class StreamConnection(Generic[S]):
         # the Server (``hypercorn-<protocol>``), Alt-Svc and Date headers
         self._default_headers = DefaultHeaders(settings, protocol, context.dates)
         self._max_queue = max(settings.max_app_queue_size, 1)
-        self._websocket_options = WebSocketOptions.from_settings(settings)
+        self._settings = settings
+        self._websocket_options: WebSocketOptions | None = None  # read on the first WebSocket
         self._events: deque[Event] = events if events is not None else deque()
         self._out: list[bytes] = out if out is not None else []
         self._streams: dict[int, S] = {}
@@ -610,7 +611,10 @@ class StreamConnection(Generic[S]):
         # Imported by the first upgrade: a server that never sees one never loads wsproto.
         from hypercorn_protocol.websocket.stream import WebSocket
 
-        stream.ws = WebSocket(offer, self._websocket_options, now)
+        options = self._websocket_options
+        if options is None:
+            options = self._websocket_options = WebSocketOptions.from_settings(self._settings)
+        stream.ws = WebSocket(offer, options, now)
         self._open(stream)
         return stream
 

@@ -58,7 +58,7 @@ from hypercorn_protocol.asgi.stream import (
 )
 from hypercorn_protocol.errors import RemoteProtocolError
 from hypercorn_protocol.events import PauseReading, ResumeReading, StartApp
-from hypercorn_protocol.headers import body_allowed, header_value, tokens
+from hypercorn_protocol.headers import header_value, tokens
 from hypercorn_protocol.http1.parsers import wire_factory
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
@@ -68,6 +68,7 @@ from hypercorn_protocol.http1.wire import (
     Body,
     HTTP1Wire,
     RequestHead,
+    WireReplaced,
 )
 from hypercorn_protocol.typing import ASGIScope, Headers, Message
 from hypercorn_protocol.websocket.handshake import (
@@ -82,7 +83,6 @@ if TYPE_CHECKING:
     from hypercorn_protocol.websocket.stream import WebSocket
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
-_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 # How long a connection accepted just before a graceful shutdown may take to send
 # its first request (see start_shutdown).
 _FIRST_REQUEST_GRACE = 1.0
@@ -102,6 +102,11 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
+_VERSION_TEXT = {b"1.1": "1.1", b"1.0": "1.0"}
+_METHOD_TEXT = {
+    method.encode("ascii"): method
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")
+}
 # The wire's entry in _paused_by: pipelined requests wait in its buffer.
 _WIRE = 0
 H2CSwitch = Callable[[Headers, bytes, bytes, bool, float], None]
@@ -310,14 +315,14 @@ class HTTP11Connection(StreamConnection[Stream]):
             except RemoteProtocolError as exc:
                 self._protocol_error(exc, now)
                 return
-            if type(event) is Body:
-                self._receive_body(event.data, now)
-            elif event is END_OF_BODY:
-                self._end_of_body(now)
-            elif type(event) is RequestHead:
+            if type(event) is RequestHead:
                 self._start_request(event, now)
                 if self._ws is not None:
                     return  # h11 is done with: the rest belongs to the WebSocket
+            elif event is END_OF_BODY:
+                self._end_of_body(now)
+            elif type(event) is Body:
+                self._receive_body(event.data, now)
             elif event is NEED_DATA:
                 self._flush_pending_body()
                 return
@@ -332,6 +337,8 @@ class HTTP11Connection(StreamConnection[Stream]):
             elif event is PEER_CLOSED:
                 self._peer_closed(now)
                 return
+            elif type(event) is WireReplaced:
+                wire = self._wire = event.wire  # a request only h11 can parse
 
     def _start_request(self, head: RequestHead, now: float) -> None:
         error = self._check_head(head)
@@ -347,33 +354,25 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._requests += 1
         self._last_stream_id += 1
         raw_path, query = split_target(head.target)
+        method = head.method
         scope = self._scopes.http(
-            head.http_version.decode("ascii"),
-            head.method.decode("ascii"),
+            _VERSION_TEXT.get(head.http_version) or head.http_version.decode("ascii"),
+            _METHOD_TEXT.get(method) or method.decode("ascii"),
             raw_path,
             query,
             head.raw_headers if self._pass_raw_headers else head.headers,
             {"http.response.pathsend": {}},
         )
-        stream = Stream(self._last_stream_id, scope, head.method, now)
+        stream = Stream(self._last_stream_id, scope, method, now)
         stream.expects_continue = head.expects_continue
         self._stream = self._streams[stream.stream_id] = stream
         self._events.append(StartApp(stream.stream_id, scope))  # _open, inline: per request
 
     def _check_head(self, head: RequestHead) -> tuple[int, str] | None:
         """Refuse what h11 lets through but smuggling or routing bugs feed on."""
-        content_lengths = 0
-        declared: bytes | None = None
-        transfer_encoding = False
-        upgrade = False
-        for name, value in head.headers:
-            if name == b"content-length":
-                content_lengths += 1
-                declared = value
-            elif name == b"transfer-encoding":
-                transfer_encoding = True
-            elif name == b"upgrade":
-                upgrade = True
+        content_lengths = head.content_lengths
+        declared = head.content_length
+        transfer_encoding = head.transfer_encoding
         if head.http_version not in _HTTP1_VERSIONS:
             # h11 takes any "HTTP/d.d"; RFC 9110 section 15.6.6 answers 505 for another
             # major version (and ASGI has no "2.0" over HTTP/1.1 framing).
@@ -397,7 +396,7 @@ class HTTP11Connection(StreamConnection[Stream]):
             return 413, "content-length over max_request_body_size"
         if self._server_names and header_value(head.headers, b"host") not in self._server_names:
             return 404, "host not in server_names"
-        if upgrade:
+        if head.upgrade:
             if asks_for_websocket(head.headers):
                 return _WEBSOCKET
             if (
@@ -489,31 +488,34 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._out.append(self._wire.informational(status, headers + self._default_headers.get(now)))
 
     def _send_head(self, stream: Stream, message: Message, now: float) -> None:
-        headers = stream.headers
-        single_message = not message.get("more_body", False)
-        if (
-            single_message
-            and body_allowed(stream.method, stream.status)
-            and not any(name.lower() in _FRAMING_HEADERS for name, _ in headers)
-        ):
-            headers = [*headers, (b"content-length", b"%d" % len(message.get("body", b"")))]
-        if self._must_close_after_response():
-            headers = [*headers, (b"connection", b"close")]
-        headers = headers + self._default_headers.get(now)
-        stream.headers = headers
-        reason = _REASONS.get(stream.status, b"")
-        self._out.append(self._wire.response_head(stream.status, headers, reason))
+        status = stream.status
+        body_length = -1 if message.get("more_body", False) else len(message.get("body", b""))
+        defaults, default_lines = self._default_headers.rendered(now)
+        head, stream.headers = self._wire.response_head(
+            status,
+            stream.headers,
+            _REASONS.get(status, b""),
+            body_length,
+            self._must_close_after_response(),
+            defaults,
+            default_lines,
+        )
+        self._out.append(head)
         stream.response = _BODY
 
     def _send_body(self, stream: Stream, message: Message, now: float) -> bool:
         if stream.response is _STARTED:
             self._send_head(stream, message, now)
         body = message.get("body", b"")
-        if body and body_allowed(stream.method, stream.status):
-            self._out.append(self._wire.body(body))
-            stream.body_bytes += len(body)
+        if body:
+            data = self._wire.body(body)  # b"" where no body is allowed (HEAD, 204, 304)
+            if data:
+                self._out.append(data)
+                stream.body_bytes += len(body)
         if not message.get("more_body", False):
-            self._out.append(self._wire.end())
+            end = self._wire.end()
+            if end:
+                self._out.append(end)
             stream.response = _DONE
             self._complete(stream, now)
             self._disconnect(stream)

@@ -55,18 +55,33 @@ class H11Wire(ResponseFramer):
             if head is not None:
                 self._check_head(head)
             headers = list(request.headers)
+            close = upgrade = transfer_encoding = False
+            lengths = 0
+            length: bytes | None = None
+            for name, value in headers:
+                if name == b"content-length":
+                    lengths += 1
+                    length = value
+                elif name == b"transfer-encoding":
+                    transfer_encoding = True
+                elif name == b"connection":
+                    close = close or b"close" in value.lower()
+                elif name == b"upgrade":
+                    upgrade = True
             self._http10 = request.http_version == b"1.0"
             self._head_only = request.method == b"HEAD"
-            self._keep_alive = not self._http10 and not any(
-                name == b"connection" and b"close" in value.lower() for name, value in headers
-            )
+            self._keep_alive = not self._http10 and not close
             return RequestHead(
-                method=request.method,
-                target=request.target,
-                http_version=request.http_version,
-                headers=headers,
-                raw_headers=request.headers.raw_items(),
-                expects_continue=conn.they_are_waiting_for_100_continue,
+                request.method,
+                request.target,
+                request.http_version,
+                headers,
+                request.headers.raw_items(),
+                conn.they_are_waiting_for_100_continue,
+                lengths,
+                length,
+                transfer_encoding,
+                upgrade,
             )
         if type(event) is h11.EndOfMessage:
             return END_OF_BODY

@@ -10,8 +10,10 @@ RFC 9112 refuse, the checks here refuse it too: ``Transfer-Encoding`` other than
 ``chunked`` (501), missing or repeated ``Host`` in HTTP/1.1 (400), RTSP and ICE request
 lines (400), targets with bytes outside visible ASCII (400), heads larger than
 ``h11_max_incomplete_size`` (431), trailing whitespace in field values (stripped). It is
-stricter than h11 in a few places, which are answered 400 (see docs/http1.md): methods
-llhttp does not know, bare LF line endings, DEL in field values.
+stricter than h11 in a few places, which are answered 400 (see docs/http1.md): bare LF
+line endings, obs-fold, DEL in field values. A method llhttp does not know hands the
+connection to an h11 wire from that request on (:class:`WireReplaced`), unless the
+request came pipelined behind another in one read.
 
 llhttp parses everything it is fed, so pipelined requests arrive early: their events
 wait in a queue, one cycle behind the other, and bytes that come while a later request
@@ -22,6 +24,7 @@ fed without progress.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 from httptools import (  # type: ignore[import-not-found,unused-ignore]
@@ -33,6 +36,7 @@ from httptools import (  # type: ignore[import-not-found,unused-ignore]
 
 from hypercorn_protocol.errors import RemoteProtocolError
 from hypercorn_protocol.http1.framing import ResponseFramer
+from hypercorn_protocol.http1.h11_wire import H11Wire
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
     NEED_DATA,
@@ -41,6 +45,7 @@ from hypercorn_protocol.http1.wire import (
     Body,
     RequestHead,
     WireEvent,
+    WireReplaced,
 )
 from hypercorn_protocol.typing import Headers
 
@@ -49,7 +54,11 @@ _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 # for answers (reading is paused long before, unless the driver ignores it).
 _MAX_HELD = 1 << 20
 _STRIP = b" \t"
-_WATCHED = frozenset({b"host", b"transfer-encoding", b"connection", b"upgrade", b"expect"})
+# METHOD SP target SP HTTP/x.y, each space single (the version itself llhttp checks)
+_REQUEST_LINE = re.compile(rb"[^ ]+ [^ ]+ HTTP/[^ ]*")
+_WATCHED = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"expect"}
+)
 _Queued = WireEvent | RemoteProtocolError
 
 
@@ -58,10 +67,12 @@ class HttptoolsWire(ResponseFramer):
 
     __slots__ = (
         "_at_start",
+        "_begun",
         "_check_line",
         "_closed_seen",
         "_cycle_done",
         "_data",
+        "_fallback",
         "_flags",
         "_held",
         "_in_message",
@@ -102,11 +113,16 @@ class HttptoolsWire(ResponseFramer):
         self._closed_seen = False
         self._cycle_done = False
         self._upgrade_data: bytes | None = None
+        self._begun = 0  # requests begun in the current feed
+        # A request llhttp cannot parse (its method) from its first byte on, and what
+        # came after: an h11 wire takes the connection over from there.
+        self._fallback: bytearray | None = None
         self._upgrade = False  # this request carried Upgrade (h11: it might switch)
         self._reset()
 
     # ------------------------------------------------------- llhttp callbacks
     def on_message_begin(self) -> None:
+        self._begun += 1
         self._in_message = True
         self._url = b""
         # A request starting inside this read (pipelined) has its whole request line
@@ -134,19 +150,27 @@ class HttptoolsWire(ResponseFramer):
         version_text = parser.get_http_version()
         version = _VERSIONS.get(version_text)
         url = self._url
-        headers = [(name.lower(), value) for name, value in raw]
+        headers: Headers = []
         hosts = 0
         te: bytes | None = None
-        close = upgrade = expects_continue = False
-        for name, value in headers:
+        close = upgrade = upgrade_field = expects_continue = False
+        lengths = 0
+        length: bytes | None = None
+        for name, value in raw:
+            name = name.lower()
+            headers.append((name, value))
             if name in _WATCHED:
                 if name == b"host":
                     hosts += 1
+                elif name == b"content-length":
+                    lengths += 1
+                    length = value
                 elif name == b"transfer-encoding":
                     te = value if te is None else te + b"," + value
                 elif name == b"connection":
                     close = close or b"close" in value.lower()
                 elif name == b"upgrade":
+                    upgrade_field = True
                     upgrade = upgrade or bool(value)
                 else:
                     expects_continue = value.lower() == b"100-continue"
@@ -177,7 +201,18 @@ class HttptoolsWire(ResponseFramer):
             )
         http10 = version == b"1.0"
         self._queue.append(
-            RequestHead(method, url, version, headers, raw, expects_continue and not http10)
+            RequestHead(
+                method,
+                url,
+                version,
+                headers,
+                raw,
+                expects_continue and not http10,
+                lengths,
+                length,
+                te is not None,
+                upgrade_field,
+            )
         )
         self._flags.append((not (http10 or close or upgrade), http10, method == b"HEAD", upgrade))
 
@@ -202,6 +237,11 @@ class HttptoolsWire(ResponseFramer):
         if self._upgrade_data is not None:
             self._upgrade_data += data
             return
+        if self._fallback is not None:
+            self._fallback += data
+            if len(self._fallback) > _MAX_HELD:
+                self._queue.append(RemoteProtocolError("too much pipelined data"))
+            return
         if self._held or (self._cycle_done and self._queue):
             self._held += data
             if len(self._held) > _MAX_HELD:
@@ -210,7 +250,8 @@ class HttptoolsWire(ResponseFramer):
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
-        self._at_start = not self._in_message
+        at_start = self._at_start = not self._in_message
+        line_before = self._line
         if self._line is not None or self._at_start:
             problem = self._line_problem(data)
         else:
@@ -225,6 +266,7 @@ class HttptoolsWire(ResponseFramer):
         self._check_line = False
         self._data = data
         self._progress = False
+        self._begun = 0
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as upgrade:
@@ -236,8 +278,20 @@ class HttptoolsWire(ResponseFramer):
         except RemoteProtocolError as exc:
             self._queue.append(exc)
         except HttpParserInvalidMethodError:
-            # Also garbage: h11 answers 400 there, and llhttp cannot tell the two apart.
-            self._queue.append(RemoteProtocolError("unknown request method", status_hint=400))
+            # A method llhttp does not know (an extension method, or one not in upper
+            # case), or garbage. Where this request's first byte is known (it began
+            # this read, or its request line was still arriving), h11 takes over the
+            # connection from there, and serves it or answers 400 as for any request;
+            # behind another request in the same read it is not, and is answered 400.
+            start: bytes | None = None
+            if self._begun == 1 and at_start:
+                start = data
+            elif self._begun == 0 and line_before is not None:
+                start = line_before + data  # it began in an earlier read
+            if start is None:
+                self._queue.append(RemoteProtocolError("unknown request method", status_hint=400))
+            else:
+                self._fallback = bytearray(start)
         except HttpParserError as exc:
             cause = exc.__context__
             if isinstance(cause, RemoteProtocolError):
@@ -282,14 +336,7 @@ class HttptoolsWire(ResponseFramer):
                 return False
             line = line[start:]
             end -= start
-        first = line.find(b" ", 0, end)
-        last = line.rfind(b" ", 0, end)
-        return (
-            first < 1
-            or line.find(b" ", first + 1, end) != last
-            or last == first + 1
-            or not line.startswith(b"HTTP/", last + 1, end)
-        )
+        return _REQUEST_LINE.fullmatch(line, 0, end) is None
 
     def _serve_upgrade_body(self, rest: bytes) -> None:
         """An Upgrade request with a body: llhttp skipped the body, but the connection
@@ -316,30 +363,42 @@ class HttptoolsWire(ResponseFramer):
     def next_event(self) -> WireEvent:
         queue = self._queue
         if self._cycle_done:
-            if queue or self._held:
+            if queue or self._held or self._fallback is not None:
                 if not self._keep_alive and not self._upgrade:
                     raise RemoteProtocolError("Got data when expecting EOF")
                 return PAUSED
             if self._upgrade:
                 return PAUSED
             return PEER_CLOSED if self._closed_seen else NEED_DATA
-        if not queue and self._held:
-            held = bytes(self._held)
-            self._held.clear()
-            self._feed(held)
-        if queue:
-            event = queue.popleft()
-            if event is END_OF_BODY:
-                self._cycle_done = True
-            elif type(event) is RequestHead:
-                self._keep_alive, self._http10, self._head_only, self._upgrade = (
-                    self._flags.popleft()
-                )
-            elif type(event) is RemoteProtocolError:
-                queue.appendleft(event)  # the parser is dead: every later call raises
-                raise event
-            return event  # type: ignore[return-value]
-        return PEER_CLOSED if self._closed_seen else NEED_DATA
+        if not queue:
+            if self._held:
+                held = bytes(self._held)
+                self._held.clear()
+                self._feed(held)
+            if not queue:
+                if self._fallback is not None:
+                    return self._replaced()
+                return PEER_CLOSED if self._closed_seen else NEED_DATA
+        event = queue.popleft()
+        if type(event) is RequestHead:
+            self._keep_alive, self._http10, self._head_only, self._upgrade = self._flags.popleft()
+        elif event is END_OF_BODY:
+            self._cycle_done = True
+        elif type(event) is RemoteProtocolError:
+            queue.appendleft(event)  # the parser is dead: every later call raises
+            raise event
+        return event  # type: ignore[return-value]
+
+    def _replaced(self) -> WireEvent:
+        """An h11 wire, given every byte from the request llhttp could not parse on."""
+        assert self._fallback is not None
+        wire = H11Wire(self._max_head)
+        wire.receive(bytes(self._fallback))
+        if self._closed_seen:
+            wire.receive(b"")
+        self._fallback = None
+        self._upgrade_data = b""  # this wire parses nothing more
+        return WireReplaced(wire)
 
     # ----------------------------------------------------------- cycle state
     def _reset(self) -> None:

@@ -22,6 +22,11 @@ class RequestHead:
     headers: Headers  # lower-cased names, as ASGI wants
     raw_headers: Headers  # names as the client spelled them
     expects_continue: bool
+    # What the connection checks, noted by the wire while it walked the fields:
+    content_lengths: int  # how many content-length fields
+    content_length: bytes | None  # the last one's value
+    transfer_encoding: bool  # any transfer-encoding field
+    upgrade: bool  # any upgrade field
 
 
 @dataclass(slots=True)
@@ -45,12 +50,19 @@ class Paused:
     __slots__ = ()
 
 
+@dataclass(slots=True)
+class WireReplaced:
+    """From now on ``wire`` parses this connection (it holds the bytes not parsed yet)."""
+
+    wire: HTTP1Wire
+
+
 END_OF_BODY = EndOfBody()
 PEER_CLOSED = PeerClosed()
 NEED_DATA = NeedData()
 PAUSED = Paused()
 
-WireEvent = RequestHead | Body | EndOfBody | PeerClosed | NeedData | Paused
+WireEvent = RequestHead | Body | EndOfBody | PeerClosed | NeedData | Paused | WireReplaced
 
 
 class HTTP1Wire(Protocol):
@@ -58,7 +70,16 @@ class HTTP1Wire(Protocol):
 
     def receive(self, data: bytes) -> None: ...
     def next_event(self) -> WireEvent: ...
-    def response_head(self, status: int, headers: Headers, reason: bytes) -> bytes: ...
+    def response_head(
+        self,
+        status: int,
+        headers: Headers,
+        reason: bytes,
+        body_length: int,
+        close: bool,
+        defaults: Headers,
+        default_lines: bytes,
+    ) -> tuple[bytes, Headers]: ...
     def informational(self, status: int, headers: Headers) -> bytes: ...
     def body(self, data: bytes) -> bytes: ...
     def end(self) -> bytes: ...
