@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
@@ -69,21 +69,34 @@ async def clock(window: Window) -> None:
     mark("window-end")
 
 
+class EchoSocket(Protocol):
+    """What a round trip needs of a WebSocket client (websockets' or :class:`H2WebSocket`)."""
+
+    async def send(self, message: str, /) -> None: ...
+
+    async def recv(self) -> Any: ...
+
+
+async def round_trips(ws: EchoSocket, message: str, window: Window) -> None:
+    """Send one message, wait for its echo, again, until the window closes."""
+    while True:
+        sent = time.perf_counter()
+        if sent >= window.end:
+            return
+        await ws.send(message)
+        echo = await ws.recv()
+        done = time.perf_counter()
+        if echo != message:
+            window.errors.append("echo differs from the message sent")
+        elif window.start <= done < window.end:
+            window.latencies.append(done - sent)
+
+
 async def connection(url: str, message: str, window: Window) -> None:
     """One connection doing round trips until the window closes."""
     try:
         async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
-            while True:
-                sent = time.perf_counter()
-                if sent >= window.end:
-                    return
-                await ws.send(message)
-                echo = await ws.recv()
-                done = time.perf_counter()
-                if echo != message:
-                    window.errors.append("echo differs from the message sent")
-                elif window.start <= done < window.end:
-                    window.latencies.append(done - sent)
+            await round_trips(ws, message, window)
     except Exception as exc:  # a broken connection is a result to report, not a crash
         window.errors.append(repr(exc))
 
@@ -173,17 +186,7 @@ async def connection_h2(url: str, message: str, window: Window) -> None:
     try:
         ws = await H2WebSocket.open(url)
         try:
-            while True:
-                sent = time.perf_counter()
-                if sent >= window.end:
-                    return
-                await ws.send(message)
-                echo = await ws.recv()
-                done = time.perf_counter()
-                if echo != message:
-                    window.errors.append("echo differs from the message sent")
-                elif window.start <= done < window.end:
-                    window.latencies.append(done - sent)
+            await round_trips(ws, message, window)
         finally:
             ws.close()
     except Exception as exc:
