@@ -36,7 +36,6 @@ from httptools import (  # type: ignore[import-not-found,unused-ignore]
 
 from hypercorn_protocol.errors import RemoteProtocolError
 from hypercorn_protocol.http1.framing import ResponseFramer
-from hypercorn_protocol.http1.h11_wire import H11Wire
 from hypercorn_protocol.http1.wire import (
     END_OF_BODY,
     NEED_DATA,
@@ -391,6 +390,9 @@ class HttptoolsWire(ResponseFramer):
 
     def _replaced(self) -> WireEvent:
         """An h11 wire, given every byte from the request llhttp could not parse on."""
+        # Imported here: a server whose requests llhttp all parses never loads h11.
+        from hypercorn_protocol.http1.h11_wire import H11Wire
+
         assert self._fallback is not None
         wire = H11Wire(self._max_head)
         wire.receive(bytes(self._fallback))
