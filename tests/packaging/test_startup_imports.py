@@ -158,3 +158,31 @@ def test_h11_is_imported_only_when_it_is_the_wire() -> None:
     assert ("httptools" in auto) is HTTPTOOLS
     chosen = _modules_after(_SERVE.format(parser="h11", data=_GET))
     assert {"h11", "hypercorn_protocol.http1.h11_wire"} <= chosen
+
+
+PROTOCOL_LIBRARIES = ("h11", "h2", "hpack", "hyperframe", "wsproto", "aioquic", "trio", "uvloop")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import hypercorn_protocol",
+        "import hypercorn_protocol.config",
+        "import hypercorn_protocol.typing",
+        "import hypercorn_cli._supervisor",
+        "import hypercorn_cli.__main__",
+    ],
+)
+def test_the_supervisors_imports_load_no_protocol_library(statement: str) -> None:
+    loaded = {name.split(".")[0] for name in _modules_after(statement)}
+    assert loaded.isdisjoint(PROTOCOL_LIBRARIES), sorted(loaded & set(PROTOCOL_LIBRARIES))
+
+
+def test_lazy_names_still_resolve() -> None:
+    import hypercorn_protocol
+    from hypercorn_protocol.typing import H11SendableEvent
+
+    assert hypercorn_protocol.ServerConnection.__name__ == "ServerConnection"
+    assert hypercorn_protocol.events.StartApp is hypercorn_protocol.StartApp
+    assert set(hypercorn_protocol.__all__) <= set(dir(hypercorn_protocol))
+    assert "Data" in repr(H11SendableEvent)
