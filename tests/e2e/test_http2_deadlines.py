@@ -100,7 +100,7 @@ class Client:
         if data := self.conn.data_to_send():
             self.sock.sendall(data)
 
-    def request(self, path: str, method: str = "GET", end: bool = True) -> int:
+    def request(self, path: str, method: str = "GET", end: bool = True, flush: bool = True) -> int:
         stream_id = self.conn.get_next_available_stream_id()
         headers = [
             (b":method", method.encode()),
@@ -109,7 +109,8 @@ class Client:
             (b":authority", b"x"),
         ]
         self.conn.send_headers(stream_id, headers, end_stream=end)
-        self.flush()
+        if flush:
+            self.flush()
         return stream_id
 
     def pump(self, timeout: float) -> None:
@@ -230,8 +231,10 @@ def test_a_client_that_stops_reading_has_the_connection_aborted(loop_name: str) 
         client = Client(server.port, wide_open=True, rcvbuf=4096)
         with client.sock:
             # Windows wide open, so only TCP stops the server: it fills the socket.
-            first = client.request("/stream-one")
-            second = client.request("/stream-two")
+            # Both in one write: once the socket is full the server reads nothing more.
+            first = client.request("/stream-one", flush=False)
+            second = client.request("/stream-two", flush=False)
+            client.flush()
             started = time.monotonic()
             for path in ("/stream-one", "/stream-two"):
                 assert apps.event(path).wait(15), f"the pending send of {path} never ended"
