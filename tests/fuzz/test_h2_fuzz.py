@@ -285,6 +285,16 @@ class ServerView:
         return found[0] if found else None
 
 
+def server_resets(view: ServerView, streams: set[int]) -> list[RstStreamFrame]:
+    """The server's resets of these streams, but for NO_ERROR (a response that ended
+    before its request body did, RFC 9113 section 8.1)."""
+    return [
+        f
+        for f in view.frames
+        if isinstance(f, RstStreamFrame) and f.stream_id in streams and f.error_code != 0
+    ]
+
+
 def stream_of(action: tuple[Any, ...]) -> int:
     if action[0] in ("headers", "continuation", "data", "rst", "window", "ping", "priority"):
         return int(action[1])
@@ -390,8 +400,9 @@ client_ops = st.lists(
 )
 
 
-def client_frames(ops: list[tuple[Any, ...]]) -> list[bytes]:
-    """A valid client conversation from h2's own client: its writes."""
+def client_frames(ops: list[tuple[Any, ...]], reset: set[int] | None = None) -> list[bytes]:
+    """A valid client conversation from h2's own client: its writes (and, in ``reset``,
+    the streams it resets)."""
     client = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=True, header_encoding=None)
     )
@@ -412,6 +423,8 @@ def client_frames(ops: list[tuple[Any, ...]]) -> list[bytes]:
             stream_id = opened[op[1] % len(opened)]
             if client.streams.get(stream_id) is not None and not client.streams[stream_id].closed:
                 client.reset_stream(stream_id)
+                if reset is not None:
+                    reset.add(stream_id)
         elif op[0] == "window":
             client.increment_flow_control_window(op[1])
         elif op[0] == "priority" and opened:
@@ -442,7 +455,8 @@ def test_valid_client_conversations_with_one_fault(
     lazy: bool,
     data: st.DataObject,
 ) -> None:
-    writes = client_frames(ops)
+    reset: set[int] = set()
+    writes = client_frames(ops, reset)
     if fault is not None and fault[0] != "respond":
         # No dynamic table entries: the fault must not desynchronise the client's HPACK.
         writes.insert(1 + position % len(writes), encode(fault, None))
@@ -465,6 +479,12 @@ def test_valid_client_conversations_with_one_fault(
         assert set(driver.order) <= answered | {
             sid for sid, rec in driver.streams.items() if rec.disconnected
         }
+    if fault is not None and fault[0] == "goaway" and fault[2] == 0:
+        # A graceful GOAWAY from the client (RFC 9113 section 6.8): the streams it had
+        # opened still get their responses (unless it reset them), the later ones none.
+        answered = {sid for sid, fields in view.responses.items() if (b":status", b"200") in fields}
+        assert set(driver.order) <= answered | reset, (driver.order, answered, reset)
+        assert not server_resets(view, set(driver.order) - reset)
     goaway = view.goaway()
     hypothesis_event(
         f"fault {None if fault is None else fault[0]}: goaway {goaway and goaway.error_code}"
@@ -473,4 +493,48 @@ def test_valid_client_conversations_with_one_fault(
     driver.finish_all_apps()
     driver.tick(3600)
     check_output(driver, view, client_goaway=client_goaway)
+    assert driver.conn.closed
+
+
+@fuzz_settings(max_examples=300)
+@given(
+    ops=client_ops,
+    position=st.integers(0, 20),
+    last_stream_id=st.sampled_from([0, 2, 2**31 - 1]),
+    lazy=st.booleans(),
+    data=st.data(),
+)
+def test_valid_client_conversations_with_a_graceful_goaway(
+    ops: list[tuple[Any, ...]],
+    position: int,
+    last_stream_id: int,
+    lazy: bool,
+    data: st.DataObject,
+) -> None:
+    """RFC 9113 section 6.8: the streams opened before the client's GOAWAY finish."""
+    reset: set[int] = set()
+    writes = client_frames(ops, reset)
+    goaway = GoAwayFrame(0, last_stream_id=last_stream_id, error_code=0).serialize()
+    writes.insert(1 + position % len(writes), goaway)
+    driver = FuzzDriver(alpn="h2", policy=AppPolicy(accept_websockets=True))
+    driver.lazy = lazy
+    view = ServerView()
+    stream = b"".join(writes)
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(stream) - 1)), max_size=6))
+    for part in split(stream, cuts):
+        driver.receive(part)
+        if lazy and data.draw(st.booleans()):
+            driver.run_apps()
+    driver.run_apps()
+    check_output(driver, view, client_goaway=True)
+    answered = {sid for sid, fields in view.responses.items() if (b":status", b"200") in fields}
+    assert set(driver.order) <= answered | reset, (driver.order, answered, reset)
+    assert not server_resets(view, set(driver.order) - reset)
+    goaways = [f for f in view.frames if isinstance(f, GoAwayFrame)]
+    assert all(f.error_code == 0 for f in goaways), goaways
+    hypothesis_event(f"streams {len(driver.order)}, closed {driver.conn.closed}")
+    driver.eof()
+    driver.finish_all_apps()
+    driver.tick(3600)
+    check_output(driver, view, client_goaway=True)
     assert driver.conn.closed

@@ -13,8 +13,10 @@ and the event loop, written once:
 * write coalescing: on an HTTP/2 connection many stream tasks produce output in the
   same loop turn, so the write (and the timer check) waits for one
   :meth:`ConnectionDriver.flush` the driver runs once the turn's tasks have run
-  (:meth:`ConnectionIO.schedule_flush`): one system call for all of them. HTTP/1.1
-  writes at once;
+  (:meth:`ConnectionIO.schedule_flush`): one system call for all of them, or sooner
+  once the apps' sends have queued ``UNFLUSHED_LIMIT`` bytes for it (wide HTTP/2
+  windows are no bound: the send must meet the driver's full buffer and wait, not
+  pile bytes up in the core). HTTP/1.1 writes at once;
 * which streams exist, and the app's side of each: :meth:`ConnectionDriver.run_app` is
   the coroutine a driver runs in its app task; whatever way the app ends (returns,
   raises, is cancelled) the core hears ``app_finished`` and the stream is forgotten. An
@@ -185,6 +187,15 @@ class CoreConnection(Protocol):
     def http_version(self) -> str: ...
 
 
+#: Bytes the apps' sends may queue for a coalesced flush before it happens at once.
+UNFLUSHED_LIMIT = 64 * 1024
+
+
+def _message_size(message: Message) -> int:
+    data = message.get("body") or message.get("bytes") or message.get("text")
+    return len(data) if data else 0
+
+
 C = TypeVar("C", bound=CoreConnection)
 
 
@@ -210,6 +221,7 @@ class DriverBase(Generic[S, C]):
         "_metrics",
         "_reported",
         "_timer_deadline",
+        "_unflushed",
         "_websockets",
         "bytes_received",
         "bytes_sent",
@@ -234,6 +246,7 @@ class DriverBase(Generic[S, C]):
         self.reading_paused = False
         self.multiplexed = conn.http_version != "1.1"  # ALPN h2, or HTTP/3
         self._flush_pending = False
+        self._unflushed = 0  # bytes the apps sent since the last flush (when coalescing)
         self._timer_deadline: float | None = None
         self._lost = False
         self.bytes_received = 0
@@ -368,6 +381,7 @@ class DriverBase(Generic[S, C]):
     def flush(self) -> None:
         """Write what the core queued and re-arm the timer if its deadline moved earlier."""
         self._flush_pending = False
+        self._unflushed = 0
         conn = self.conn
         if not self.closing:
             data = conn.data_to_send()
@@ -435,6 +449,10 @@ class DriverBase(Generic[S, C]):
         """The app's ``send(message)``; False when it must wait (see :meth:`waiting_for_window`)."""
         may_continue = self.conn.app_send(stream_id, message, now)
         self.pump(True)
+        if self._flush_pending:
+            self._unflushed += _message_size(message)
+            if self._unflushed > UNFLUSHED_LIMIT:
+                self.flush()  # then the driver's buffer, not the core, holds them
         return may_continue
 
     def app_receive_waiting(self, stream_id: int, now: float) -> None:

@@ -35,6 +35,9 @@ which knows the ASGI rules) and schedules what goes out.
   then sends one GOAWAY (last stream id = highest seen) and closes. An earlier GOAWAY
   would cost the open streams their responses with h2 and httpcore clients, which stop
   taking frames once they see one; ``keep_alive_max_requests`` drains the same way.
+* The client's GOAWAY (NO_ERROR) drains the same way: it opens no more streams, those
+  it opened get their responses (RFC 9113 section 6.8), then GOAWAY and close. h2
+  would close its state machine on it; ``_H2._receive_goaway_frame`` keeps it open.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ class _H2(h2.connection.H2Connection):
         super().__init__(config=config)
         self.over_limit: set[int] = set()
         self._counted = False
+        self.peer_went_away = False  # the client sent GOAWAY, its streams may finish
 
     @property
     def open_inbound_streams(self) -> int:
@@ -158,6 +162,31 @@ class _H2(h2.connection.H2Connection):
             return super()._receive_headers_frame(frame)
         finally:
             self._counted = False
+
+    def _receive_goaway_frame(self, frame: Any) -> Any:
+        """A client's GOAWAY: report it, but leave the connection open for its streams.
+
+        h2 moves its connection state machine to CLOSED on any received GOAWAY (and
+        drops the frames it had queued), after which no HEADERS, DATA or WINDOW_UPDATE
+        can pass either way: the responses to streams the client opened before it
+        would be lost, and even a PING or SETTINGS behind the GOAWAY (which the client
+        may still send) would be a protocol error. RFC 9113 section 6.8 only says the
+        client opens no more streams; those it opened still complete. So the state is
+        left as it is and h2's ConnectionTerminated is built here instead; the caller
+        refuses new streams and closes once the open ones are done. The only place
+        h2's connection state machine is worked around.
+        """
+        if self.state_machine.state is h2.connection.ConnectionState.CLOSED:
+            return super()._receive_goaway_frame(frame)  # ours went out already
+        self.peer_went_away = True
+        event = h2.events.ConnectionTerminated()
+        try:
+            event.error_code = h2.errors.ErrorCodes(frame.error_code)
+        except ValueError:  # an unknown code is passed on as a number, as h2 does
+            event.error_code = frame.error_code
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 class HTTP2Connection(StreamConnection[H2Stream]):
@@ -305,6 +334,13 @@ class HTTP2Connection(StreamConnection[H2Stream]):
             return
         for event in events:
             self._handle(event, now)
+            if self.closed:  # (the property: mypy takes _closed for still False here)
+                return  # nothing after a GOAWAY of ours is processed
+        if self._shutting_down and not self._streams:
+            # the client's GOAWAY left nothing open (a stream opened after it was refused)
+            self._goaway(h2.errors.ErrorCodes.NO_ERROR)
+            self._close()
+            return
         if self._header_timeout is not None:
             self._track_head(now)
         self._flush(now)
@@ -420,14 +456,37 @@ class HTTP2Connection(StreamConnection[H2Stream]):
         elif type(event) is h2.events.StreamReset:
             self._remote_reset(event.stream_id, now)
         elif type(event) is h2.events.ConnectionTerminated:
-            self._connection_gone()
-            self._close()
+            self._client_goaway(event, now)
         elif type(event) is h2.events.RemoteSettingsChanged:
-            self._push_enabled = bool(self._h2.remote_settings.enable_push)
+            # no push after the client's GOAWAY: a push opens a stream
+            self._push_enabled = (
+                bool(self._h2.remote_settings.enable_push) and not self._h2.peer_went_away
+            )
         elif type(event) is h2.events.UnknownFrameReceived:
             self._unknown_frame(event.frame)
         elif type(event) is h2.events.TrailersReceived:
             self._trailers(event, now)
+
+    def _client_goaway(self, event: h2.events.ConnectionTerminated, now: float) -> None:
+        """The client's GOAWAY: it opens no more streams; the open ones still finish.
+
+        Only a GOAWAY with NO_ERROR is a graceful goodbye. With an error code the client
+        reports a connection error and closes the connection itself (RFC 9113 section
+        5.4.1), so the open streams' apps are told at once, as for EOF.
+        """
+        if event.error_code != h2.errors.ErrorCodes.NO_ERROR or not self._h2.peer_went_away:
+            self._connection_gone()
+            self._close()
+            return
+        self._shutting_down = True  # later HEADERS are refused (REFUSED_STREAM)
+        self._push_enabled = False
+        # Pushed streams (even ids) above its last stream id the client will not process.
+        last = event.last_stream_id or 0
+        for stream in list(self._streams.values()):
+            if stream.stream_id % 2 == 0 and stream.stream_id > last and not self._closed:
+                self._reset(stream, h2.errors.ErrorCodes.CANCEL, now)
+        # The GOAWAY in return goes out as the last open stream ends (_finish_stream),
+        # or, with none open, once this input is processed (receive_data).
 
     def _request(self, event: h2.events.RequestReceived, now: float) -> None:
         stream_id = event.stream_id

@@ -19,10 +19,12 @@ does everything in between, with wsproto as the frame layer::
   :class:`ResponseBody` (a 403 for ``websocket.close``, a denial response, a 500
   when the app fails). Bytes that arrive early are kept until the accept.
 * OPEN: frames become ``websocket.receive`` messages, reassembled here and bounded
-  by ``max_message_size`` while they arrive (and while they inflate, see
-  :class:`BoundedDeflate`), so an oversized message costs at most the limit before
-  it is refused with 1009. Pings are answered; an optional ping timer probes the
-  peer, and a missing pong closes the connection.
+  by ``max_message_size``: a frame header announcing more than the limit (or taking
+  a fragmented message's running total past it) is refused with 1009 before its
+  payload is read (:class:`SizeGuard`); a compressed message is bounded while it
+  inflates (:class:`BoundedDeflate`), so it costs at most the limit. Pings are
+  answered; an optional ping timer probes the peer, and a missing pong closes the
+  connection.
 * CLOSING: the server sent a close frame (the app closed, a message was too big,
   shutdown, the app ended) and waits, at most ``close_timeout``, for the peer's.
   Data frames still arriving are dropped.
@@ -63,6 +65,7 @@ from hypercorn_protocol.headers import normalise_app_headers
 from hypercorn_protocol.typing import Headers, Message
 from hypercorn_protocol.websocket.deflate import BoundedDeflate
 from hypercorn_protocol.websocket.handshake import HandshakeOffer
+from hypercorn_protocol.websocket.limits import SizeGuard
 from hypercorn_protocol.websocket.replies import (
     AbortReply,
     AcceptReply,
@@ -104,6 +107,7 @@ class WebSocket:
         "_disconnected",
         "_early",
         "_frames",
+        "_guard",
         "_messages",
         "_next_ping",
         "_now",
@@ -132,6 +136,7 @@ class WebSocket:
         self._early: list[bytes] = []
         self._conn: Connection | None = None
         self._deflate: BoundedDeflate | None = None
+        self._guard = SizeGuard(options.max_message_size)
         self._frames: Iterator[FrameEvent] | None = None
         self._parts: list[Any] = []
         self._size = 0
@@ -329,6 +334,7 @@ class WebSocket:
                     self._deflate = deflate
                     break
         headers.extend(app_headers)
+        extensions.append(self._guard)
         self._conn = Connection(ConnectionType.SERVER, extensions)
         self.state = WebSocketState.OPEN
         if self._options.ping_interval:
@@ -366,6 +372,10 @@ class WebSocket:
             if frames is None:
                 frames = self._frames = conn.events()
             event = next(frames, None)
+            if self._guard.over and self.state is WebSocketState.OPEN:
+                # A frame header announced more than the limit: refuse now, before
+                # its payload (what of it arrives is dropped while closing).
+                self._too_big()
             if event is None:
                 self._frames = None
                 return
@@ -391,9 +401,7 @@ class WebSocket:
         if self._size > self._options.max_message_size or (
             deflate is not None and deflate.overflowed
         ):
-            self._parts.clear()
-            self._size = 0
-            self._start_close(1009, "message too big")
+            self._too_big()
             return
         if not event.message_finished:
             self._parts.append(data)
@@ -408,6 +416,11 @@ class WebSocket:
         else:
             payload = data if type(data) is bytes else bytes(data)
             self._emit({"type": "websocket.receive", "bytes": payload, "text": None})
+
+    def _too_big(self) -> None:
+        self._parts.clear()
+        self._size = 0
+        self._start_close(1009, "message too big")
 
     def _peer_close(self, event: CloseConnection) -> None:
         conn = self._conn
