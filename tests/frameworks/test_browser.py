@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.frameworks import _support as check
 from tests.frameworks._support import ROOT, Certs, Served
 from tests.frameworks.apps.browser_app import UPLOAD_SIZE
+from tests.helpers.backends import BACKENDS
 
 APP = "tests.frameworks.apps.browser_app:app"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,9 +46,10 @@ def spki_hash(cert_file: Path) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-@pytest.fixture(scope="module")
-def served(certs: Certs, state_dir: Path) -> Iterator[Served]:
-    with check.serving(APP, "asyncio", certs, state_dir / "browser") as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(certs: Certs, state_dir: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
+    backend: str = request.param
+    with check.serving(APP, backend, certs, state_dir / f"browser-{backend}") as running:
         yield running
 
 
@@ -78,11 +80,14 @@ def browser(certs: Certs, tmp_path: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def test_page_websocket_and_streaming_upload(browser: webdriver.Chrome, served: Served) -> None:
+def test_page_websocket_and_streaming_upload(
+    browser: webdriver.Chrome, served: Served, request: pytest.FixtureRequest
+) -> None:
     browser.get(f"https://127.0.0.1:{served.https_port}/")
     results = WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.results"))
     ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "browser.png"
+    backend = request.node.callspec.params["served"]
+    screenshot = ARTIFACTS / f"browser-{backend}.png"
     browser.save_screenshot(str(screenshot))
     print(f"screenshot: {screenshot}")
     assert "error" not in results, results

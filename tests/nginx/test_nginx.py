@@ -18,6 +18,7 @@ import pytest
 import websockets.sync.client
 
 from tests.frameworks._support import Certs
+from tests.helpers.backends import BACKENDS
 from tests.nginx.conftest import FRAGMENT, StartNginx, StartUpstream
 
 MIB = 1024 * 1024
@@ -34,7 +35,7 @@ def connected_unix_sockets(path: str) -> int:
     return count
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_keepalive_upstream_over_tcp(
     backend: str, start_upstream: StartUpstream, start_nginx: StartNginx
 ) -> None:
@@ -52,10 +53,11 @@ def test_keepalive_upstream_over_tcp(
     assert 1 <= len(ports) <= 2, ports
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_keepalive_upstream_over_unix_socket(
-    start_upstream: StartUpstream, start_nginx: StartNginx
+    backend: str, start_upstream: StartUpstream, start_nginx: StartNginx
 ) -> None:
-    upstream = start_upstream(unix=True)
+    upstream = start_upstream(backend, unix=True)
     path = upstream.address.removeprefix("unix:")
     nginx = start_nginx(upstream.address)
     with httpx.Client(base_url=nginx.http_url) as client:
@@ -67,10 +69,11 @@ def test_keepalive_upstream_over_unix_socket(
     assert 1 <= connected_unix_sockets(path) <= 2
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_forwarded_for_and_proto_through_proxy_fix(
-    start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
+    backend: str, start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
 ) -> None:
-    nginx = start_nginx(start_upstream().address)
+    nginx = start_nginx(start_upstream(backend).address)
     # the client comes from 127.0.0.2, nginx talks to hypercorn from 127.0.0.1
     transport = httpx.HTTPTransport(
         local_address="127.0.0.2", verify=certs.client_context(), http2=True
@@ -96,10 +99,11 @@ def test_forwarded_for_and_proto_through_proxy_fix(
     assert plain.json()["client"] == ["127.0.0.2", 0]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_websocket_through_nginx(
-    start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
+    backend: str, start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
 ) -> None:
-    nginx = start_nginx(start_upstream().address)
+    nginx = start_nginx(start_upstream(backend).address)
     with websockets.sync.client.connect(
         f"wss://127.0.0.1:{nginx.https_port}/ws", ssl=certs.client_context(), open_timeout=10
     ) as ws:
@@ -117,10 +121,11 @@ def test_websocket_through_nginx(
         assert ws.recv(timeout=10) == "echo plain"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_10_mib_upload_and_download(
-    start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
+    backend: str, start_upstream: StartUpstream, start_nginx: StartNginx, certs: Certs
 ) -> None:
-    nginx = start_nginx(start_upstream().address)
+    nginx = start_nginx(start_upstream(backend).address)
     data = random.Random(7).randbytes(10 * MIB)
     with httpx.Client(http2=True, verify=certs.client_context(), timeout=60) as client:
         uploaded = client.post(f"{nginx.https_url}/upload", content=data)
