@@ -1,6 +1,6 @@
-"""FastAPI, Starlette, Quart and Django's ASGI handler over HTTP/3, served by the real
-``hypercorn`` command with ``--quic-bind``, on asyncio, uvloop and trio (Django: asyncio
-and uvloop; Quart on trio is ``quart_trio.QuartTrio``).
+"""FastAPI, Starlette, Quart, Django (ASGI and WSGI) and Flask (WSGI) over HTTP/3, served
+by the real ``hypercorn`` command with ``--quic-bind``, on asyncio, uvloop and trio
+(Django's ASGI handler: asyncio and uvloop; Quart on trio is ``quart_trio.QuartTrio``).
 
 Requests go through curl_cffi (libcurl on ngtcp2 and nghttp3, told to use HTTP/3 only);
 WebSockets through aioquic's client (RFC 9220 extended CONNECT, frames by wsproto), for
@@ -31,6 +31,8 @@ APPS = {
     "starlette": "tests.frameworks.apps.starlette_app:app",
     "quart": "tests.frameworks.apps.quart_app:app",
     "django-asgi": "tests.frameworks.apps.django_app:application",
+    "django-wsgi": "wsgi:tests.frameworks.apps.django_app:wsgi_application",
+    "flask": "wsgi:tests.frameworks.apps.flask_app:app",
 }
 #: Quart itself runs on asyncio only; QuartTrio serves the same routes on trio.
 TRIO_APPS = {**APPS, "quart": "tests.frameworks.apps.quart_app:trio_app"}
@@ -41,8 +43,11 @@ TARGETS = [
     for backend in ("asyncio", "uvloop", "trio")
     if not (framework == "django-asgi" and backend == "trio")
 ]
-#: The frameworks with WebSockets of their own (Django's chat is raw ASGI beside it).
-WEBSOCKET_TARGETS = [target for target in TARGETS if target[0] != "django-asgi"]
+#: The frameworks with WebSockets of their own (Django's chat is raw ASGI beside it;
+#: WSGI has none).
+WEBSOCKET_TARGETS = [
+    target for target in TARGETS if target[0] not in ("django-asgi", "django-wsgi", "flask")
+]
 
 
 def _ids(target: tuple[str, str]) -> str:
