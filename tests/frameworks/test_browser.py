@@ -2,20 +2,22 @@
 chromedriver (both named explicitly, so Selenium Manager never downloads anything),
 loads a page from the real command over HTTPS with a test CA.
 
-The certificate is trusted for this browser only, by its public key
-(``--ignore-certificate-errors-spki-list``); every other certificate error still counts.
+The test CA is trusted for this browser only: it goes into the NSS certificate database
+of a home directory made for the test (``$HOME/.pki/nssdb``, where Chromium on Linux
+looks), with NSS's ``certutil``; the system's store is untouched, and every other
+certificate error still counts.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from selenium import webdriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,17 +35,27 @@ ARTIFACTS = ROOT / "tests" / "artifacts"  # ignored by git
 #: connection, since the server's SETTINGS carry SETTINGS_ENABLE_CONNECT_PROTOCOL.
 VERSION = "2"
 
+CERTUTIL = shutil.which("certutil")
+
 pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists() and CERTUTIL),
+    reason="needs Debian's chromium, chromium-driver and libnss3-tools (.ci/run installs them)",
 )
 
 
-def spki_hash(cert_file: Path) -> str:
-    """base64(SHA-256(SubjectPublicKeyInfo)) of the leaf, as Chromium wants it."""
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+def home_trusting(ca_file: Path, home: Path) -> Path:
+    """A home directory whose NSS database trusts ``ca_file`` to issue server certificates."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    database = f"sql:{nssdb}"
+    assert CERTUTIL is not None
+    for command in (
+        [CERTUTIL, "-N", "-d", database, "--empty-password"],
+        # -t "C,,": a CA trusted to issue TLS server certificates
+        [CERTUTIL, "-A", "-d", database, "-n", "test-ca", "-t", "C,,", "-i", str(ca_file)],
+    ):
+        subprocess.run(command, check=True, capture_output=True, timeout=30)
+    return home
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -68,11 +80,13 @@ def browser(certs: Certs, tmp_path: Path) -> Iterator[webdriver.Chrome]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
-        f"--ignore-certificate-errors-spki-list={spki_hash(certs.cert_file)}",
         "--window-size=1000,700",
     ):
         options.add_argument(argument)
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    home = home_trusting(certs.ca_file, tmp_path / "home")
+    service = webdriver.ChromeService(
+        executable_path=str(CHROMEDRIVER), env={**os.environ, "HOME": str(home)}
+    )
     driver = webdriver.Chrome(options=options, service=service)
     try:
         yield driver
