@@ -1,7 +1,7 @@
 """``http.response.pathsend`` over real sockets: HTTP/1.1 plain and TLS, HTTP/2 (TLS).
 
-Plain HTTP/1.1 on asyncio and trio goes through ``os.sendfile`` (observed by counting
-its calls); uvloop, TLS and HTTP/2 read the file in chunks. Every case must deliver
+Plain HTTP/1.1 on asyncio, uvloop and trio goes through ``os.sendfile`` (observed by
+counting its calls); TLS and HTTP/2 read the file in chunks. Every case must deliver
 the file byte for byte.
 """
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +136,7 @@ def test_file_is_sent_byte_exact(
     assert hashlib.sha256(response.content).hexdigest() == expected
     assert hashlib.sha256(again.content).hexdigest() == expected
     assert all("http.response.pathsend" in extensions for extensions in app.extensions)
-    zero_copy = scheme == "http" and loop_name != "uvloop"
+    zero_copy = scheme == "http"
     assert bool(sendfile_calls) == zero_copy
 
 
@@ -160,6 +162,53 @@ def test_file_that_cannot_be_opened_is_a_500(
     assert isinstance(app.errors[0], OSError)
     assert after.status_code == 200
     assert len(after.content) == SIZE
+
+
+def test_file_to_a_reader_that_stalls_resumes_where_the_socket_filled(
+    loop_name: str, big_file: Path, sendfile_calls: list[int]
+) -> None:
+    """The client stops reading until the server's socket is full; the rest of the file
+    still goes out zero-copy once it reads again (uvloop: the transport drains the chunk
+    written when the socket filled, then ``os.sendfile`` goes on), byte for byte."""
+    app = FileApp(big_file)
+    with (
+        run_server(app, make_config(), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as client,
+    ):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client.sendall(b"GET /length HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        time.sleep(1.0)  # nothing read: the server's send buffer fills
+        received = bytearray()
+        while b"\r\n\r\n" not in received or len(received) < received.index(b"\r\n\r\n") + 4 + SIZE:
+            data = client.recv(256 * 1024)
+            assert data, "the server closed the connection mid-file"
+            received += data
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert len(body) == SIZE
+    assert hashlib.sha256(body).digest() == hashlib.sha256(big_file.read_bytes()).digest()
+    # Several calls: the first stopped at a full socket, later ones went on from there.
+    assert len(sendfile_calls) >= 2, sendfile_calls
+
+
+def test_file_to_a_reader_that_never_reads_ends_at_response_write_timeout(
+    loop_name: str, big_file: Path
+) -> None:
+    """A client that takes no bytes of a file response is cut at ``response_write_timeout``
+    as for any other body: the app's send returns, and the server goes on serving."""
+    app = FileApp(big_file)
+    config = make_config(response_write_timeout=1.0)
+    with run_server(app, config, loop_name) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            client.sendall(b"GET /length HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            started = time.monotonic()
+            assert app.finished.wait(20), "the app's pathsend never returned"
+            elapsed = time.monotonic() - started
+        with httpx.Client(timeout=30) as other:
+            assert len(other.get(f"http://127.0.0.1:{server.port}/").content) == SIZE
+    assert app.errors == []
+    assert 0.5 < elapsed < 15, elapsed
 
 
 def test_head_request_sends_no_body(loop_name: str, big_file: Path) -> None:

@@ -19,6 +19,7 @@ Mirrors ``hypercorn_trio._tcp``: the same classes and methods, each doing the sa
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from time import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from hypercorn_asyncio._stream import AsyncioStream
-from hypercorn_protocol.driving import ConnectionDriver
+from hypercorn_protocol.driving import FILE_CHUNK, ConnectionDriver
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
@@ -112,7 +113,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tls = False
-        self._held: list[bytes] | None = None  # written while loop.sendfile owns the socket
+        self._held: list[bytes] | None = None  # written while a file owns the socket
         self._buffer = _read_buffer()  # get_buffer / buffer_updated run on this thread
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
@@ -238,20 +239,54 @@ class HTTPConnection(asyncio.BufferedProtocol):
         self.driver.timer_fired(time())
 
     async def sendfile(self, file: BinaryIO, count: int) -> int:
-        """``loop.sendfile`` (``os.sendfile`` on the standard loop): the bytes sent, or 0
-        when this loop or transport cannot (uvloop has no ``loop.sendfile``)."""
+        """``os.sendfile`` of the file's first ``count`` bytes, straight on the socket
+        whenever the transport's own buffer is empty (so the bytes stay in order): the
+        bytes sent, or 0 when this transport has no socket to send on.
+
+        Not ``loop.sendfile``: uvloop has none, and the standard loop's waits for the
+        socket inside it, where no ``response_write_timeout`` runs. Neither loop lets
+        anything else wait on a transport's socket (``add_writer`` raises), so once the
+        socket is full the next chunk goes through ``transport.write`` and the wait is
+        for the transport to drain it: with its write limits at zero meanwhile,
+        ``resume_writing`` means "empty", and ``pause_writing`` starts
+        ``response_write_timeout`` as for any other body.
+        """
         transport = self.transport
         if transport.is_closing():
             return count  # nothing more goes out on this connection anyway
-        self._held = []
-        try:
-            return await self.loop.sendfile(transport, file, 0, count, fallback=False)
-        except (NotImplementedError, asyncio.SendfileNotAvailableError):
+        sock = transport.get_extra_info("socket")
+        if sock is None:
             return 0
-        except OSError:
-            transport.abort()  # the peer went away mid-file: connection_lost follows
-            return count
+        out, source = sock.fileno(), file.fileno()
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0, low=0)
+        self._held = []
+        sent = 0
+        try:
+            while sent < count:
+                if transport.is_closing() or self.driver.closing:
+                    return count  # aborted (deadline, lost peer): nothing more goes out
+                if transport.get_write_buffer_size():
+                    await self.drained()
+                    continue
+                try:
+                    written = os.sendfile(out, source, sent, count - sent)
+                except BlockingIOError:
+                    chunk = os.pread(source, min(FILE_CHUNK, count - sent), sent)
+                    transport.write(chunk)
+                    written = len(chunk)
+                except OSError:
+                    transport.abort()  # the peer went away mid-file: connection_lost follows
+                    return count
+                if not written:
+                    break  # the file shrank: the body ends short, the response is cut
+                sent += written
+            if transport.get_write_buffer_size():
+                await self.drained()
+            return sent
         finally:
+            if not transport.is_closing():
+                transport.set_write_buffer_limits(high=high, low=low)
             held, self._held = self._held, None
             for data in held:
                 self.write(data)

@@ -635,7 +635,7 @@ class StreamBase:
 
         The core says how many bytes and whether they may bypass the protocol; the
         driver's hooks do the I/O. Where ``sendfile`` is not allowed or not available
-        (uvloop) the file goes through the read loop, one bounded chunk at a time, each
+        (TLS, HTTP/2) the file goes through the read loop, one bounded chunk at a time, each
         waiting for the socket and flow control as an app's body would. An error opening the file
         raises into the app (a 500, its head is not out yet). The app's ``send``
         returns once the file is handed over, as a last ``http.response.body`` would.

@@ -120,8 +120,12 @@ class _PlainStream:
             except OSError as error:
                 raise _transport_error(error) from error
 
-    async def sendfile(self, file: BinaryIO, count: int) -> int:
-        """``os.sendfile`` the first ``count`` bytes of ``file``: how many went out."""
+    async def sendfile(self, file: BinaryIO, count: int, waiting: Callable[[bool], None]) -> int:
+        """``os.sendfile`` the first ``count`` bytes of ``file``: how many went out.
+
+        ``waiting(True)`` when the socket is full and the send waits for the peer (so
+        ``response_write_timeout`` runs), ``waiting(False)`` once it can go on.
+        """
         sock = self._sock
         fd = file.fileno()
         sent = 0
@@ -129,7 +133,9 @@ class _PlainStream:
             try:
                 done = os.sendfile(sock.fileno(), fd, sent, count - sent)
             except BlockingIOError:
+                waiting(True)
                 await trio.lowlevel.wait_writable(sock)
+                waiting(False)
                 continue
             except OSError as error:
                 raise _transport_error(error) from error
@@ -455,10 +461,17 @@ class HTTPConnection:
         if self.driver.closing:
             return count  # nothing more goes out on this connection anyway
         try:
-            return await plain.sendfile(file, count)
+            return await plain.sendfile(file, count, self._sendfile_waiting)
         except _TRANSPORT_ERRORS:
             self._lost()  # the peer went away mid-file
             return count
+
+    def _sendfile_waiting(self, waiting: bool) -> None:
+        """A file's socket is full (``response_write_timeout`` runs), or writable again."""
+        if waiting:
+            self.driver.write_blocked(time())
+        else:
+            self.driver.write_unblocked()
 
     def _release_drain_waiters(self) -> None:
         if self._drained is not None:
