@@ -75,6 +75,32 @@ def test_a_trickled_head_gets_408_at_the_header_deadline(loop_name: str) -> None
     assert app.calls == 0
 
 
+def test_a_trickled_websocket_handshake_gets_408_at_the_header_deadline(loop_name: str) -> None:
+    app = Recorder()
+    config = make_config(request_header_timeout=1.0, keep_alive_timeout=30)
+    head = (
+        b"host: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
+        b"sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    )
+    with (
+        run_server(app, config, loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        started = time.monotonic()
+        sock.sendall(b"GET /ws HTTP/1.1\r\n")
+        for start in range(0, len(head), 8):
+            try:
+                sock.sendall(head[start : start + 8])
+            except OSError:
+                break  # the server closed
+            time.sleep(0.1)
+        response = _read_all(sock)
+        elapsed = time.monotonic() - started
+    assert response.startswith(b"HTTP/1.1 408 ")
+    assert 0.9 <= elapsed < 4.0
+    assert app.calls == 0
+
+
 def test_a_stalled_body_gets_408_and_the_app_hears_disconnect(loop_name: str) -> None:
     app = Recorder()
     with (
@@ -194,3 +220,48 @@ def test_http2_bodies_over_the_limit_are_413(loop_name: str) -> None:
     assert declared.status_code == 413
     assert streamed.status_code == 413
     assert ok.status_code == 200
+
+
+class WSGIRecorder:
+    """A WSGI app answering the length of the body it read."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.calls += 1
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", [("content-type", "text/plain")])
+        return [str(len(body)).encode()]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_request_body_size": 1024},  # lowers wsgi_max_body_size's 16 MiB
+        {"wsgi_max_body_size": 1024},  # 0.18's option, alone
+        {"max_request_body_size": 1024, "wsgi_max_body_size": 4096},
+        {"max_request_body_size": 8192, "wsgi_max_body_size": 1024},
+    ],
+    ids=["max_request_body_size", "wsgi_max_body_size", "generic-smaller", "wsgi-smaller"],
+)
+def test_a_wsgi_app_gets_the_smaller_body_limit(loop_name: str, limits: dict[str, int]) -> None:
+    app = WSGIRecorder()
+
+    def chunked(size: int) -> Any:
+        for _ in range(size // 512):
+            yield b"x" * 512
+
+    with (
+        run_server(app, make_config(**limits), loop_name) as server,
+        httpx.Client(timeout=10) as client,
+    ):
+        declared = client.post(server.url, content=b"x" * 2048)
+        streamed = client.post(server.url, content=chunked(2048))
+        calls_refused = app.calls
+        within = client.post(server.url, content=chunked(1024))
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert within.status_code == 200
+    assert within.text == "1024"
+    assert app.calls - calls_refused == 1

@@ -276,3 +276,31 @@ def test_wide_open_windows_do_not_let_a_streaming_app_buffer_without_bound(
             time.sleep(0.5)  # more time to take more, if it would
             returned = apps.sends.get("/stream-few", 0)
             assert returned < 32, f"{returned} MiB taken for a client that reads nothing"
+
+
+def test_an_unfinished_header_block_gets_goaway_at_the_header_deadline(loop_name: str) -> None:
+    # HTTP/2 allows no frame inside a header block: the connection reads nothing more,
+    # names the last stream it processed in GOAWAY (the unfinished one may be retried)
+    apps = Apps()
+    config = make_config(request_header_timeout=1.0, keep_alive_timeout=30)
+    with run_server(apps, config, loop_name) as server:
+        client = Client(server.port)
+        first = client.request("/first")
+        client.wait_until_ended(first)
+        assert client.status(first) == b"200"
+        started = time.monotonic()
+        # a HEADERS frame (END_HEADERS) on stream 3 announcing 100 bytes, of which 5 come
+        client.sock.sendall((100).to_bytes(3, "big") + b"\x01\x04" + (3).to_bytes(4, "big"))
+        client.sock.sendall(b"\x82\x86\x84\x41\x01")
+        data = b""
+        while chunk := client.sock.recv(65536):
+            data += chunk
+        elapsed = time.monotonic() - started
+        client.events.extend(client.conn.receive_data(data))
+        client.sock.close()
+    goaways = client.goaways()
+    assert len(goaways) == 1
+    assert goaways[0].error_code == h2.errors.ErrorCodes.NO_ERROR
+    assert goaways[0].last_stream_id == first
+    assert 0.9 <= elapsed < 4.0
+    assert "/first" in apps.received and len(apps.received) == 1  # the app never saw stream 3

@@ -19,11 +19,22 @@ pytest.importorskip("aioquic")
 from aioquic.h3.connection import H3Connection
 from aioquic.h3.events import DataReceived, HeadersReceived, PushPromiseReceived
 from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamReset
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    StopSendingReceived,
+    StreamReset,
+)
 
 from hypercorn_protocol.asgi.scope import ScopeBuilder
 from hypercorn_protocol.asgi.stream import ConnectionContext
-from hypercorn_protocol.events import AppMessage, RequestCompleted, StartApp, StreamWritable
+from hypercorn_protocol.events import (
+    AppMessage,
+    RequestCompleted,
+    RequestRefused,
+    StartApp,
+    StreamWritable,
+)
 from hypercorn_protocol.headers import DateCache
 from hypercorn_protocol.http3.connection import (
     HTTP3Connection,
@@ -44,6 +55,7 @@ class Response:
     body: bytearray = field(default_factory=bytearray)
     ended: bool = False
     reset: int | None = None
+    stop_sending: int | None = None  # the server's STOP_SENDING code
     pushes: list[list[tuple[bytes, bytes]]] = field(default_factory=list)
 
 
@@ -68,6 +80,7 @@ class Harness:
         self.conns: list[HTTP3Connection] = []
         self.streams: dict[int, AppStream] = {}
         self.completed: list[RequestCompleted] = []
+        self.refused: list[RequestRefused] = []
         self.endpoint = QuicEndpoint(
             build_quic_configuration(self.config),
             self._factory,
@@ -108,6 +121,8 @@ class Harness:
                     self.app(self, conn, event.stream_id, event.message)
                 elif type(event) is RequestCompleted:
                     self.completed.append(event)
+                elif type(event) is RequestRefused:
+                    self.refused.append(event)
                 elif type(event) is StreamWritable:
                     self.streams[event.stream_id].writable += 1
             conn.data_to_send()  # what a driver's flush does: wakes the connection
@@ -140,6 +155,9 @@ class Harness:
                 self.terminated = event
             elif isinstance(event, StreamReset):
                 self.responses.setdefault(event.stream_id, Response()).reset = event.error_code
+            elif isinstance(event, StopSendingReceived):
+                response = self.responses.setdefault(event.stream_id, Response())
+                response.stop_sending = event.error_code
             for h3_event in self.h3.handle_event(event):
                 if isinstance(h3_event, PushPromiseReceived):
                     response = self.responses.setdefault(h3_event.stream_id, Response())

@@ -20,6 +20,14 @@ events, and this module maps those onto the shared stream model, which knows ASG
   until :meth:`check_writable`, run after each flush, sees it drained.
 * Limits: ``h2_max_concurrent_streams`` open streams (beyond: H3_REQUEST_REJECTED),
   ``h2_max_header_list_size`` (beyond: 431), ``keep_alive_max_requests``.
+* Deadlines and the body limit, per stream as on HTTP/2: a ``content-length`` over
+  ``max_request_body_size`` is answered 413 before the app starts, and body crossing it
+  413 (or H3_REQUEST_CANCELLED once the response began), as is ``request_body_timeout``
+  (408); each then asks the client to stop sending (STOP_SENDING). A request stream
+  whose HEADERS frame is not whole ``request_header_timeout`` after its first byte is
+  refused (H3_REQUEST_REJECTED: the client may retry it); a stream whose app waits on
+  unsent bytes for ``response_write_timeout`` is reset. The connection's other streams
+  go on in every case.
 * Graceful shutdown sends GOAWAY, refuses later streams, lets the open ones finish and
   then closes the connection (H3_NO_ERROR).
 
@@ -131,12 +139,21 @@ def paced_connection_class() -> type[QuicConnection]:
 class H3Stream(Stream):
     """A stream of the shared model, plus what HTTP/3 needs to pace it."""
 
-    __slots__ = ("pending_acks", "push_parent", "trailers_ready", "waiting", "written", "ws_held")
+    __slots__ = (
+        "pending_acks",
+        "push_parent",
+        "stalled_since",
+        "trailers_ready",
+        "waiting",
+        "written",
+        "ws_held",
+    )
 
     def __init__(self, stream_id: int, scope: ASGIScope, method: bytes, start: float) -> None:
         super().__init__(stream_id, scope, method, start)
         self.pending_acks: deque[int] = deque()  # the size of each message queued for the app
         self.waiting = False
+        self.stalled_since: float | None = None  # the app waits on unsent bytes since then
         self.written = 0  # stream bytes handed to QUIC (frames included)
         self.push_parent: int | None = None
         self.trailers_ready = False  # the app sent its last trailers before its body ended
@@ -168,6 +185,8 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         self._seen: set[int] = set()
         self._drain_at: float | None = None  # next check whether closing may go ahead
         self._drain_until = 0.0
+        # request streams whose HEADERS frame is still incomplete: when their first byte came
+        self._heads: dict[int, float] = {}
         self._paced: dict[int, int] = getattr(self._quic, "paced", {})
         self._app_headers = self._response_headers
         self._interim = interim_responses_supported()
@@ -181,17 +200,36 @@ class HTTP3Connection(StreamConnection[H3Stream]):
 
     def get_timer(self) -> float | None:
         deadline = self._drain_at
+        if self._heads and self._header_timeout is not None:
+            head = min(self._heads.values()) + self._header_timeout
+            if deadline is None or head < deadline:
+                deadline = head
         for stream in self._streams.values():
-            ws = stream.ws
-            if ws is not None:
-                timer = ws.get_timer()
-                if timer is not None and (deadline is None or timer < deadline):
-                    deadline = timer
+            timer = self._stream_deadline(stream)
+            if timer is not None and (deadline is None or timer < deadline):
+                deadline = timer
+        return deadline
+
+    def _stream_deadline(self, stream: H3Stream) -> float | None:
+        ws = stream.ws
+        if ws is not None:
+            return ws.get_timer()
+        deadline = self._body_deadline(stream)
+        if stream.stalled_since is not None and self._write_timeout is not None:
+            stall = stream.stalled_since + self._write_timeout
+            if deadline is None or stall < deadline:
+                deadline = stall
         return deadline
 
     def handle_timer(self, now: float) -> None:
         if self._drain_at is not None and now >= self._drain_at:
             self._close_when_drained(now)
+        if self._heads and self._header_timeout is not None:
+            for stream_id, since in list(self._heads.items()):
+                if now >= since + self._header_timeout:
+                    self._mark_seen(stream_id)
+                    self._refused("request_header_timeout", None, stream_id)
+                    self._refuse(stream_id)
         for stream in list(self._streams.values()):
             ws = stream.ws
             if ws is not None:
@@ -199,6 +237,19 @@ class HTTP3Connection(StreamConnection[H3Stream]):
                 if timer is not None and now >= timer:
                     ws.handle_timer(now)
                     self._ws_flush(stream, now)
+                continue
+            body_deadline = self._body_deadline(stream)
+            if body_deadline is not None and now >= body_deadline:
+                self._refuse_body(stream, "request_body_timeout", 408, now)
+            elif (
+                stream.stalled_since is not None
+                and self._write_timeout is not None
+                and now >= stream.stalled_since + self._write_timeout
+            ):
+                # the client takes none of what QUIC holds for it: free the stream and its app
+                self._refused("response_write_timeout", None, stream.stream_id)
+                self._reset_id(stream.stream_id, _H3_REQUEST_CANCELLED)
+                self._finish_stream(stream, now)
 
     @property
     def http_version(self) -> str:
@@ -218,6 +269,7 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         for stream in self._streams.values():
             if stream.waiting and self._unsent(stream) <= _LOW_WATER:
                 stream.waiting = False
+                stream.stalled_since = None
                 self._events.append(StreamWritable(stream.stream_id))
 
     def _unsent(self, stream: H3Stream) -> int:
@@ -248,6 +300,8 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             stream_id = event.stream_id  # type: ignore[attr-defined]
             if stream_id % 4 == 0 and stream_id not in self._paced and not self._seen_id(stream_id):
                 self._paced[stream_id] = 0  # a new request stream: its window follows its app
+                if self._header_timeout is not None and not self._shutting_down:
+                    self._heads[stream_id] = now
         for h3_event in h3.handle_event(event):
             self._handle(h3_event, now)
         if kind is events.StreamReset or kind is events.StopSendingReceived:
@@ -290,10 +344,7 @@ class HTTP3Connection(StreamConnection[H3Stream]):
                 stream_id = event.stream_id
                 if stream_id % 4 != 0 or self._seen_id(stream_id):
                     return  # trailers of a stream this connection already finished with
-                self._seen.add(stream_id)
-                while self._floor in self._seen:
-                    self._seen.discard(self._floor)
-                    self._floor += 4
+                self._mark_seen(stream_id)
                 self._request(event, now)
             else:  # a second header block: the request's trailers
                 if event.stream_ended:
@@ -303,6 +354,14 @@ class HTTP3Connection(StreamConnection[H3Stream]):
 
     def _seen_id(self, stream_id: int) -> bool:
         return stream_id < self._floor or stream_id in self._seen
+
+    def _mark_seen(self, stream_id: int) -> None:
+        """The stream's head came (or it was refused): later header blocks are not requests."""
+        self._heads.pop(stream_id, None)
+        self._seen.add(stream_id)
+        while self._floor in self._seen:
+            self._seen.discard(self._floor)
+            self._floor += 4
 
     def _request(self, event: Any, now: float) -> None:
         stream_id: int = event.stream_id
@@ -353,6 +412,12 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             stream.app_finished = True
             self._send_body(stream, {"body": b""}, now)
             return
+        if self._body_limit is not None and self._over_declared_limit(
+            header_value(headers, b"content-length")
+        ):
+            self._refused("max_request_body_size", 413, stream_id)
+            self._reject_stream(stream_id, 413, [(b"content-length", b"0")], now)
+            return
         for name, value in headers:
             if name == b"te" and b"trailers" in value:
                 stream.trailers_allowed = True
@@ -395,6 +460,9 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         if not more:
             stream.request_complete = True
         stream.pending_acks.append(len(data))
+        if not self._count_body(stream, len(data), now):
+            self._refuse_body(stream, "max_request_body_size", 413, now)
+            return
         self._deliver(stream, {"type": "http.request", "body": data, "more_body": more})
 
     def _end_of_body(self, stream: H3Stream, now: float) -> None:
@@ -417,6 +485,7 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             self._consume(stream.stream_id, stream.pending_acks.popleft())
 
     def _remote_reset(self, stream_id: int, now: float) -> None:
+        self._heads.pop(stream_id, None)
         stream = self._streams.get(stream_id)
         if stream is None:
             return
@@ -489,8 +558,10 @@ class HTTP3Connection(StreamConnection[H3Stream]):
             elif stream.trailers_ready:
                 self._send_trailers(stream, now)
             return True
-        stream.waiting = self._unsent(stream) > _HIGH_WATER
-        return not stream.waiting
+        waiting = stream.waiting = self._unsent(stream) > _HIGH_WATER
+        if waiting and stream.stalled_since is None:
+            stream.stalled_since = now  # response_write_timeout runs (get_timer)
+        return not waiting
 
     def _send_interim(self, stream: H3Stream, status: int, headers: Headers, now: float) -> None:
         assert self._h3 is not None
@@ -511,6 +582,24 @@ class HTTP3Connection(StreamConnection[H3Stream]):
         except Exception:
             stream.closed = True
         self._finish_stream(stream, now)
+
+    def _refuse_body(self, stream: H3Stream, reason: str, status: int, now: float) -> None:
+        """A body too large or too slow: ``status`` unless the response began, then a reset.
+
+        Either way the client is asked to stop sending the rest (STOP_SENDING)."""
+        stream_id = stream.stream_id
+        if stream.response is _NONE or stream.response is _STARTED:
+            self._refused(reason, status, stream_id)
+            stream.status = status
+            stream.headers = [(b"content-length", b"0")]
+            stream.trailers = None
+            stream.response = _STARTED
+            if self._send_head(stream, True, now):
+                self._finish_stream(stream, now)  # not request_complete: STOP_SENDING
+        else:
+            self._refused(reason, None, stream_id)
+            self._reset_id(stream_id, _H3_REQUEST_CANCELLED)
+            self._finish_stream(stream, now)
 
     def _abort_response(self, stream: H3Stream, now: float) -> None:
         self._reset_id(stream.stream_id, _H3_INTERNAL_ERROR)
