@@ -138,3 +138,78 @@ def test_http3_bytes_are_counted_under_protocol_h3(backend: str, tmp_path: Path)
             samples, "hypercorn_requests_total", method=method, status="200", protocol="h3"
         )
         assert requests == 1
+
+
+async def limited_app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+    """``/stream`` sends 1 MiB chunks until its send ends; anything else reads its body."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/stream":
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(1024):
+            await send({"type": "http.response.body", "body": b"x" * (1 << 20), "more_body": True})
+        return
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deadline_and_limit_refusals_are_counted_by_reason(backend: str) -> None:
+    metrics_port = free_port()
+    config = make_config(
+        metrics_bind=f"127.0.0.1:{metrics_port}",
+        max_request_body_size=100,
+        request_body_timeout=0.5,
+        request_header_timeout=0.5,
+        response_write_timeout=0.5,
+        keep_alive_timeout=30,
+    )
+    with run_server(limited_app, config, backend) as server:
+        address = ("127.0.0.1", server.port)
+        before = scrape(metrics_port)
+        for reason in ("max_request_body_size", "request_body_timeout", "request_header_timeout"):
+            assert value(before, "hypercorn_refusals_total", reason=reason) == 0
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 101\r\n\r\n")
+            assert _until_closed(sock).startswith(b"HTTP/1.1 413 ")
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 50\r\n\r\nabc")
+            assert _until_closed(sock).startswith(b"HTTP/1.1 408 ")
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # the head never ends
+            assert _until_closed(sock).startswith(b"HTTP/1.1 408 ")
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.settimeout(10)
+        with reader:
+            reader.connect(address)
+            reader.sendall(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")  # and never reads
+            deadline = time.monotonic() + 15
+            while True:
+                samples = scrape(metrics_port)
+                if value(samples, "hypercorn_refusals_total", reason="response_write_timeout"):
+                    break
+                assert time.monotonic() < deadline, "the stalled reader was never cut"
+                time.sleep(0.2)
+        for reason in (
+            "max_request_body_size",
+            "request_body_timeout",
+            "request_header_timeout",
+            "response_write_timeout",
+        ):
+            assert value(samples, "hypercorn_refusals_total", reason=reason) == 1, reason
