@@ -1,8 +1,8 @@
 """Real frameworks behind the real command: one server per (framework, backend) per module.
 
-Tests marked ``all_backends`` run on asyncio, uvloop and trio; the others on asyncio
-only, which keeps the run affordable. Tests that take ``proto`` run over plain
-HTTP/1.1 and over HTTP/2 with TLS.
+Every test runs on asyncio, uvloop and trio unless it is marked ``backends(...)``
+(Django's async side needs asyncio). Tests that take ``proto`` run over plain HTTP/1.1
+and over HTTP/2 with TLS.
 """
 
 from __future__ import annotations
@@ -35,19 +35,13 @@ ALL_BACKENDS = ["asyncio", "uvloop", "trio"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "all_backends: run on asyncio, uvloop and trio")
     config.addinivalue_line("markers", "backends(*names): run on exactly these backends")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.definition.get_closest_marker("backends")
-        if chosen is not None:
-            backends = list(chosen.args)
-        elif metafunc.definition.get_closest_marker("all_backends"):
-            backends = ALL_BACKENDS
-        else:
-            backends = ["asyncio"]
+        backends = list(chosen.args) if chosen is not None else ALL_BACKENDS
         # module scope: every test of a module on one backend shares one server
         metafunc.parametrize("backend", backends, scope="module")
     if "proto" in metafunc.fixturenames:

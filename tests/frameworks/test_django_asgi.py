@@ -1,6 +1,6 @@
 """Django's ASGI handler (with a raw-ASGI WebSocket chat beside it) served by the real
 ``hypercorn`` command. Django's async side needs asyncio, so trio is not among its
-backends."""
+backends: every test runs on asyncio and uvloop."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.frameworks._support import Certs, Served
 
 APP = "tests.frameworks.apps.django_app:application"
 FRAMEWORK = "django-asgi"
-ASYNCIO_LOOPS = pytest.mark.backends("asyncio", "uvloop")
+pytestmark = pytest.mark.backends("asyncio", "uvloop")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,6 @@ def client(served: Served, proto: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@ASYNCIO_LOOPS
 def test_json(client: httpx.Client, proto: str) -> None:
     check.check_json(client, proto, FRAMEWORK)
 
@@ -40,12 +39,10 @@ def test_form(client: httpx.Client) -> None:
     check.check_form(client)
 
 
-@ASYNCIO_LOOPS
 def test_upload_10_mib(client: httpx.Client) -> None:
     check.check_upload(client)
 
 
-@ASYNCIO_LOOPS
 def test_streaming(client: httpx.Client, served: Served, proto: str) -> None:
     check.check_streaming(client, served, proto, uuid.uuid4().hex)
 
@@ -58,7 +55,6 @@ def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None
     check.check_sse_disconnect(client, served, uuid.uuid4().hex)
 
 
-@ASYNCIO_LOOPS
 def test_websocket_chat(served: Served) -> None:
     check.check_chat(served, uuid.uuid4().hex)
 

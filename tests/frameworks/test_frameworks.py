@@ -1,5 +1,6 @@
-"""FastAPI, Starlette, Flask and Django's WSGI handler served by the real ``hypercorn``
-command (the WSGI apps through the ``wsgi:`` prefix). Tests that need ASGI (background
+"""FastAPI, Starlette, Quart, Flask and Django's WSGI handler served by the real
+``hypercorn`` command (the WSGI apps through the ``wsgi:`` prefix), on asyncio, uvloop
+and trio (Quart as ``quart_trio.QuartTrio`` there). Tests that need ASGI (background
 tasks, server-sent events, lifespan, WebSocket) run on the ASGI frameworks only."""
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from tests.frameworks._support import Certs, Served
 ASGI_APPS = {
     "fastapi": "tests.frameworks.apps.fastapi_app:app",
     "starlette": "tests.frameworks.apps.starlette_app:app",
+    "quart": "tests.frameworks.apps.quart_app:app",
 }
+#: Quart itself runs on asyncio only: on trio the same routes come from QuartTrio.
+TRIO_APPS = {"quart": "tests.frameworks.apps.quart_app:trio_app"}
 APPS = {
     **ASGI_APPS,
     "flask": "wsgi:tests.frameworks.apps.flask_app:app",
@@ -34,8 +38,16 @@ def framework(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def served(framework: str, backend: str, certs: Certs, state_dir: Path) -> Iterator[Served]:
-    with check.serving(APPS[framework], backend, certs, state_dir / framework / backend) as running:
+    with check.serving(
+        application(framework, backend), backend, certs, state_dir / framework / backend
+    ) as running:
         yield running
+
+
+def application(framework: str, backend: str) -> str:
+    if backend == "trio":
+        return TRIO_APPS.get(framework, APPS[framework])
+    return APPS[framework]
 
 
 @pytest.fixture
@@ -44,7 +56,6 @@ def client(served: Served, proto: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.all_backends
 def test_json(client: httpx.Client, proto: str, framework: str) -> None:
     check.check_json(client, proto, framework)
 
@@ -53,17 +64,15 @@ def test_form(client: httpx.Client) -> None:
     check.check_form(client)
 
 
-@pytest.mark.all_backends
 def test_upload_10_mib(client: httpx.Client) -> None:
     check.check_upload(client)
 
 
-@pytest.mark.all_backends
 def test_streaming(client: httpx.Client, served: Served, proto: str) -> None:
     check.check_streaming(client, served, proto, uuid.uuid4().hex)
 
 
-@pytest.mark.all_backends  # Starlette and FastAPI send it with http.response.pathsend
+# Starlette and FastAPI send it with http.response.pathsend
 def test_file_response(client: httpx.Client, served: Served) -> None:
     check.check_file(client, served)
 
@@ -79,13 +88,11 @@ def test_sse_disconnect_is_noticed(client: httpx.Client, served: Served) -> None
 
 
 @asgi_only
-@pytest.mark.all_backends
 def test_lifespan_startup_state(client: httpx.Client, framework: str) -> None:
     check.check_lifespan_state(client, framework)
 
 
 @asgi_only
-@pytest.mark.all_backends
 def test_websocket_chat(served: Served) -> None:
     check.check_chat(served, uuid.uuid4().hex)
 
@@ -96,12 +103,11 @@ def test_websocket_chat_tls(served: Served) -> None:
 
 
 @asgi_only
-@pytest.mark.all_backends
 def test_lifespan_shutdown_on_sigterm(
     backend: str, certs: Certs, tmp_path: Path, framework: str
 ) -> None:
     # its own server: the test stops it
-    with check.serving(APPS[framework], backend, certs, tmp_path) as running:
+    with check.serving(application(framework, backend), backend, certs, tmp_path) as running:
         with running.client("h1") as client:
             pid = check.check_lifespan_state(client, framework)
         check.check_shutdown_file(running, pid, framework)

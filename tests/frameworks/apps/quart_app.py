@@ -1,4 +1,5 @@
-"""Quart: JSON, a multipart upload, a gated streaming response and a WebSocket chat room.
+"""Quart: JSON, forms and uploads, streaming, SSE, files, background tasks, lifespan
+state and a WebSocket chat room.
 
 Quart runs on asyncio only; on trio the same routes are served by ``quart_trio.QuartTrio``
 (``trio_app``). Both are built by one function, so the two serve the same endpoints.
@@ -7,21 +8,71 @@ Quart runs on asyncio only; on trio the same routes are served by ``quart_trio.Q
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from quart import Quart, request, websocket
+from quart import Quart, Response, request, send_file, websocket
 from quart_trio import QuartTrio
 
-from tests.frameworks.apps._common import RELEASED, released
+from tests.frameworks.apps._common import RELEASED, record, released, state_dir
 
 
 def build(app_class: type[Quart]) -> Quart:
     app = app_class(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # the default; the upload is 10 MiB
     rooms: dict[str, dict[int, Any]] = {}
+    background: dict[str, str] = {}
+    lifespan: dict[str, str] = {}
+
+    @app.before_serving
+    async def startup() -> None:
+        lifespan["started"] = f"quart {os.getpid()}"
+
+    @app.after_serving
+    async def shutdown() -> None:
+        record(f"shutdown-{os.getpid()}", "quart shutdown complete")
+
+    @app.route("/lifespan")
+    async def lifespan_state() -> dict[str, Any]:
+        return {"started": lifespan.get("started"), "pid": os.getpid()}
+
+    @app.route("/form", methods=["POST"])
+    async def form() -> dict[str, str]:
+        return dict((await request.form).items())
+
+    @app.route("/file")
+    async def download() -> Response:
+        return await send_file(state_dir() / "download.bin")
+
+    @app.route("/events/<token>")
+    async def events(token: str) -> tuple[AsyncIterator[bytes], int, dict[str, str]]:
+        async def messages() -> AsyncIterator[bytes]:
+            # endless until the client goes away: Quart cancels this on http.disconnect
+            try:
+                for number in range(1200):
+                    yield f"id: {number}\ndata: tick {number}\n\n".encode()
+                    await anyio.sleep(0.05)
+            finally:
+                record(f"sse-closed-{token}", "client went away")
+
+        return messages(), 200, {"content-type": "text/event-stream"}
+
+    async def finish_background(token: str) -> None:
+        await anyio.sleep(0.2)  # runs after the response has been sent
+        background[token] = "done"
+
+    @app.route("/background/<token>")
+    async def queue_background(token: str) -> dict[str, str]:
+        background[token] = "pending"
+        app.add_background_task(finish_background, token)
+        return {"queued": token}
+
+    @app.route("/background-result/<token>")
+    async def background_result(token: str) -> dict[str, str]:
+        return {"state": background.get(token, "unknown")}
 
     @app.route("/info")
     async def info() -> dict[str, Any]:
