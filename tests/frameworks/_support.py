@@ -15,6 +15,7 @@ import os
 import random
 import re
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -23,9 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 import trustme
 import websockets.sync.client
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection, TextMessage
 
 from tests.cli._support import Server, free_port, hypercorn_command
 
@@ -294,6 +300,100 @@ def check_chat_tls(served: Served, room: str) -> None:
     ) as ws:
         ws.send("secure")
         assert ws.recv(timeout=10) == "tls: secure"
+
+
+class H2WebSockets:
+    """WebSockets as streams of one HTTP/2 connection over TLS (RFC 8441): h2 + wsproto."""
+
+    def __init__(self, served: Served) -> None:
+        self.authority = f"127.0.0.1:{served.https_port}".encode()
+        context = served.certs.client_context()
+        context.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", served.https_port), timeout=10)
+        self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
+        self.conn.initiate_connection()
+        self._flush()
+        self.sockets: dict[int, Connection] = {}
+        self.texts: dict[int, list[str]] = {}
+        self.status: dict[int, bytes] = {}
+        while not self.conn.remote_settings.enable_connect_protocol:
+            self._read()
+
+    def open(self, path: str) -> int:
+        stream_id = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(
+            stream_id,
+            [
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"https"),
+                (b":authority", self.authority),
+                (b":path", path.encode()),
+                (b"sec-websocket-version", b"13"),
+            ],
+        )
+        self.sockets[stream_id] = Connection(ConnectionType.CLIENT)
+        self.texts[stream_id] = []
+        self._flush()
+        while stream_id not in self.status:
+            self._read()
+        return stream_id
+
+    def send(self, stream_id: int, text: str) -> None:
+        self.conn.send_data(stream_id, self.sockets[stream_id].send(TextMessage(data=text)))
+        self._flush()
+
+    def recv(self, stream_id: int) -> str:
+        while not self.texts[stream_id]:
+            self._read()
+        return self.texts[stream_id].pop(0)
+
+    def close(self) -> None:
+        for stream_id, ws in self.sockets.items():
+            self.conn.send_data(stream_id, ws.send(CloseConnection(code=1000)))
+        self._flush()
+        self.sock.close()
+
+    def _flush(self) -> None:
+        if data := self.conn.data_to_send():
+            self.sock.sendall(data)
+
+    def _read(self) -> None:
+        data = self.sock.recv(65536)
+        assert data, "the server closed the connection"
+        for event in self.conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                self.status[event.stream_id] = dict(event.headers or [])[b":status"]
+            elif isinstance(event, h2.events.DataReceived):
+                stream_id = event.stream_id
+                self.conn.acknowledge_received_data(event.flow_controlled_length or 0, stream_id)
+                ws = self.sockets[stream_id]
+                ws.receive_data(event.data)
+                for message in ws.events():
+                    if isinstance(message, TextMessage):
+                        self.texts[stream_id].append(message.data)
+        self._flush()
+
+
+def check_chat_h2(served: Served, room: str) -> None:
+    """The chat with both members as WebSocket streams of one HTTP/2 connection."""
+    client = H2WebSockets(served)
+    try:
+        ann = client.open(f"/chat/{room}?name=ann")
+        bob = client.open(f"/chat/{room}?name=bob")
+        assert client.status == {ann: b"200", bob: b"200"}
+        client.send(ann, "hello")
+        assert client.recv(ann) == "ann: hello"
+        assert client.recv(bob) == "ann: hello"
+        client.send(bob, "hi ann")
+        assert client.recv(ann) == "bob: hi ann"
+        assert client.recv(bob) == "bob: hi ann"
+    finally:
+        client.close()
 
 
 def check_lifespan_state(client: httpx.Client, framework: str) -> int:

@@ -63,6 +63,10 @@ def test_websocket_chat_tls(served: Served) -> None:
     check.check_chat_tls(served, uuid.uuid4().hex)
 
 
+def test_websocket_chat_over_http2(served: Served) -> None:
+    check.check_chat_h2(served, uuid.uuid4().hex)
+
+
 def test_lifespan_refused_is_not_fatal(served: Served, client: httpx.Client) -> None:
     # Django raises on the lifespan scope; the server says so once and serves on
     warnings = [line for line in served.server.lines if "does not support lifespan" in line]

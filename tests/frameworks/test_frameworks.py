@@ -103,6 +103,11 @@ def test_websocket_chat_tls(served: Served) -> None:
 
 
 @asgi_only
+def test_websocket_chat_over_http2(served: Served) -> None:
+    check.check_chat_h2(served, uuid.uuid4().hex)
+
+
+@asgi_only
 def test_lifespan_shutdown_on_sigterm(
     backend: str, certs: Certs, tmp_path: Path, framework: str
 ) -> None:
