@@ -139,10 +139,11 @@ def test_10_mib_upload_and_download(
         assert hashlib.sha256(downloaded.content).digest() == hashlib.sha256(expected).digest()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_graceful_reload_under_nginx_has_no_502(
-    start_upstream: StartUpstream, start_nginx: StartNginx
+    backend: str, start_upstream: StartUpstream, start_nginx: StartNginx
 ) -> None:
-    upstream = start_upstream(workers=2)
+    upstream = start_upstream(backend, workers=2)
     nginx = start_nginx(upstream.address)
     statuses: Counter[int] = Counter()
     errors: list[str] = []
