@@ -147,8 +147,8 @@ def describe(pid: int) -> str:
     line = " ".join(argv)
     if "resource_tracker" in line:
         return "multiprocessing resource tracker"
-    if "spawn_main" in line or "forkserver" in line:
-        return "worker"
+    if "child_main" in line or "spawn_main" in line or "forkserver" in line:
+        return "worker"  # hypercorn_cli's subprocess worker (or multiprocessing's, before)
     if "hypercorn" in line:
         return "supervisor"
     return os.path.basename(argv[0])
