@@ -17,6 +17,8 @@ Mirrors ``hypercorn_trio._quic``: the same classes and methods, each doing the s
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from time import time
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +26,7 @@ from hypercorn_asyncio._stream import AsyncioStream
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.server.udp import DatagramSender
 from hypercorn_protocol.typing import ASGIScope, Message
 
 if TYPE_CHECKING:
@@ -45,8 +48,14 @@ class _QuicAppStream(AsyncioStream):
 class QuicSocket(asyncio.DatagramProtocol):
     """Serves HTTP/3 on one UDP socket: asyncio's callbacks, and the QuicServer's I/O."""
 
-    def __init__(self, context: WorkerContext, configuration: QuicConfiguration) -> None:
+    def __init__(
+        self, context: WorkerContext, configuration: QuicConfiguration, sock: socket.socket
+    ) -> None:
         self.context = context
+        # Batched sends go past the transport, on a duplicate of the socket the loop owns
+        # (uvloop keeps the original's descriptor to itself).
+        self._send_sock = socket.socket(fileno=os.dup(sock.fileno()))
+        self._sender = DatagramSender(self._send_sock)
         self.loop = context.loop
         self._configuration = configuration
         self.transport: asyncio.DatagramTransport
@@ -74,6 +83,7 @@ class QuicSocket(asyncio.DatagramProtocol):
         pass  # ICMP errors of one peer (port unreachable) are QUIC's loss, not ours
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._send_sock.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -84,8 +94,12 @@ class QuicSocket(asyncio.DatagramProtocol):
         transport = self.transport
         if transport.is_closing():
             return
-        for data, addr in datagrams:
-            transport.sendto(data, addr)
+        # (asyncio's and uvloop's datagram transports both have it; typeshed does not say so)
+        if transport.get_write_buffer_size():  # type: ignore[attr-defined]
+            for data, addr in datagrams:  # behind what the transport holds, in order
+                transport.sendto(data, addr)
+            return
+        self._sender.send(datagrams, transport.sendto)
 
     def arm_timer(self, deadline: float) -> None:
         if self._timer is not None:

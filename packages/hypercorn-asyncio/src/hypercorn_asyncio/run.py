@@ -187,9 +187,8 @@ async def _serve_quic(context: WorkerContext, sockets: Sockets) -> list[QuicSock
     config.advertise_quic(sockets.quic_sockets)
     quic = []
     for sock in sockets.quic_sockets:
-        _, protocol = await context.loop.create_datagram_endpoint(
-            lambda: QuicSocket(context, configuration), sock=sock
-        )
+        factory = functools.partial(QuicSocket, context, configuration, sock)
+        _, protocol = await context.loop.create_datagram_endpoint(factory, sock=sock)
         quic.append(protocol)
     return quic
 

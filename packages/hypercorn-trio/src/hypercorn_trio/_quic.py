@@ -26,6 +26,7 @@ import trio
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.quic_driving import QuicConnectionDriver, QuicServer
 from hypercorn_protocol.server.binding import address_tuple
+from hypercorn_protocol.server.udp import DatagramSender
 from hypercorn_protocol.typing import ASGIScope, Message
 from hypercorn_trio._stream import TrioStream
 
@@ -58,6 +59,7 @@ class QuicSocket:
         self.context = context
         self._sock = sock
         self._trio_sock = trio.socket.from_stdlib_socket(sock)
+        self._sender = DatagramSender(sock)
         self.server: QuicServer[_QuicAppStream] = QuicServer(
             self,
             context,
@@ -115,14 +117,15 @@ class QuicSocket:
 
     # ---------------------------------------------------------- the server's I/O
     def send_datagrams(self, datagrams: list[tuple[bytes, Any]]) -> None:
-        sock = self._sock
-        for data, addr in datagrams:
-            try:
-                sock.sendto(data, addr)
-            except (BlockingIOError, InterruptedError):
-                self.send_drops += 1  # the kernel's buffer is full: QUIC resends
-            except OSError:
-                self.send_drops += 1  # unreachable peer, closed socket
+        self._sender.send(datagrams, self._send_one)
+
+    def _send_one(self, data: bytes, addr: Any) -> None:
+        try:
+            self._sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self.send_drops += 1  # the kernel's buffer is full: QUIC resends
+        except OSError:
+            self.send_drops += 1  # unreachable peer, closed socket
 
     def arm_timer(self, deadline: float) -> None:
         self._timer_at = trio.current_time() + max(deadline - time(), 0.0)
