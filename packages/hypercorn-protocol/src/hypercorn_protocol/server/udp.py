@@ -15,10 +15,12 @@ not batched.
 from __future__ import annotations
 
 import errno
-import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["DatagramSender"]
 
