@@ -288,27 +288,33 @@ def _serve_while_the_access_log_fails(server: Server, port: int, count: int = 20
     assert server.process.poll() is None
 
 
+@WORKER_CLASSES
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_under_the_access_log_does_not_stop_serving(
-    start_server: StartServer, hold_app: str
+    start_server: StartServer, hold_app: str, worker_class: str
 ) -> None:
     port = free_port()
-    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/full")
+    server = start_server(
+        hold_app, "-k", worker_class, "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/full"
+    )
 
     _serve_while_the_access_log_fails(server, port)
 
     assert server.stop() == 0
 
 
+@WORKER_CLASSES
 def test_an_access_log_that_becomes_unwritable_does_not_stop_serving(
-    start_server: StartServer, hold_app: str, tmp_path: Path
+    start_server: StartServer, hold_app: str, tmp_path: Path, worker_class: str
 ) -> None:
     # A named pipe read by a log shipper that goes away: writes then fail with EPIPE.
     fifo = tmp_path / "access.pipe"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     port = free_port()
-    server = start_server(hold_app, "-b", f"127.0.0.1:{port}", "--access-logfile", str(fifo))
+    server = start_server(
+        hold_app, "-k", worker_class, "-b", f"127.0.0.1:{port}", "--access-logfile", str(fifo)
+    )
     try:
         server.wait_for(_running(port))
         fetch(port, "/before")

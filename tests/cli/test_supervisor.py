@@ -145,13 +145,16 @@ def test_a_port_held_by_another_server_is_in_use(
     assert first.stop() == 0
 
 
+@pytest.mark.parametrize("worker_class", ["asyncio", "uvloop", "trio"])
 def test_sighup_rereads_the_config_and_replaces_workers_without_a_failure(
-    start_server: StartServer, app_dir: Path
+    start_server: StartServer, app_dir: Path, worker_class: str
 ) -> None:
     port = free_port()
     config = app_dir / "hypercorn.toml"
     config.write_text('root_path = "/one"\ngraceful_timeout = 1\n')
-    server = start_server("pidapp:app", "-c", str(config), "-b", f"127.0.0.1:{port}", "-w", "2")
+    server = start_server(
+        "pidapp:app", "-k", worker_class, "-c", str(config), "-b", f"127.0.0.1:{port}", "-w", "2"
+    )
     old = _pids(server.wait_for(_running(port), count=2))
 
     with Traffic(port) as traffic:
