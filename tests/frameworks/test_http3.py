@@ -1,6 +1,8 @@
 """FastAPI, Starlette, Quart, Django (ASGI and WSGI) and Flask (WSGI) over HTTP/3, served
 by the real ``hypercorn`` command with ``--quic-bind``, on asyncio, uvloop and trio
-(Django's ASGI handler: asyncio and uvloop; Quart on trio is ``quart_trio.QuartTrio``).
+(Django's ASGI handler: asyncio and uvloop; Quart on trio is ``quart_trio.QuartTrio``):
+JSON, forms, a 10 MiB upload, streaming, file responses, and for the ASGI apps
+server-sent events ended by the client, background tasks, lifespan state and WebSockets.
 
 Requests go through curl_cffi (libcurl on ngtcp2 and nghttp3, told to use HTTP/3 only);
 WebSockets through aioquic's client (RFC 9220 extended CONNECT, frames by wsproto), for
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +51,10 @@ TARGETS = [
 WEBSOCKET_TARGETS = [
     target for target in TARGETS if target[0] not in ("django-asgi", "django-wsgi", "flask")
 ]
+#: ASGI apps: server-sent events whose end the app notices.
+ASGI_TARGETS = [target for target in TARGETS if target[0] not in ("django-wsgi", "flask")]
+#: Background tasks and lifespan state (Django refuses the lifespan scope).
+LIFESPAN_TARGETS = WEBSOCKET_TARGETS
 
 
 def _ids(target: tuple[str, str]) -> str:
@@ -153,6 +160,63 @@ def test_streaming(session: requests.Session[Any], h3_served: tuple[str, Served]
     finally:
         response.close()
     assert received + rest == b"first\nsecond\nchunk 0\nchunk 1\nchunk 2\n"
+
+
+def test_form(session: requests.Session[Any]) -> None:
+    response = session.post("/form", data={"name": "Zoë & co", "count": "3"})
+    assert response.status_code == 200, response.text
+    assert response.http_version == HTTP3
+    assert response.json() == {"name": "Zoë & co", "count": "3"}
+
+
+def test_file_response(session: requests.Session[Any], h3_served: tuple[str, Served]) -> None:
+    _, served = h3_served
+    expected = (served.state_dir / "download.bin").read_bytes()
+    response = session.get("/file")
+    assert response.status_code == 200
+    assert response.http_version == HTTP3
+    assert response.headers["content-length"] == str(len(expected))
+    assert hashlib.sha256(response.content).digest() == hashlib.sha256(expected).digest()
+
+
+@pytest.mark.parametrize("h3_served", ASGI_TARGETS, ids=_ids, indirect=True, scope="module")
+def test_sse_ended_by_the_client_is_noticed(
+    session: requests.Session[Any], h3_served: tuple[str, Served]
+) -> None:
+    """Read a few events, cancel the stream (the QUIC connection stays), wait for the app."""
+    _, served = h3_served
+    token = uuid.uuid4().hex
+    response = session.get(f"/events/{token}", stream=True)
+    seen: list[str] = []
+    try:
+        assert response.status_code == 200
+        assert response.http_version == HTTP3
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(b"data: "):
+                seen.append(line.removeprefix(b"data: ").decode())
+            if len(seen) == 3:
+                break
+    finally:
+        response.close()
+    assert seen == ["tick 0", "tick 1", "tick 2"]
+    closed = check.wait_for_file(served.state_dir / f"sse-closed-{token}", timeout=20)
+    assert closed == "client went away"
+
+
+@pytest.mark.parametrize("h3_served", LIFESPAN_TARGETS, ids=_ids, indirect=True, scope="module")
+def test_background_task_and_lifespan_state(
+    session: requests.Session[Any], h3_served: tuple[str, Served]
+) -> None:
+    framework, _ = h3_served
+    state = session.get("/lifespan").json()
+    assert state["started"] == f"{framework} {state['pid']}"
+    token = uuid.uuid4().hex
+    assert session.get(f"/background/{token}").json() == {"queued": token}
+    deadline = time.monotonic() + 10
+    while session.get(f"/background-result/{token}").json()["state"] != "done":
+        assert time.monotonic() < deadline, "the background task never finished"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("h3_served", WEBSOCKET_TARGETS, ids=_ids, indirect=True, scope="module")
