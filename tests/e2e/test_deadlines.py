@@ -255,3 +255,22 @@ def test_a_wsgi_app_gets_the_smaller_body_limit(loop_name: str, limits: dict[str
     assert within.status_code == 200
     assert within.text == "1024"
     assert app.calls - calls_refused == 1
+
+
+def test_a_client_still_sending_a_refused_body_reads_the_413(loop_name: str) -> None:
+    # The client sends its whole 8 MiB body before it reads anything, as simple clients
+    # do. Closing with that body unread would make the kernel reset the connection and
+    # destroy the 413 in the client's receive buffer: the server lingers instead.
+    app = Recorder()
+    body = b"x" * (8 << 20)
+    with (
+        run_server(app, make_config(max_request_body_size=1024), loop_name) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body))
+        sock.sendall(body)
+        sock.shutdown(socket.SHUT_WR)
+        response = _read_all(sock)
+    assert response.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" in response.lower()
+    assert app.calls == 0

@@ -85,7 +85,7 @@ class _IO:
     def write(self, data: bytes) -> None:
         self.written.append(data)
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
         self.calls.append("abort" if discard else "close")
 
     def pause_reading(self) -> None:

@@ -245,3 +245,34 @@ def test_a_stalled_websocket_reader_is_cut_by_the_write_timeout() -> None:
         {"type": m["type"], "code": m.get("code")} for m in app_messages(got, 1)
     ]
     assert refusals(got) == [ev.RequestRefused("response_write_timeout", None, 1)]
+
+
+# ------------------------------------------------------------- lingering closes
+def test_a_refused_body_closes_with_linger() -> None:
+    h = Harness(Settings(max_request_body_size=4))
+    got = h.feed(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\n0123")
+    got += h.drain()
+    assert status_of(h) == 413
+    assert [close.linger for close in closes(got)] == [True]  # the body may still come
+
+
+def test_a_whole_response_before_the_whole_body_says_close_and_lingers() -> None:
+    h = Harness(Settings())
+    h.feed(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\n0123")
+    h.drain()
+    h.respond(1, status=200, body=b"early")  # the app answers without reading on
+    assert b"connection: close\r\n" in h.wire.lower()  # so the client does not reuse it
+    assert [close.linger for close in closes(h.events)] == [True]
+
+
+def test_a_streamed_response_before_the_whole_body_keeps_the_connection() -> None:
+    # the head goes out while the app may still read the body: nothing is decided yet
+    h = Harness(Settings())
+    h.feed(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 4\r\n\r\n01")
+    h.drain()
+    h.app_send(1, {"type": "http.response.start", "status": 200, "headers": []})
+    h.app_send(1, {"type": "http.response.body", "body": b"a", "more_body": True})
+    h.feed(b"23")
+    h.app_send(1, {"type": "http.response.body", "body": b"b"})
+    assert b"connection: close" not in h.wire.lower()
+    assert not closes(h.events)

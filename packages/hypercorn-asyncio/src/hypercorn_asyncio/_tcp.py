@@ -27,7 +27,7 @@ from time import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from hypercorn_asyncio._stream import AsyncioStream
-from hypercorn_protocol.driving import FILE_CHUNK, ConnectionDriver
+from hypercorn_protocol.driving import FILE_CHUNK, LINGER_TIMEOUT, ConnectionDriver
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
@@ -112,6 +112,7 @@ class HTTPConnection(asyncio.BufferedProtocol):
         self.write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._lingering: asyncio.TimerHandle | None = None  # closes a lingering close
         self._tls = False
         self._held: list[bytes] | None = None  # written while a file owns the socket
         self._buffer = _read_buffer()  # get_buffer / buffer_updated run on this thread
@@ -161,12 +162,16 @@ class HTTPConnection(asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self._lingering is not None:
+            return  # closing: what the peer still sends is dropped
         driver = self.driver
         driver.bytes_received += nbytes
         driver.conn.receive_data(self._buffer[:nbytes].tobytes(), time())
         driver.pump()
 
     def eof_received(self) -> bool:
+        if self._lingering is not None:
+            return False  # the peer is done too: the transport closes
         driver = self.driver
         driver.conn.receive_data(b"", time())
         driver.pump()
@@ -203,12 +208,18 @@ class HTTPConnection(asyncio.BufferedProtocol):
         if not transport.is_closing():
             transport.write(data)
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
+        transport = self.transport
         if discard:  # the peer stopped reading: the buffers would never drain
-            reset_on_close(self.transport.get_extra_info("socket"))
-            self.transport.abort()
+            reset_on_close(transport.get_extra_info("socket"))
+            transport.abort()
+        elif linger and not self._tls and self._held is None and transport.can_write_eof():
+            # FIN once the output is out, then drop what comes until the peer closes
+            transport.write_eof()
+            transport.resume_reading()
+            self._lingering = self.loop.call_later(LINGER_TIMEOUT, transport.close)
         else:
-            self.transport.close()
+            transport.close()
 
     def pause_reading(self) -> None:
         self.transport.pause_reading()
@@ -306,6 +317,8 @@ class HTTPConnection(asyncio.BufferedProtocol):
 
     def _lost(self) -> None:
         """The transport is gone: tell the core (it disconnects the apps), stop the timer."""
+        if self._lingering is not None:
+            self._lingering.cancel()
         self.driver.lost(time())
         if self._timer is not None:
             self._timer.cancel()

@@ -78,11 +78,14 @@ class ConnectionIO(Protocol[S_co]):
     def write(self, data: bytes) -> None:
         """Send ``data`` after what was written before; never waits and is never cut short."""
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
         """Close once what was written has gone out (bounded); nothing more is written.
 
         ``discard``: the peer stopped reading (``response_write_timeout``): drop what
         is unsent and abort the transport at once.
+        ``linger``: the peer may still be sending: on plain TCP, shut down writing once
+        the output is out, then read and drop until the peer closes or
+        :data:`LINGER_TIMEOUT` passes (see ``CloseConnection``), and only then close.
         """
 
     def pause_reading(self) -> None:
@@ -279,6 +282,7 @@ class DriverBase(Generic[S, C]):
         io = self._io
         close = False
         discard = False
+        linger = False
         refused = False
         event = conn.next_event()
         if event is None and settled and not self.multiplexed:
@@ -322,6 +326,7 @@ class DriverBase(Generic[S, C]):
             elif type(event) is CloseConnection:
                 close = True
                 discard = event.discard
+                linger = event.linger
                 if (
                     self._metrics is not None
                     and not refused
@@ -342,7 +347,7 @@ class DriverBase(Generic[S, C]):
                 self.bytes_sent += len(data)
                 io.write(data)
             if not self.closing:  # the write may have found the transport gone
-                self._close(discard)
+                self._close(discard, linger)
             return
         if self.multiplexed:
             if not self._flush_pending:
@@ -367,9 +372,9 @@ class DriverBase(Generic[S, C]):
             )
             self._reported = (self.bytes_received, self.bytes_sent)
 
-    def _close(self, discard: bool = False) -> None:
+    def _close(self, discard: bool = False, linger: bool = False) -> None:
         self.closing = True
-        self._io.close(discard)
+        self._io.close(discard, linger)
         for stream in self.streams.values():
             stream.wake_writer()  # a send waiting for window finds the connection closing
 
@@ -555,6 +560,12 @@ class ConnectionDriver(DriverBase[S, ServerConnection]):
         super().__init__(io, worker, conn, clock=clock)
 
 
+#: The longest a lingering close (``CloseConnection.linger``) reads and drops what the
+#: peer still sends before closing anyway: long enough for a client to finish sending
+#: a small body and read the answer, short enough not to hold a shutdown (nginx's
+#: ``lingering_timeout`` is 5 s between reads).
+LINGER_TIMEOUT = 2.0
+
 #: How much of a file one read takes (``http.response.pathsend`` without ``sendfile``):
 #: the memory a file being sent holds, per stream.
 FILE_CHUNK = 64 * 1024
@@ -687,6 +698,7 @@ class StreamBase:
 __all__ = [
     "APP_ERROR",
     "FILE_CHUNK",
+    "LINGER_TIMEOUT",
     "AppErrorLog",
     "ConnectionDriver",
     "ConnectionMetrics",

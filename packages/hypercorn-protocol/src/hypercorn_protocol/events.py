@@ -166,10 +166,17 @@ class CloseConnection(Event):
 
     ``discard``: the peer stopped taking bytes (``response_write_timeout``), so what
     is still unsent is dropped and the transport is aborted, not flushed.
+
+    ``linger``: the peer may still be sending (a request answered before its body or
+    head was read to the end). Closing a socket with unread input makes the kernel
+    answer with a reset, which can destroy the response before the peer reads it; the
+    driver half-closes instead and reads and drops what comes until the peer closes,
+    for at most :data:`~hypercorn_protocol.driving.LINGER_TIMEOUT` seconds.
     """
 
     error: Exception | None = None
     discard: bool = False
+    linger: bool = False
 
 
 __all__ = [

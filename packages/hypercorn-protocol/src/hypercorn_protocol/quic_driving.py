@@ -108,7 +108,7 @@ class _ConnectionIO(Generic[S]):
     def write(self, data: bytes) -> None:
         pass  # HTTP3Connection.data_to_send is always empty: QUIC output is datagrams
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
         conn = self._driver.conn
         conn.close_quic()
         self._server.request_flush(self._driver)

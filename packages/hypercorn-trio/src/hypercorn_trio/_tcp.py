@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 from hypercorn_protocol.asgi.tls import TLSFacts
-from hypercorn_protocol.driving import ConnectionDriver
+from hypercorn_protocol.driving import LINGER_TIMEOUT, ConnectionDriver
 from hypercorn_protocol.events import RequestCompleted, RequestRefused
 from hypercorn_protocol.proxy import ProxyAccepted, ProxyPreamble, ProxyRefused
 from hypercorn_protocol.server.binding import address_tuple, reset_on_close
@@ -256,6 +256,7 @@ class HTTPConnection:
         self._timer_scope = trio.CancelScope()
         self._timer_at = math.inf  # the armed deadline on trio's clock
         self._closed = trio.Event()
+        self._linger = False  # the core asked for a lingering close (CloseConnection.linger)
         # The driver reports each finished request straight to the worker.
         self.request_completed = context.request_completed
         self.request_refused = context.request_refused
@@ -282,6 +283,8 @@ class HTTPConnection:
                 # its response); the socket stays open until the core says so and
                 # the writer has sent what was queued.
                 await self._closed.wait()
+                if self._linger and self._plain is not None and not self._broken:
+                    await self._linger_close(self._plain)
                 with trio.move_on_after(_CLOSE_TIMEOUT):
                     try:
                         await self.stream.aclose()  # TLS: close_notify, bounded
@@ -323,6 +326,19 @@ class HTTPConnection:
                 # A peer that does not read what we send (PING / SETTINGS floods, or a
                 # stalled client) is not read either, so the outbox stays bounded.
                 await self.drained()
+
+    async def _linger_close(self, plain: _PlainStream) -> None:
+        """FIN, then read and drop what the peer still sends until it closes (bounded)."""
+        try:
+            plain.socket.shutdown(socket.SHUT_WR)
+        except OSError:
+            return  # already gone
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                while await plain.receive_some(READ_SIZE):
+                    pass
+            except _TRANSPORT_ERRORS:
+                pass
 
     async def _run_timer(self) -> None:
         closed = self._closed
@@ -393,11 +409,13 @@ class HTTPConnection:
         if self._wake_writer is not None:
             self._wake_writer.set()
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
         """Stop reading and timing; the writer sends what is queued (bounded), then ends.
 
         ``discard``: the peer stopped reading; the writer drops what is queued at once.
+        ``linger``: then, on plain TCP, half-close and drop what comes (``run``).
         """
+        self._linger = linger and not discard
         self._read_scope.cancel()
         if discard:  # the peer stopped reading: the buffers would never drain
             self._outbox.clear()

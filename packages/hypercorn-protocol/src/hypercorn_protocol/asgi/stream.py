@@ -305,10 +305,12 @@ class StreamConnection(Generic[S]):
     def idle(self) -> bool:
         return not self._streams
 
-    def _close(self, error: Exception | None = None, *, discard: bool = False) -> None:
+    def _close(
+        self, error: Exception | None = None, *, discard: bool = False, linger: bool = False
+    ) -> None:
         if not self._closed:
             self._closed = True
-            self._events.append(CloseConnection(error, discard))
+            self._events.append(CloseConnection(error, discard, linger))
 
     # ---------------------------------------------------- deadlines and limits
     def _refused(self, reason: str, status: int | None, stream_id: int = 0) -> None:

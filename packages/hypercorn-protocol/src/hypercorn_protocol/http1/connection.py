@@ -274,7 +274,7 @@ class HTTP11Connection(StreamConnection[Stream]):
         else:
             self._refused(reason, None, stream.stream_id)
         self._abandon(now)
-        self._close()
+        self._close(linger=True)  # the rest of the body may still be on its way
 
     def _wire_has_nothing_yet(self) -> bool:
         leftover, peer_closed = self._wire.leftover()
@@ -481,7 +481,8 @@ class HTTP11Connection(StreamConnection[Stream]):
         self._out.append(
             _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")), headers)
         )
-        self._close(exc or RemoteProtocolError(reason, status_hint=status))
+        # the rest of what the client sends is not read, but lingered over
+        self._close(exc or RemoteProtocolError(reason, status_hint=status), linger=True)
 
     # ----------------------------------------------------------- response side
     def _send_interim(self, stream: Stream, status: int, headers: Headers, now: float) -> None:
@@ -496,7 +497,9 @@ class HTTP11Connection(StreamConnection[Stream]):
             stream.headers,
             _REASONS.get(status, b""),
             body_length,
-            self._must_close_after_response(),
+            # a whole response before the whole request: the connection ends after it
+            # (the body's rest is not read), so the client must not reuse it
+            self._must_close_after_response() or (body_length >= 0 and not stream.request_complete),
             defaults,
             default_lines,
         )
@@ -523,8 +526,8 @@ class HTTP11Connection(StreamConnection[Stream]):
                 self._next_cycle(now)
             elif not self._closed:
                 # The app answered before the body finished arriving; rather than
-                # read and discard an unknown amount, this connection ends here.
-                self._close()
+                # read and parse an unknown amount, this connection ends here.
+                self._close(linger=True)
         return True
 
     def _raw_body_ok(self, stream: Stream) -> bool:
