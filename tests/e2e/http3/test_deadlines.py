@@ -56,6 +56,14 @@ def upload_headers(client: H3Client, extra: list[tuple[bytes, bytes]]) -> list[t
     ]
 
 
+def start_upload(client: H3Client, first: bytes) -> int:
+    """A POST /upload without content-length whose body starts with ``first``."""
+    protocol = client.protocol
+    stream_id = protocol.open_stream(upload_headers(client, []), end_stream=False)
+    protocol.send(stream_id, first, end_stream=False)
+    return stream_id
+
+
 async def final_status(stream: _Stream, timeout: float) -> int:
     await asyncio.wait_for(stream.got_headers.wait(), timeout)
     assert stream.headers, f"no response (reset: {stream.reset})"
@@ -89,8 +97,7 @@ def test_declared_body_over_the_limit_is_413(server: H3Server) -> None:
 def test_body_crossing_the_limit_is_413(server: H3Server) -> None:
     async def scenario(client: H3Client) -> None:
         protocol = client.protocol
-        stream_id = protocol.open_stream(upload_headers(client, []), end_stream=False)
-        protocol.send(stream_id, b"a" * 600, end_stream=False)
+        stream_id = start_upload(client, b"a" * 600)
         await asyncio.sleep(0.2)
         protocol.send(stream_id, b"b" * 600, end_stream=False)
         assert await final_status(protocol.streams[stream_id], 10) == 413
@@ -101,8 +108,7 @@ def test_body_crossing_the_limit_is_413(server: H3Server) -> None:
 def test_a_stalled_body_gets_408(server: H3Server) -> None:
     async def scenario(client: H3Client) -> None:
         protocol = client.protocol
-        stream_id = protocol.open_stream(upload_headers(client, []), end_stream=False)
-        protocol.send(stream_id, b"a" * 10, end_stream=False)
+        stream_id = start_upload(client, b"a" * 10)
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await final_status(protocol.streams[stream_id], DEADLINE + 8) == 408

@@ -179,14 +179,18 @@ class Harness:
         timers = [t for t in (self.quic.get_timer(), self.endpoint.get_timer()) if t is not None]
         if not timers:
             return False
-        self.now = max(self.now, min(timers))
-        self.endpoint.handle_timer(self.now)
+        self.fire_timers(max(self.now, min(timers)))
+        return True
+
+    def fire_timers(self, now: float) -> None:
+        """Move the clock to ``now`` and run what is due, on both sides."""
+        self.now = now
+        self.endpoint.handle_timer(now)
         self.pump()
         timer = self.quic.get_timer()
-        if timer is not None and timer <= self.now:
-            self.quic.handle_timer(self.now)
+        if timer is not None and timer <= now:
+            self.quic.handle_timer(now)
             self._client_events()
-        return True
 
     def run(self, until: Callable[[], bool], max_time: float = 30.0) -> None:
         for _ in range(20000):

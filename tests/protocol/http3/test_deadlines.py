@@ -56,14 +56,17 @@ def waiting_app(h: Harness, conn: HTTP3Connection, stream_id: int, message: Mess
 def advance_to(h: Harness, until: float) -> None:
     """Let time pass with the client still connected (it answers, sends no request bytes)."""
     while h.now < until:
-        h.now = min(until, h.now + 0.5)
-        h.endpoint.handle_timer(h.now)
-        h.pump()
-        timer = h.quic.get_timer()
-        if timer is not None and timer <= h.now:
-            h.quic.handle_timer(h.now)
-            h._client_events()
+        h.fire_timers(min(until, h.now + 0.5))
         h.settle()
+
+
+def server_alone_until(h: Harness, until: float) -> None:
+    """Let time pass on the server while nothing it sends reaches the client."""
+    while h.now < until:
+        h.now += 0.5
+        h.endpoint.handle_timer(h.now)
+        h.endpoint.datagrams_to_send(h.now)
+        h.pump()
 
 
 # ---------------------------------------------------------- max_request_body_size
@@ -202,17 +205,9 @@ def test_a_response_the_client_does_not_take_is_reset(tls: TLS) -> None:
             pass
     assert not h.conn.writable(stalled)
     start = h.now
-    while h.now < start + 3.5:
-        h.now += 0.5
-        h.endpoint.handle_timer(h.now)
-        h.endpoint.datagrams_to_send(h.now)
-        h.pump()
+    server_alone_until(h, start + 3.5)
     assert not h.refused
-    while h.now < start + 4.5:
-        h.now += 0.5
-        h.endpoint.handle_timer(h.now)
-        h.endpoint.datagrams_to_send(h.now)
-        h.pump()
+    server_alone_until(h, start + 4.5)
     assert h.refused == [RequestRefused("response_write_timeout", None, stalled)]
     assert disconnected(h, stalled)
     assert h.streams[stalled].writable > 0  # the app's pending send returned
