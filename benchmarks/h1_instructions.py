@@ -142,7 +142,7 @@ class _IO:
     def write(self, data: bytes) -> None:
         self.written += data.startswith(EXPECTED)
 
-    def close(self, discard: bool = False) -> None:
+    def close(self, discard: bool = False, linger: bool = False) -> None:
         self.closed = True
 
     def pause_reading(self) -> None:
