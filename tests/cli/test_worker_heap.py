@@ -45,9 +45,7 @@ def test_what_startup_built_is_frozen_once_the_worker_serves(
 ) -> None:
     (app_dir / "heap.py").write_text(HEAP_APP)
     port = free_port()
-    server = start_server(
-        "heap:app", "-k", worker_class, "-w", workers, "-b", f"127.0.0.1:{port}"
-    )
+    server = start_server("heap:app", "-k", worker_class, "-w", workers, "-b", f"127.0.0.1:{port}")
     server.wait_for("Running on")
 
     at_startup, now = map(int, fetch(port).split())
