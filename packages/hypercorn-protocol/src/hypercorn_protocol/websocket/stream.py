@@ -64,6 +64,13 @@ from hypercorn_protocol.errors import (
 from hypercorn_protocol.headers import normalise_app_headers
 from hypercorn_protocol.typing import Headers, Message
 from hypercorn_protocol.websocket.deflate import BoundedDeflate
+from hypercorn_protocol.websocket.frames import (
+    BINARY,
+    TEXT,
+    FastMessage,
+    FrameSplitter,
+    encode_frame,
+)
 from hypercorn_protocol.websocket.handshake import HandshakeOffer
 from hypercorn_protocol.websocket.limits import SizeGuard
 from hypercorn_protocol.websocket.replies import (
@@ -108,6 +115,7 @@ class WebSocket:
         "_early",
         "_frames",
         "_guard",
+        "_inbox",
         "_messages",
         "_next_ping",
         "_now",
@@ -138,6 +146,8 @@ class WebSocket:
         self._deflate: BoundedDeflate | None = None
         self._guard = SizeGuard(options.max_message_size)
         self._frames: Iterator[FrameEvent] | None = None
+        # Whole small messages skip wsproto; the rest is handed to it (frames.py).
+        self._inbox = FrameSplitter(options.max_message_size)
         self._parts: list[Any] = []
         self._size = 0
         self._app_done = False
@@ -193,7 +203,7 @@ class WebSocket:
             return
         if conn.state is ConnectionState.CLOSED:
             return
-        conn.receive_data(data)
+        self._inbox.feed(data)
         self._process()
 
     def app_consumed(self) -> None:
@@ -341,7 +351,7 @@ class WebSocket:
             self._next_ping = self._now + self._options.ping_interval
         if self._early:
             early, self._early = b"".join(self._early), []
-            self._conn.receive_data(early)
+            self._inbox.feed(early)
             self._process()
         if self._shutting_down:
             self._start_close(1001, "")
@@ -351,25 +361,51 @@ class WebSocket:
         conn = self._conn
         assert conn is not None
         data = message.get("bytes")
+        plain = self._deflate is None  # without compression a message is one frame
         if data is not None:
-            self._out.append(conn.send(BytesMessage(data=bytes(data))))
+            if plain:
+                self._out.append(encode_frame(BINARY, bytes(data)))
+            else:
+                self._out.append(conn.send(BytesMessage(data=bytes(data))))
             return
         text = message.get("text")
         if text is None:
             raise InvalidMessageError("websocket.send needs 'bytes' or 'text'")
-        self._out.append(conn.send(TextMessage(data=str(text))))
+        if plain:
+            self._out.append(encode_frame(TEXT, str(text).encode("utf-8")))
+        else:
+            self._out.append(conn.send(TextMessage(data=str(text))))
 
     def _process(self) -> None:
-        """Parse frames while the app's queue has room (or while closing: they are dropped)."""
+        """Parse frames while the app's queue has room (or while closing: they are dropped).
+
+        wsproto's events for the bytes it was given come first; then the splitter's next
+        frame: a whole small message (taken here, open and uncompressed only) or bytes
+        for wsproto.
+        """
         conn = self._conn
         assert conn is not None
         max_queue = self._options.max_queue
+        inbox = self._inbox
         while not self.finished:
             if self._unconsumed >= max_queue and self.state is WebSocketState.OPEN:
                 self._blocked = True
                 return
             frames = self._frames
             if frames is None:
+                item = inbox.next(self._deflate is None and self.state is WebSocketState.OPEN)
+                if item is None:
+                    return
+                if type(item) is FastMessage:
+                    text = item.text
+                    if text is not None:
+                        self._emit({"type": "websocket.receive", "bytes": None, "text": text})
+                    else:
+                        self._emit({"type": "websocket.receive", "bytes": item.data, "text": None})
+                    continue
+                if conn.state is ConnectionState.CLOSED:
+                    return
+                conn.receive_data(item)  # type: ignore[arg-type]  # bytes, not a FastMessage
                 frames = self._frames = conn.events()
             event = next(frames, None)
             if self._guard.over and self.state is WebSocketState.OPEN:
@@ -378,7 +414,7 @@ class WebSocket:
                 self._too_big()
             if event is None:
                 self._frames = None
-                return
+                continue
             if type(event) is TextMessage or type(event) is BytesMessage:
                 self._data(event)
             elif type(event) is Ping:
