@@ -21,6 +21,7 @@ from hypercorn_protocol.websocket.frames import (
     BINARY,
     FAST_FRAME_LIMIT,
     TEXT,
+    CompressedMessage,
     FastMessage,
     FrameSplitter,
     encode_frame,
@@ -117,6 +118,18 @@ def test_a_frame_over_the_limit_is_streamed_to_wsproto_as_it_arrives() -> None:
     assert [len(chunk) for chunk in chunks] == [1000, len(frame) - 1000]
     small = _client_frame(BINARY, b"small")
     assert b"".join(_split(small, FrameSplitter(4))) == small  # over a lower message limit
+
+
+def test_with_compression_on_a_whole_rsv1_frame_comes_unmasked_and_still_compressed() -> None:
+    frame = _client_frame(TEXT, b"deflated bytes", rsv=4)
+    splitter = FrameSplitter(1 << 20)
+    splitter.feed(frame)
+    message = splitter.next(True, compressed=True)
+    assert isinstance(message, CompressedMessage)
+    assert (message.text, message.payload) == (True, b"deflated bytes")
+    for odd in (_client_frame(BINARY, b"x", rsv=2), _client_frame(BINARY, b"x", rsv=6)):
+        splitter.feed(odd)  # RSV2 / RSV3 mean nothing here: wsproto fails them
+        assert splitter.next(True, compressed=True) == odd
 
 
 def test_nothing_is_taken_fast_when_the_caller_says_not_now() -> None:

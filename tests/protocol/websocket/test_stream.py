@@ -624,6 +624,80 @@ def test_compressed_messages_up_to_the_limit_pass() -> None:
     assert isinstance(close, CloseConnection) and close.code == 1009
 
 
+def test_a_small_compressed_frame_inflating_past_the_limit_closes_1009() -> None:
+    # about 200 bytes on the wire: the fast path takes the frame whole, and inflating
+    # stops at the limit
+    peer, _ = open_socket(WSSettings(websocket_max_message_size=100_000), deflate=True)
+    frame = _compressed_frame(b"z" * 1_000_000, 0x2)
+    assert len(frame) < 2000
+    events = peer.h.feed(frame)
+    assert app_messages(events) == []
+    (close,) = peer.received()
+    assert isinstance(close, CloseConnection) and close.code == 1009
+    events = peer.send(close.response())
+    assert app_messages(events) == [
+        {"type": "websocket.disconnect", "code": 1009, "reason": "message too big"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _compressed_frame(b"\xff\xfe not UTF-8", 0x1),
+        b"\xc1\x84\x01\x02\x03\x04" + bytes((0xFE, 0xFD, 0xFC, 0xFB)),  # ff ff ff ff, masked
+    ],
+    ids=["text-not-utf8", "not-deflate"],
+)
+def test_a_compressed_frame_that_is_not_valid_fails_the_connection_1007(frame: bytes) -> None:
+    peer, _ = open_socket(deflate=True)
+    events = peer.h.feed(frame)
+    (message,) = app_messages(events)
+    assert message["type"] == "websocket.disconnect" and message["code"] == 1006
+    (close,) = peer.received()
+    assert isinstance(close, CloseConnection) and close.code == 1007
+    assert closed(events)
+
+
+@pytest.mark.parametrize(
+    "offer", [PerMessageDeflate(), PerMessageDeflate(client_no_context_takeover=True)]
+)
+def test_compressed_messages_whole_and_fragmented_share_one_context(
+    offer: PerMessageDeflate,
+) -> None:
+    # whole frames go the fast path, fragments through wsproto: both inflate with the
+    # same context, and the client's context takeover spans them
+    peer = Peer()
+    peer.h.feed(peer.client.send(Request(host="example.com", target="/ws", extensions=[offer])))
+    peer.accept()
+    sent: list[Message] = []
+    got: list[Message] = []
+
+    def taken(events: list[ev.Event]) -> list[Message]:
+        messages = app_messages(events)
+        for _ in messages:
+            peer.h.conn.app_consumed(1)  # the app keeps up: its queue never fills
+        return messages
+
+    for number in range(30):
+        text = f"message {number} " * (number % 7 + 1)
+        if number % 5 == 4:
+            half = len(text) // 2
+            got += taken(peer.send(TextMessage(data=text[:half], message_finished=False)))
+            got += taken(peer.send(TextMessage(data=text[half:], message_finished=True)))
+        elif number % 3 == 0:
+            got += taken(peer.send(BytesMessage(data=text.encode())))
+            sent.append({"type": "websocket.receive", "bytes": text.encode(), "text": None})
+            continue
+        else:
+            got += taken(peer.send(TextMessage(data=text)))
+        sent.append({"type": "websocket.receive", "bytes": None, "text": text})
+    assert got == sent
+    for message in sent:  # and back, compressed by the server, read by wsproto
+        peer.app({"type": "websocket.send", **{k: v for k, v in message.items() if k != "type"}})
+    echoed = peer.received()
+    assert [e.data for e in echoed] == [m["text"] or m["bytes"] for m in sent]  # type: ignore[attr-defined]
+
+
 # ------------------------------------------------------------------ keepalive
 def test_ping_interval_and_pong_timeout() -> None:
     settings = WSSettings(websocket_ping_interval=10.0, websocket_pong_timeout=5.0)

@@ -3,16 +3,20 @@
 wsproto parses a frame in about a dozen Python calls (a buffer object, a header
 object, a masker, an extension hook per step, an event dataclass), which was a quarter
 of a WebSocket echo's CPU. Most frames a server sees are the simplest kind: one whole
-text or binary message in one masked frame, a few bytes to a few kilobytes. Those
-:class:`FrameSplitter` takes itself, in one step; every other frame (control frames,
-fragments, anything with reserved bits, anything malformed or too large, invalid
-UTF-8) goes to wsproto byte for byte, so wsproto stays the reference for all that RFC
-6455 asks and the connection fails exactly as it did. wsproto only ever sees whole
-frames or a large frame's bytes in order, never a frame the fast path began, so its
-parser is always at a frame boundary when the fast path looks.
+text or binary message in one masked frame, a few bytes to a few kilobytes, compressed
+(RSV1) when permessage-deflate was negotiated. Those :class:`FrameSplitter` takes
+itself, in one step (a compressed one is inflated by the stream, with the same
+:class:`~hypercorn_protocol.websocket.deflate.BoundedDeflate` and its limits). Every
+other frame (control frames, fragments and what comes between them, other reserved
+bits, anything malformed or too large, invalid UTF-8 in an uncompressed one) goes to
+wsproto byte for byte, so wsproto stays the reference for all that RFC 6455 asks and
+the connection fails exactly as it did. wsproto only ever sees whole frames or a large
+frame's bytes in order, never a frame the fast path began, so its parser is always at
+a frame boundary when the fast path looks.
 
-:func:`encode_frame` builds the server's unmasked frame for a whole message, which is
-all wsproto's ``send`` does for one without compression.
+:func:`encode_frame` builds the server's unmasked frame for a whole message (its
+payload compressed by the caller when permessage-deflate is on), which is all
+wsproto's ``send`` does for one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ __all__ = [
     "BINARY",
     "FAST_FRAME_LIMIT",
     "TEXT",
+    "CompressedMessage",
     "FastMessage",
     "FrameSplitter",
     "encode_frame",
@@ -46,6 +51,16 @@ class FastMessage:
         self.data = data
 
 
+class CompressedMessage:
+    """A whole message in one frame with RSV1 (permessage-deflate): still compressed."""
+
+    __slots__ = ("payload", "text")
+
+    def __init__(self, text: bool, payload: bytes) -> None:
+        self.text = text
+        self.payload = payload
+
+
 def unmask(payload: bytes | bytearray | memoryview, key: bytes | bytearray) -> bytes:
     """``payload`` XORed with the repeating 4-byte masking ``key`` (RFC 6455 5.3)."""
     size = len(payload)
@@ -57,14 +72,16 @@ def unmask(payload: bytes | bytearray | memoryview, key: bytes | bytearray) -> b
     )
 
 
-def encode_frame(opcode: int, payload: bytes) -> bytes:
-    """A final, unmasked frame (what a server sends) carrying ``payload``."""
+def encode_frame(opcode: int, payload: bytes, compressed: bool = False) -> bytes:
+    """A final, unmasked frame (what a server sends) carrying ``payload``; RSV1 set
+    when ``compressed`` (the payload is permessage-deflate's)."""
+    first = (0xC0 if compressed else 0x80) | opcode
     size = len(payload)
     if size < 126:
-        return bytes((0x80 | opcode, size)) + payload
+        return bytes((first, size)) + payload
     if size < 0x10000:
-        return bytes((0x80 | opcode, 126)) + size.to_bytes(2, "big") + payload
-    return bytes((0x80 | opcode, 127)) + size.to_bytes(8, "big") + payload
+        return bytes((first, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + size.to_bytes(8, "big") + payload
 
 
 class FrameSplitter:
@@ -90,9 +107,12 @@ class FrameSplitter:
         """Whether bytes are held (part of a frame, or frames not yet taken)."""
         return bool(self._buffer)
 
-    def next(self, fast: bool) -> FastMessage | bytes | None:
-        """The next fast message (``fast``: the caller takes them now), or the next bytes
-        for wsproto, or None until more bytes arrive."""
+    def next(
+        self, fast: bool, compressed: bool = False
+    ) -> FastMessage | CompressedMessage | bytes | None:
+        """The next fast message (``fast``: the caller takes them now; ``compressed``:
+        permessage-deflate is on, so RSV1 frames come whole, still compressed), or the
+        next bytes for wsproto, or None until more bytes arrive."""
         buffer = self._buffer
         if self._passthrough:
             if not buffer:
@@ -126,7 +146,7 @@ class FrameSplitter:
         end = offset + length
         if (
             fast
-            and first & 0xF0 == 0x80  # FIN, no reserved bit
+            and (first & 0xF0 == 0x80 or (compressed and first & 0xF0 == 0xC0))  # FIN
             and masked
             and opcode in (TEXT, BINARY)
             and not self._fragmented
@@ -136,6 +156,9 @@ class FrameSplitter:
             if len(buffer) < end:
                 return None  # a small frame still arriving: held whole (bounded)
             payload = unmask(buffer[offset:end], buffer[offset - 4 : offset])
+            if first & 0x40:  # RSV1: compressed; inflated (and checked) by the caller
+                del buffer[:end]
+                return CompressedMessage(opcode == TEXT, payload)
             if opcode == BINARY:
                 del buffer[:end]
                 return FastMessage(None, payload)

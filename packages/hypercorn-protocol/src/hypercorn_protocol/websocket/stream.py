@@ -67,6 +67,7 @@ from hypercorn_protocol.websocket.deflate import BoundedDeflate
 from hypercorn_protocol.websocket.frames import (
     BINARY,
     TEXT,
+    CompressedMessage,
     FastMessage,
     FrameSplitter,
     encode_frame,
@@ -358,23 +359,20 @@ class WebSocket:
         return (AcceptReply(headers),)
 
     def _send_data(self, message: Message) -> None:
-        conn = self._conn
-        assert conn is not None
+        # One frame per message, built here: all wsproto's send would do for it.
         data = message.get("bytes")
-        plain = self._deflate is None  # without compression a message is one frame
         if data is not None:
-            if plain:
-                self._out.append(encode_frame(BINARY, bytes(data)))
-            else:
-                self._out.append(conn.send(BytesMessage(data=bytes(data))))
-            return
-        text = message.get("text")
-        if text is None:
-            raise InvalidMessageError("websocket.send needs 'bytes' or 'text'")
-        if plain:
-            self._out.append(encode_frame(TEXT, str(text).encode("utf-8")))
+            opcode, payload = BINARY, bytes(data)
         else:
-            self._out.append(conn.send(TextMessage(data=str(text))))
+            text = message.get("text")
+            if text is None:
+                raise InvalidMessageError("websocket.send needs 'bytes' or 'text'")
+            opcode, payload = TEXT, str(text).encode("utf-8")
+        deflate = self._deflate
+        if deflate is None:
+            self._out.append(encode_frame(opcode, payload))
+        else:
+            self._out.append(encode_frame(opcode, deflate.deflate_message(payload), True))
 
     def _process(self) -> None:
         """Parse frames while the app's queue has room (or while closing: they are dropped).
@@ -393,7 +391,7 @@ class WebSocket:
                 return
             frames = self._frames
             if frames is None:
-                item = inbox.next(self._deflate is None and self.state is WebSocketState.OPEN)
+                item = inbox.next(self.state is WebSocketState.OPEN, self._deflate is not None)
                 if item is None:
                     return
                 if type(item) is FastMessage:
@@ -402,6 +400,9 @@ class WebSocket:
                         self._emit({"type": "websocket.receive", "bytes": None, "text": text})
                     else:
                         self._emit({"type": "websocket.receive", "bytes": item.data, "text": None})
+                    continue
+                if type(item) is CompressedMessage:
+                    self._inflated(item)
                     continue
                 if conn.state is ConnectionState.CLOSED:
                     return
@@ -453,6 +454,29 @@ class WebSocket:
             payload = data if type(data) is bytes else bytes(data)
             self._emit({"type": "websocket.receive", "bytes": payload, "text": None})
 
+    def _inflated(self, message: CompressedMessage) -> None:
+        """A whole compressed message from the fast path: as wsproto and the deflate
+        hooks would take it, refused the same ways (1009 over the limit, 1007 for
+        bytes that are not deflate or text that is not UTF-8)."""
+        deflate = self._deflate
+        assert deflate is not None
+        data = deflate.inflate_message(message.payload, message.text)
+        if type(data) is not bytes:
+            self._fail(1007, "error in extension")
+            return
+        if deflate.overflowed or len(data) > self._options.max_message_size:
+            self._too_big()
+            return
+        if not message.text:
+            self._emit({"type": "websocket.receive", "bytes": data, "text": None})
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self._fail(1007, str(error))
+            return
+        self._emit({"type": "websocket.receive", "bytes": None, "text": text})
+
     def _too_big(self) -> None:
         self._parts.clear()
         self._size = 0
@@ -468,11 +492,18 @@ class WebSocket:
         elif conn.state is ConnectionState.CLOSED:
             self._disconnect(event.code, event.reason or "")  # the reply to our close
         else:
-            # wsproto could not parse the peer's frames (event.code says why): fail the
-            # connection (RFC 6455 7.1.7), telling the peer when we still may.
-            if conn.state is ConnectionState.OPEN:
-                self._out.append(conn.send(CloseConnection(event.code, event.reason)))
-            self._disconnect(ABNORMAL_CLOSURE, event.reason or "")
+            # wsproto could not parse the peer's frames (event.code says why)
+            self._fail(event.code, event.reason)
+            return
+        self._finish()
+
+    def _fail(self, code: int, reason: str | None) -> None:
+        """Fail the connection (RFC 6455 7.1.7), telling the peer when we still may."""
+        conn = self._conn
+        assert conn is not None
+        if conn.state is ConnectionState.OPEN:
+            self._out.append(conn.send(CloseConnection(code, reason)))
+        self._disconnect(ABNORMAL_CLOSURE, reason or "")
         self._finish()
 
     def _start_close(self, code: int, reason: str) -> None:
