@@ -103,6 +103,19 @@ def closed(events: list[ev.Event]) -> bool:
     return any(isinstance(e, ev.CloseConnection) for e in events)
 
 
+def assert_refused_too_big(peer: Peer, events: list[ev.Event]) -> list[ev.Event]:
+    """The message never reached the app; the server closed with 1009, and the parser
+    survived: the client's close reply completes the handshake. Returns its events."""
+    assert app_messages(events) == []
+    (close,) = peer.received()
+    assert isinstance(close, CloseConnection) and close.code == 1009
+    events = peer.send(close.response())
+    assert app_messages(events) == [
+        {"type": "websocket.disconnect", "code": 1009, "reason": "message too big"}
+    ]
+    return events
+
+
 def open_socket(
     settings: WSSettings | None = None, deflate: bool = False
 ) -> tuple[Peer, list[WSEvent]]:
@@ -468,14 +481,7 @@ def test_message_over_the_limit_closes_1009() -> None:
         {"type": "websocket.receive", "bytes": b"x" * 1000, "text": None}
     ]
     events = peer.send(TextMessage(data="é" * 501))  # 1002 bytes of UTF-8
-    assert app_messages(events) == []
-    (close,) = peer.received()
-    assert isinstance(close, CloseConnection) and close.code == 1009
-    events = peer.send(close.response())
-    assert app_messages(events) == [
-        {"type": "websocket.disconnect", "code": 1009, "reason": "message too big"}
-    ]
-    assert closed(events)
+    assert closed(assert_refused_too_big(peer, events))
 
 
 def test_limit_is_enforced_while_fragments_arrive() -> None:
@@ -602,15 +608,7 @@ def test_deflate_bomb_is_refused_without_inflating_it(opcode: int) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB while refusing a 100 MiB bomb"
-    assert app_messages(events) == []
-    (close,) = peer.received()
-    assert isinstance(close, CloseConnection) and close.code == 1009
-    # The parser survived: the client's close reply completes the handshake.
-    events = peer.send(close.response())
-    assert app_messages(events) == [
-        {"type": "websocket.disconnect", "code": 1009, "reason": "message too big"}
-    ]
-    assert closed(events)
+    assert closed(assert_refused_too_big(peer, events))
 
 
 def test_compressed_messages_up_to_the_limit_pass() -> None:
@@ -631,13 +629,7 @@ def test_a_small_compressed_frame_inflating_past_the_limit_closes_1009() -> None
     frame = _compressed_frame(b"z" * 1_000_000, 0x2)
     assert len(frame) < 2000
     events = peer.h.feed(frame)
-    assert app_messages(events) == []
-    (close,) = peer.received()
-    assert isinstance(close, CloseConnection) and close.code == 1009
-    events = peer.send(close.response())
-    assert app_messages(events) == [
-        {"type": "websocket.disconnect", "code": 1009, "reason": "message too big"}
-    ]
+    assert_refused_too_big(peer, events)
 
 
 @pytest.mark.parametrize(
