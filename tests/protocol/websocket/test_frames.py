@@ -78,7 +78,7 @@ def test_a_whole_small_message_is_taken_once_its_last_byte_arrives() -> None:
     (message,) = _split(frame[-1:], splitter)
     assert isinstance(message, FastMessage)
     assert (message.text, message.data) == ("héllo", None)
-    assert not splitter
+    assert splitter.next(True) is None  # nothing left over
 
 
 @pytest.mark.parametrize(

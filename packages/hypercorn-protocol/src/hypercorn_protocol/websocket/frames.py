@@ -103,10 +103,6 @@ class FrameSplitter:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
-    def __bool__(self) -> bool:
-        """Whether bytes are held (part of a frame, or frames not yet taken)."""
-        return bool(self._buffer)
-
     def next(
         self, fast: bool, compressed: bool = False
     ) -> FastMessage | CompressedMessage | bytes | None:
@@ -174,4 +170,4 @@ class FrameSplitter:
         elif opcode == _CONTINUATION and first & 0x80:
             self._fragmented = False
         self._passthrough = end
-        return self.next(fast)
+        return self.next(fast, compressed)

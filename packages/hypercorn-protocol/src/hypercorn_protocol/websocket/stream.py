@@ -378,8 +378,8 @@ class WebSocket:
         """Parse frames while the app's queue has room (or while closing: they are dropped).
 
         wsproto's events for the bytes it was given come first; then the splitter's next
-        frame: a whole small message (taken here, open and uncompressed only) or bytes
-        for wsproto.
+        frame: a whole small message (taken here while open, inflated if compressed) or
+        bytes for wsproto.
         """
         conn = self._conn
         assert conn is not None
