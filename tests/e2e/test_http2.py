@@ -20,6 +20,7 @@ import trustme
 
 from hypercorn_protocol.typing import ASGIScope
 from tests.helpers.server import make_config, run_server, sleep
+from tests.helpers.websocket import extended_connect
 
 
 async def app(scope: ASGIScope, receive: Any, send: Any) -> None:
@@ -222,17 +223,7 @@ def test_websocket_over_http2_rfc8441(loop_name: str) -> None:
                 conn.receive_data(sock.recv(65536))
                 sock.sendall(conn.data_to_send())
             stream_id = conn.get_next_available_stream_id()
-            conn.send_headers(
-                stream_id,
-                [
-                    (b":method", b"CONNECT"),
-                    (b":protocol", b"websocket"),
-                    (b":path", b"/ws"),
-                    (b":scheme", b"http"),
-                    (b":authority", b"x"),
-                    (b"sec-websocket-version", b"13"),
-                ],
-            )
+            conn.send_headers(stream_id, extended_connect(b"x", b"/ws", scheme=b"http"))
             ws = Connection(ConnectionType.CLIENT)
             conn.send_data(stream_id, ws.send(TextMessage(data="hi")))
             sock.sendall(conn.data_to_send())

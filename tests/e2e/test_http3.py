@@ -31,6 +31,7 @@ from tests.helpers.backends import BACKENDS
 from tests.helpers.lifespan import serve_lifespan
 from tests.helpers.server import RunningServer, make_config, quic_port, run_server, sleep
 from tests.helpers.tls import TLSFiles, write_tls_files
+from tests.helpers.websocket import extended_connect
 
 BIG = 20 * 1024 * 1024
 
@@ -276,17 +277,7 @@ def test_websocket_echo_over_http3(server: RunningServer, tls_files: TLSFiles) -
     async def scenario(client: H3Client) -> list[Any]:
         frames = FrameProtocol(client=True, extensions=[])
         stream_id = client._quic.get_next_available_stream_id()
-        client.h3.send_headers(
-            stream_id,
-            [
-                (b":method", b"CONNECT"),
-                (b":protocol", b"websocket"),
-                (b":scheme", b"https"),
-                (b":authority", b"localhost"),
-                (b":path", b"/ws"),
-                (b"sec-websocket-version", b"13"),
-            ],
-        )
+        client.h3.send_headers(stream_id, extended_connect(b"localhost", b"/ws"))
         response = client.responses[stream_id] = Response()
         client.h3.send_data(stream_id, bytes(frames.send_data("ping", fin=True)), False)
         client.transmit()

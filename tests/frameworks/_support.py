@@ -34,6 +34,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, TextMessage
 
 from tests.cli._support import Server, free_port, hypercorn_command
+from tests.helpers.websocket import extended_connect
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -325,17 +326,7 @@ class H2WebSockets:
 
     def open(self, path: str) -> int:
         stream_id = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(
-            stream_id,
-            [
-                (b":method", b"CONNECT"),
-                (b":protocol", b"websocket"),
-                (b":scheme", b"https"),
-                (b":authority", self.authority),
-                (b":path", path.encode()),
-                (b"sec-websocket-version", b"13"),
-            ],
-        )
+        self.conn.send_headers(stream_id, extended_connect(self.authority, path.encode()))
         self.sockets[stream_id] = Connection(ConnectionType.CLIENT)
         self.texts[stream_id] = []
         self._flush()

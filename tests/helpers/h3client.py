@@ -23,6 +23,8 @@ from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
 from aioquic.tls import SessionTicket
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode
 
+from tests.helpers.websocket import extended_connect
+
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -166,17 +168,10 @@ class H3Client:
         self, path: str, *, subprotocols: Sequence[str] = (), timeout: float = 10.0
     ) -> AsyncIterator[H3WebSocket]:
         """An RFC 9220 WebSocket over one request stream; raises if not accepted."""
-        extra = [(b"sec-websocket-version", b"13")]
+        extra = []
         if subprotocols:
             extra.append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
-        headers = [
-            (b":method", b"CONNECT"),
-            (b":protocol", b"websocket"),
-            (b":scheme", b"https"),
-            (b":authority", self.authority),
-            (b":path", path.encode()),
-            *extra,
-        ]
+        headers = extended_connect(self.authority, path.encode(), extra=extra)
         stream_id = self.protocol.open_stream(headers, end_stream=False)
         stream = self.protocol.streams[stream_id]
         await asyncio.wait_for(stream.got_headers.wait(), timeout)

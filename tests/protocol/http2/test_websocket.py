@@ -9,21 +9,19 @@ from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
 from hypercorn_protocol import events as ev
 from tests.helpers.h2client import H2Harness
+from tests.helpers.websocket import extended_connect
 
 
 def open_websocket(h: H2Harness, version: bytes = b"13") -> int:
     stream_id = h.client.get_next_available_stream_id()
     h.client.send_headers(
         stream_id,
-        [
-            (b":method", b"CONNECT"),
-            (b":protocol", b"websocket"),
-            (b":path", b"/chat?room=1"),
-            (b":scheme", b"https"),
-            (b":authority", b"example.com"),
-            (b"sec-websocket-version", version),
-            (b"sec-websocket-protocol", b"chat, superchat"),
-        ],
+        extended_connect(
+            b"example.com",
+            b"/chat?room=1",
+            version=version,
+            extra=[(b"sec-websocket-protocol", b"chat, superchat")],
+        ),
     )
     h.exchange()
     return stream_id
